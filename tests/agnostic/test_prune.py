@@ -1,0 +1,41 @@
+"""Pruning: sizes, determinism, shared vs disjoint subsets, English untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from ultralink.agnostic.prune import select
+
+IDS = [f"rec-{i}" for i in range(1000)]
+LANGS = ["en", "zh", "ru", "fr", "es"]
+
+
+def test_sizes_and_english_passthrough():
+    assert len(select(IDS, 100, 7, "zh", LANGS)) == 100
+    assert select(IDS, 100, 7, "en", LANGS) == set(IDS)
+    assert len(select(IDS, 5000, 7, "zh", LANGS)) == 1000
+
+
+def test_deterministic_and_seeded():
+    assert select(IDS, 100, 7, "zh", LANGS) == select(list(reversed(IDS)), 100, 7, "zh", LANGS)
+    assert select(IDS, 100, 7, "zh", LANGS) != select(IDS, 100, 8, "zh", LANGS)
+
+
+def test_shared_mode_gives_every_language_the_same_subset():
+    subsets = [select(IDS, 100, 1, lang, LANGS, "shared") for lang in LANGS[1:]]
+    assert all(s == subsets[0] for s in subsets)
+
+
+def test_disjoint_mode_gives_disjoint_subsets():
+    subsets = [select(IDS, 200, 1, lang, LANGS, "disjoint") for lang in LANGS[1:]]
+    assert all(len(s) == 200 for s in subsets)
+    assert len(set().union(*subsets)) == 800
+    short = [select(IDS, 400, 1, lang, LANGS, "disjoint") for lang in LANGS[1:]]
+    assert all(len(s) == 250 for s in short) and len(set().union(*short)) == 1000
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        select(IDS, -1, 1, "zh", LANGS)
+    with pytest.raises(ValueError):
+        select(IDS, 10, 1, "de", LANGS, "disjoint")

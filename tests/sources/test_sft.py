@@ -1,0 +1,131 @@
+"""English SFT readers: every schema, every bad-schema case, malformed lines with file:line."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ultralink.counters import Counters
+from ultralink.fs import resolve
+from ultralink.sources.sft import SchemaError, read_sft
+
+
+def read(path, subset="chat", **kw):
+    counters, lines = Counters(), []
+    convs = list(read_sft(resolve(str(path)), subset, counters, lines.append, **kw))
+    return convs, counters, lines
+
+
+def write_jsonl(path, records):
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+SHAREGPT = [
+    {"id": "a1", "conversations": [{"from": "human", "value": "What is 2+2?"},
+                                   {"from": "gpt", "value": "4."}]},
+    {"id": "a2", "conversations": [{"from": "system", "value": "Be brief."},
+                                   {"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"},
+                                   {"from": "human", "value": "Bye"}]},
+    {"conversations": [{"from": "human", "value": "No id here"}, {"from": "gpt", "value": "Fine"}]},
+    {"id": "t1", "conversations": [{"from": "human", "value": "weather?"},
+                                   {"from": "function_call", "value": "{\"name\": \"w\"}"},
+                                   {"from": "observation", "value": "sunny"},
+                                   {"from": "gpt", "value": "Sunny"}]},
+    {"id": "e1", "conversations": [{"from": "human", "value": ""}, {"from": "gpt", "value": "x"}]},
+    {"id": "r1", "conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"}]},
+]
+
+
+def test_sharegpt_json_list(tmp_path):
+    p = tmp_path / "sg.json"
+    p.write_text(json.dumps(SHAREGPT), encoding="utf-8")
+    convs, counters, lines = read(p)
+    ids = [c.id for c in convs]
+    assert ids[:2] == ["a1", "a2"] and len(ids) == 3
+    a2 = convs[1]
+    assert [t.role for t in a2.messages] == ["system", "user", "assistant"]  # unanswered tail trimmed
+    assert counters.dropped() == {"tool_roles": 1, "empty_turn": 1, "roles_not_alternating": 1}
+    assert any("schema sharegpt detected" in line for line in lines)
+    # derived ids are stable across reads
+    assert read(p)[0][2].id == convs[2].id and len(convs[2].id) == 16
+
+
+def test_sharegpt_tool_turns_can_be_stripped(tmp_path):
+    p = write_jsonl(tmp_path / "sg.jsonl", SHAREGPT[3:4])
+    convs, _, _ = read(p, tool_roles="strip")
+    assert len(convs) == 1
+
+
+def test_sharegpt_single_object_and_system_field(tmp_path):
+    p = tmp_path / "one.json"
+    p.write_text(json.dumps({"id": "x", "system": "You are kind.", "conversations": SHAREGPT[0]["conversations"]},
+                            indent=2), encoding="utf-8")
+    convs, _, _ = read(p)
+    assert [t.role for t in convs[0].messages] == ["system", "user", "assistant"]
+
+
+def test_openai_messages(tmp_path):
+    p = write_jsonl(tmp_path / "oa.jsonl", [{"messages": [{"role": "user", "content": "Hi"},
+                                                          {"role": "assistant", "content": "Hey"}]}])
+    convs, _, _ = read(p)
+    assert convs[0].source["schema"] == "openai"
+
+
+@pytest.mark.parametrize("records,schema,subset", [
+    ([{"query": "1+1?", "response": "2. The answer is: 2", "type": "GSM_Rephrased",
+       "original_question": "1+1"}], "metamathqa", "math"),
+    ([{"question": "1+1?", "answer": "1+1=<<1+1=2>>2\n#### 2"}], "gsm8k", "math"),
+    ([{"problem": "Write f", "solution": "def f(): pass"}], "magicoder-oss", "code"),
+    ([{"instruction": "Write g", "response": "def g(): pass"}], "magicoder-evol", "code"),
+    ([{"task_id": "HumanEval/0", "prompt": "def f():\n", "canonical_solution": "  return 1\n",
+       "test": "assert f()", "entry_point": "f"}], "humaneval", "code"),
+])
+def test_math_and_code_schemas(tmp_path, records, schema, subset):
+    convs, _, _ = read(write_jsonl(tmp_path / "x.jsonl", records), subset)
+    assert convs[0].source["schema"] == schema and convs[0].subset == subset
+    assert [t.role for t in convs[0].messages] == ["user", "assistant"]
+
+
+def test_parquet_with_known_columns(tmp_path):
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"query": ["q1", "q2"], "response": ["r1", "r2"]}), p)
+    convs, _, _ = read(p, "math")
+    assert [c.messages[0].content for c in convs] == ["q1", "q2"]
+    assert convs[0].id != convs[1].id
+
+
+def test_unknown_schema_names_file_keys_and_known(tmp_path):
+    p = write_jsonl(tmp_path / "odd.jsonl", [{"foo": 1, "bar": 2}])
+    with pytest.raises(SchemaError) as err:
+        read(p)
+    msg = str(err.value)
+    assert "odd.jsonl" in msg and "bar, foo" in msg and "sharegpt" in msg and "gsm8k" in msg
+
+
+def test_malformed_line_is_skipped_with_file_and_line(tmp_path):
+    p = tmp_path / "g.jsonl"
+    p.write_text('{"question": "a?", "answer": "#### 1"}\n{not json\n{"question": "b?", "answer": "#### 2"}\n')
+    convs, counters, lines = read(p, "math")
+    assert len(convs) == 2
+    assert counters.dropped() == {"malformed": 1}
+    assert any("g.jsonl:2" in line for line in lines)
+
+
+def test_record_not_matching_detected_schema(tmp_path):
+    p = write_jsonl(tmp_path / "mix.jsonl", [{"question": "a", "answer": "b"}] * 3 + [{"foo": 1}])
+    convs, counters, lines = read(p, "math")
+    assert len(convs) == 1  # identical records share a content id: duplicates dropped
+    assert counters.dropped() == {"duplicate_id": 2, "schema_mismatch": 1}
+
+
+def test_real_samples(shared_samples):
+    convs, counters, _ = read(shared_samples / "fastchat_dummy_conversation.json")
+    assert len(convs) > 400 and convs[0].source["schema"] == "sharegpt"
+    gsm, _, _ = read(shared_samples / "gsm8k_test.jsonl", "math")
+    assert len(gsm) == 1319 and gsm[0].messages[1].content.rstrip().split("#### ")[-1].strip().isdigit()
+    he, _, _ = read(shared_samples / "humaneval_en.jsonl", "code")
+    assert len(he) == 164 and he[0].id == "HumanEval/0"

@@ -1,0 +1,114 @@
+"""The ``ultralink`` command line: one subcommand per job.
+
+Examples::
+
+    ultralink prepare --language en --input data/sample/enwiki-sample.xml --output out/segments/en
+    ultralink prepare --language zh --input 's3://dumps/zhwiki-*-pages-articles-multistream.xml.bz2' \\
+        --output s3://bucket/ultralink/segments/zh --ray-address auto
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+
+def _prepare_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "prepare", help="Wikipedia dumps → clean, language-checked 1K–2K-token segments",
+        description="Read MediaWiki XML dumps (plain/.bz2/.gz/.xz, multistream split across "
+                    "workers), wikiextractor output, or Parquet/JSONL (id, title, text), clean "
+                    "wikitext, keep documents in the target language (fastText lid.176) of "
+                    "1K–10K tokens, convert Chinese to simplified (OpenCC t2s) and cut them into "
+                    "sentence-safe segments. Writes sharded Parquet + _report.json + _manifest.json; "
+                    "a rerun skips finished units.")
+    p.add_argument("--language", required=True, help="ISO 639-1 code: en, zh, ru, fr, es, …")
+    p.add_argument("--input", action="append", required=True, metavar="PATH_OR_GLOB_OR_S3_URI",
+                   help="input file, directory, glob or s3:// URI (repeatable)")
+    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: RAY_ADDRESS "
+                   "or a local Ray)")
+    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    p.add_argument("--config", default=None, help="YAML file with PrepareConfig keys "
+                   "(top level or under 'prepare:')")
+    p.add_argument("--min-doc-tokens", type=int)
+    p.add_argument("--max-doc-tokens", type=int)
+    p.add_argument("--min-segment-tokens", type=int)
+    p.add_argument("--max-segment-tokens", type=int)
+    p.add_argument("--langid-threshold", type=float)
+    p.add_argument("--fasttext-model", help="path to lid.176.bin/.ftz (default: the shipped .ftz)")
+    p.add_argument("--encoding", help="tiktoken encoding (default cl100k_base, offline fallback)")
+    p.add_argument("--unit-mb", type=int, help="target MB of input per work unit (default 64)")
+    p.set_defaults(func=_run_prepare)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from ultralink.config import PrepareConfig
+    from ultralink.pipeline.prepare import NoInput, run_prepare
+    from ultralink.sink import OutputConflict
+
+    values: dict = {}
+    if args.config:
+        import yaml
+
+        with open(args.config, encoding="utf-8") as f:
+            loaded = yaml.safe_load(f) or {}
+        values.update(loaded.get("prepare", loaded))
+    for key in ("min_doc_tokens", "max_doc_tokens", "min_segment_tokens", "max_segment_tokens",
+                "langid_threshold", "fasttext_model", "encoding"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    if args.unit_mb is not None:
+        values["unit_bytes"] = args.unit_mb * 1024 * 1024
+    try:
+        cfg = PrepareConfig(**values)
+        run_prepare(args.language, args.input, args.output, cfg, args.ray_address, args.overwrite)
+    except ValidationError as exc:
+        print(f"ultralink prepare: bad config: {exc}", file=sys.stderr)
+        return 2
+    except (OutputConflict, ValueError) as exc:
+        print(f"ultralink prepare: {exc}", file=sys.stderr)
+        return 2
+    except NoInput as exc:
+        print(f"ultralink prepare: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# Each job module adds its own subcommand with ``add_cli(subparsers)``; the parser setter
+# takes the job's arguments and returns the exit status.
+JOB_MODULES = ("ultralink.specific.job", "ultralink.agnostic.job", "ultralink.build")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="ultralink", description="Multilingual SFT data the UltraLink way, on Ray.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _prepare_parser(sub)
+    for name in JOB_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # that job is not part of this installation yet
+        module.add_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

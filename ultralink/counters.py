@@ -1,0 +1,59 @@
+"""One counting helper for every stage, so every drop and every second reaches the report."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+
+class Counters:
+    """Named integer counts plus accumulated timings; mergeable across workers.
+
+    Conventions (STYLE.md rule 5): ``total``, ``kept``, ``dropped_<reason>``,
+    ``errors_<type>``; timings are seconds under ``time_<name>``.
+    """
+
+    __slots__ = ("counts", "timings")
+
+    def __init__(self, counts: Mapping[str, int] | None = None,
+                 timings: Mapping[str, float] | None = None) -> None:
+        self.counts: Counter[str] = Counter(counts or {})
+        self.timings: dict[str, float] = dict(timings or {})
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] += n
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.counts["dropped_" + reason] += n
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+    def merge(self, other: Counters | Mapping[str, Any]) -> Counters:
+        if isinstance(other, Counters):
+            counts, timings = other.counts, other.timings
+        else:
+            counts, timings = other.get("counts", {}), other.get("timings", {})
+        self.counts.update(counts)
+        for k, v in timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        return self
+
+    def dropped(self) -> dict[str, int]:
+        return {k[len("dropped_"):]: v for k, v in self.counts.items() if k.startswith("dropped_")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": dict(sorted(self.counts.items())),
+                "timings": {k: round(v, 6) for k, v in sorted(self.timings.items())}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Counters:
+        return cls(data.get("counts", {}), data.get("timings", {}))

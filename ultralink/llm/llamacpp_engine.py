@@ -1,0 +1,183 @@
+"""llama.cpp engine: the embedded CPU default (a GGUF, no server, no GPU needed).
+
+llama.cpp is neither thread-safe nor continuously batched, so generation runs on one worker
+thread, one request at a time; ``generate`` stays safe to call with hundreds in flight (they
+queue). Prompts are tokenized on the caller's thread by a separate vocab-only model, so token
+counting and budget checks never wait behind a generation. llama.cpp keeps the last prompt's
+KV state, so consecutive requests sharing a prefix (one dialogue's turns) reuse it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ultralink.counters import Counters
+from ultralink.llm.budget import check_budget
+from ultralink.llm.registry import (
+    EngineConfig,
+    resolve_max_model_len,
+    resolve_model,
+    resolve_weights,
+)
+from ultralink.llm.templates import RenderedRequest, merge_stop, render_request
+from ultralink.llm.types import ChatRequest, Completion, EngineDead, RequestError, SamplingParams
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+DEFAULT_N_CTX = 4096  # when neither the config nor the registry knows the context
+
+
+def _import_llama() -> type[Llama]:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ImportError("the llama.cpp engine needs llama-cpp-python: "
+                          "pip install 'ultralink[llamacpp]'") from exc
+    return Llama
+
+
+class LlamaCppEngine:
+    """One GGUF model loaded once; implements ChatEngine."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        llama_cls = _import_llama()
+        self.config = config
+        self._spec = resolve_model(config.model, config.models_yaml)
+        path = resolve_weights(self._spec)
+        if not Path(path).is_file():
+            raise ValueError(f"llama.cpp needs a local .gguf file; model {config.model!r} "
+                             f"resolved to {path!r}")
+        self.model_name: str = self._spec.name
+        self.max_model_len: int = resolve_max_model_len(config, self._spec) or DEFAULT_N_CTX
+        self.stats = Counters()
+        common: dict[str, Any] = {"model_path": path, "verbose": False}
+        self._vocab = llama_cls(**common, vocab_only=True)
+        self._vocab_lock = threading.Lock()
+        self._llm: Llama = llama_cls(
+            **common,
+            n_ctx=self.max_model_len,
+            n_batch=min(512, self.max_model_len),
+            n_threads=config.n_threads,
+            n_threads_batch=config.n_threads,
+            n_gpu_layers=-1 if config.num_gpus > 0 else 0,
+            seed=config.seed if config.seed is not None else 0xFFFFFFFF,
+        )
+        self._formatter = self._chat_formatter() if self._spec.prompt_format == "chat" else None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self._closed = False
+
+    def _chat_formatter(self) -> Any:
+        """The Jinja chat template: config override, registry override, else the GGUF's own."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = (self.config.chat_template or self._spec.chat_template
+                    or self._llm.metadata.get("tokenizer.chat_template"))
+        if not template:
+            raise ValueError(f"model {self._spec.name!r} has no chat template: set chat_template, "
+                             "or register it with prompt_format 'completion' and a template")
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._llm._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=self._llm._model.token_get_text(bos) if bos != -1 else "",
+        )
+
+    def _tokenize(self, rendered: RenderedRequest) -> tuple[list[int], list[str]]:
+        """Prompt tokens exactly as the model will see them, plus the stop strings.
+
+        Completion prompts are plain text (special=False: a document containing ``<bos>`` stays
+        text); chat-template output carries its own special tokens.
+        """
+        stop = rendered.stop
+        if rendered.messages is not None:
+            if self._formatter is None:
+                raise ValueError(f"model {self._spec.name!r} is completion-format")
+            try:
+                result = self._formatter(messages=rendered.messages)
+            except Exception as exc:  # jinja2 errors, raise_exception() in the template
+                raise ValueError(f"chat template failed: {exc}") from exc
+            text, add_bos, special = result.prompt, not result.added_special, True
+            stop = merge_stop(stop, [s for s in (result.stop or []) if isinstance(s, str)])
+        else:
+            text, add_bos, special = rendered.prompt or "", True, False
+        with self._vocab_lock:
+            tokens = self._vocab.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+        return tokens, stop
+
+    def count_tokens(self, request: ChatRequest) -> int:
+        """Exact prompt length in the model's tokenizer (template and BOS included)."""
+        tokens, _ = self._tokenize(render_request(request, self._spec))
+        return len(tokens)
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        """Tokenize and budget-check here, then generate on the single llama.cpp thread."""
+        if self._closed:
+            raise EngineDead("llama.cpp engine is shut down")
+        start = time.perf_counter()
+        self.stats.add("requests")
+        try:
+            try:
+                tokens, stop = self._tokenize(render_request(request, self._spec))
+            except (ValueError, RuntimeError) as exc:  # template error, tokenizer failure
+                raise RequestError("bad_request", f"cannot render prompt: {exc}",
+                                   retryable=False) from exc
+            check_budget(len(tokens), request.sampling.max_tokens, self.max_model_len)
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(self._worker, self._generate_blocking, tokens,
+                                             request.sampling, stop)
+        except RequestError as exc:
+            self.stats.add("errors_" + exc.reason)
+            raise
+        text, finish, prompt_n, completion_n, cached = out
+        self.stats.add("completed")
+        self.stats.add("prompt_tokens", prompt_n)
+        self.stats.add("completion_tokens", completion_n)
+        self.stats.add("cached_prompt_tokens", cached)
+        return Completion(text=text, finish_reason=finish, prompt_tokens=prompt_n,
+                          completion_tokens=completion_n, cached_prompt_tokens=cached,
+                          latency_s=time.perf_counter() - start, model=self.model_name)
+
+    def _generate_blocking(self, tokens: list[int], sampling: SamplingParams,
+                           stop: list[str]) -> tuple[str, Any, int, int, int]:
+        """The one place that touches the llama.cpp context (worker thread only)."""
+        llm = self._llm
+        try:
+            # llama.cpp re-evaluates from the longest common prefix with the previous prompt.
+            cached = max(0, min(llm.longest_token_prefix(llm._input_ids.tolist(), tokens),
+                                len(tokens) - 1))
+        except AttributeError:  # private attribute moved in another llama-cpp-python release
+            cached = 0
+        try:
+            out = llm.create_completion(
+                prompt=tokens,
+                max_tokens=sampling.max_tokens,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=0,    # disabled, as in vLLM / OpenAI: only temperature and top_p apply
+                min_p=0.0,
+                stop=stop,
+                seed=sampling.seed,
+            )
+        except (RuntimeError, ValueError) as exc:
+            llm.reset()  # drop possibly half-evaluated KV state; the next request starts clean
+            raise RequestError("llama_error", str(exc)) from exc
+        choice = out["choices"][0]  # type: ignore[index]
+        usage = out["usage"]  # type: ignore[index]
+        finish = "length" if choice["finish_reason"] == "length" else "stop"
+        return (choice["text"], finish, usage["prompt_tokens"], usage["completion_tokens"],
+                cached)
+
+    def shutdown(self) -> None:
+        """Finish the running request, drop queued ones, free the model."""
+        if self._closed:
+            return
+        self._closed = True
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._llm.close()
+        self._vocab.close()

@@ -1,0 +1,226 @@
+"""The base of every LLM stage: an async Ray Data UDF that runs all rows of a batch at once.
+
+A subclass writes one coroutine per row, ``process_row(row, client)``, which may make several
+sequential requests (a multi-turn dialogue is a small state machine in that coroutine). The
+base runs every row of a batch concurrently (and Ray Data runs several batches of one actor
+concurrently), so the hosts always hold hundreds of requests and continuous batching never
+waits on a turn barrier. It checks the declared input columns on the first batch, turns
+per-row LLM failures into counted drops, and pushes its counters to the pool's supervisor
+after every batch, so they outlive Ray Data's stage actors.
+
+Example::
+
+    class Answer(LLMStage):
+        name = "answer"
+        reads = {"id": "row id (request affinity)", "question": "the user's question"}
+        writes = {"answer": "the model's answer"}
+
+        async def process_row(self, row, client):
+            out = await client.generate(ChatRequest(
+                messages=[Message("user", row["question"])], affinity=row["id"]))
+            if len(out.text) < 10:
+                raise Drop("short_answer")
+            return {"answer": out.text}
+
+    ds.map_batches(Answer, fn_constructor_kwargs={"pool": pool}, concurrency=2,
+                   batch_size=256)
+
+Rows a stage drops leave the output and are counted as ``dropped_<reason>`` (LLM failures
+after retries: ``dropped_llm_<reason>``); ``keep_dropped=True`` keeps them instead, with a
+``drop_reason`` column ("" for kept rows), for debugging or a rejects writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from ultralink.llm.metrics import LLMMetrics
+from ultralink.llm.types import ChatRequest, Completion, RequestError
+from ultralink.pipeline.engine_host import HostPool
+
+log = logging.getLogger("ultralink.llm")
+
+DROP_COLUMN = "drop_reason"
+
+
+class Drop(Exception):
+    """Raised from ``process_row`` to drop the row; ``reason`` becomes ``dropped_<reason>``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StageClient:
+    """What ``process_row`` talks to: the pool, counting into this stage's metrics."""
+
+    def __init__(self, pool: HostPool, metrics: LLMMetrics) -> None:
+        self.pool = pool
+        self.metrics = metrics
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        """A completion, retried as the pool's policy says; raises RequestError at the end.
+
+        Set ``request.affinity`` to the dialogue's id so all its turns hit one host's cache.
+        """
+        return await self.pool.generate(request, self.metrics)
+
+    async def info(self) -> dict[str, Any]:
+        """``model``, ``max_model_len`` and ``max_in_flight`` of the hosts (token budgets)."""
+        return await self.pool.info()
+
+
+class LLMStage:
+    """Base class; subclasses set ``name``, ``reads``, ``writes`` and write ``process_row``."""
+
+    name: ClassVar[str] = ""
+    reads: ClassVar[Mapping[str, str]] = {}
+    writes: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, pool: HostPool, *, keep_dropped: bool = False) -> None:
+        self.pool = pool
+        self.keep_dropped = keep_dropped
+        self.metrics = LLMMetrics()
+        self._client = StageClient(pool, self.metrics)
+        self._checked = False
+        self._setup_done = False
+        self._setup_lock: asyncio.Lock | None = None
+        self._unreported: dict[str, Any] | None = None
+
+    @property
+    def stage_name(self) -> str:
+        return self.name or re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
+
+    async def setup(self) -> None:
+        """Load prompts/tokenizers once per actor (before the first batch); default: nothing."""
+
+    async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any] | None:
+        """The written columns for ``row``; ``None`` or ``raise Drop(reason)`` drops it."""
+        raise NotImplementedError
+
+    async def __call__(self, batch: Any) -> pa.Table:
+        rows, columns = rows_of(batch)
+        if not self._checked and columns is not None:
+            self.check_columns(columns)
+            self._checked = True
+        await self._setup_once()
+        results = await asyncio.gather(*(self._run_row(row) for row in rows))
+        out = []
+        for row, (result, reason) in zip(rows, results):
+            if reason is None:
+                merged = {**row, **result}
+                if self.keep_dropped:
+                    merged[DROP_COLUMN] = ""
+                out.append(merged)
+            elif self.keep_dropped:
+                out.append({**row, DROP_COLUMN: reason})
+        await self._report()
+        return to_table(out, batch)
+
+    def check_columns(self, columns: Sequence[str]) -> None:
+        """STYLE rule 2: name the missing and the present columns."""
+        missing = [c for c in self.reads if c not in columns]
+        if missing:
+            raise ValueError(
+                f"stage {self.stage_name!r} is missing input column(s) {missing}; the batch has "
+                f"{sorted(columns)}. It reads: "
+                + "; ".join(f"{k} ({v})" for k, v in self.reads.items()))
+
+    async def _setup_once(self) -> None:
+        if self._setup_done:
+            return
+        if self._setup_lock is None:
+            self._setup_lock = asyncio.Lock()
+        async with self._setup_lock:
+            if not self._setup_done:
+                await self.setup()
+                self._setup_done = True
+
+    async def _run_row(self, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        counters = self.metrics.counters
+        counters.add("total")
+        self.metrics.begin()
+        try:
+            result = await self.process_row(row, self._client)
+        except Drop as d:
+            result, reason = None, d.reason
+        except RequestError as e:  # retries used up (or not retryable): drop, never fail
+            result, reason = None, "llm_" + e.reason
+        else:
+            reason = None if result is not None else "rejected"
+        finally:
+            self.metrics.end()
+        if reason is not None:
+            counters.drop(reason)
+            return {}, reason
+        self._check_written(result)
+        counters.add("kept")
+        return result, None
+
+    def _check_written(self, result: Mapping[str, Any]) -> None:
+        if not self.writes:
+            return
+        missing = [c for c in self.writes if c not in result]
+        extra = [c for c in result if c not in self.writes]
+        if missing or extra:
+            raise ValueError(f"stage {self.stage_name!r} declares writes {list(self.writes)} "
+                             f"but process_row returned {list(result)} (missing {missing}, "
+                             f"undeclared {extra})")
+
+    async def _report(self) -> None:
+        delta = self.metrics.take()
+        if self._unreported:
+            from ultralink.llm.metrics import merge_snapshots
+
+            delta = merge_snapshots(self._unreported, delta)
+        try:
+            await self.pool.report(self.stage_name, delta)
+            self._unreported = None
+        except Exception:  # counters must never fail the batch; send them with the next one
+            log.exception("stage %s: could not report counters", self.stage_name)
+            self._unreported = delta
+
+
+def rows_of(batch: Any) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """Python rows from any Ray Data batch format (pyarrow, pandas, dict of numpy arrays)."""
+    if isinstance(batch, pa.Table):
+        return batch.to_pylist(), list(batch.column_names)
+    if isinstance(batch, Mapping):
+        columns = list(batch.keys())
+        values = [_py(batch[c]) for c in columns]
+        n = len(values[0]) if values else 0
+        return [{c: v[i] for c, v in zip(columns, values)} for i in range(n)], columns
+    to_dict = getattr(batch, "to_dict", None)  # pandas
+    if callable(to_dict):
+        return [{k: _py(v) for k, v in r.items()} for r in to_dict("records")], list(batch.columns)
+    raise TypeError(f"unsupported batch type {type(batch).__name__}")
+
+
+def _py(value: Any) -> Any:
+    """numpy arrays/scalars (as Ray hands out nested columns) to plain Python."""
+    if isinstance(value, np.ndarray):
+        return [_py(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _py(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_py(v) for v in value]
+    return value
+
+
+def to_table(rows: list[dict[str, Any]], batch: Any) -> pa.Table:
+    """Rows to an Arrow table; every column any row has (missing values null)."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    if not rows and isinstance(batch, pa.Table):
+        return batch.slice(0, 0)
+    return pa.Table.from_pylist([{k: row.get(k) for k in names} for row in rows])

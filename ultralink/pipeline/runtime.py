@@ -1,0 +1,33 @@
+"""Starting or joining Ray the same way for every job."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger("ultralink")
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join ``address`` (or ``RAY_ADDRESS``) when given, else start a local Ray.
+
+    Ray Data's progress bars stay on; the dashboard is skipped locally (it costs seconds
+    on a laptop and nothing here needs it).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        ray.init(address=address, log_to_driver=True)
+        log.info("joined Ray cluster at %s", address)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+        log.info("started local Ray (%s CPUs)", ray.cluster_resources().get("CPU"))
+
+
+def cluster_cpus() -> int:
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))

@@ -1,0 +1,89 @@
+"""Per-unit output for streaming LLM jobs: many units in flight, each written when complete.
+
+An LLM job feeds the rows of all pending units into one Ray Data pipeline (so the engines
+never wait on a unit boundary). Every row carries its ``unit_id``; the stage keeps dropped
+rows with a ``drop_reason`` (``LLMStage(keep_dropped=True)``), so the driver sees the fate of
+every input row. :class:`UnitCollector` buffers rows per unit and, as soon as a unit has all
+of its rows back, writes its shard and marker atomically (``ultralink.sink``). A crash loses
+only the units in flight; a rerun skips the finished ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ultralink.counters import Counters
+from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.sink import UnitStore, write_parquet_atomic
+
+log = logging.getLogger("ultralink.units")
+
+UNIT_COLUMN = "unit_id"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """A deterministic slice of a job's input: its id, how many rows, where they came from."""
+
+    unit_id: str
+    n_rows: int
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class UnitCollector:
+    """Driver-side sink: rows in (any order), one shard + marker out per completed unit."""
+
+    def __init__(self, store: UnitStore, units: Iterable[WorkUnit], schema: pa.Schema,
+                 to_record: Callable[[dict[str, Any]], dict[str, Any]],
+                 sort_key: str = "id") -> None:
+        self.store = store
+        self.units = {u.unit_id: u for u in units}
+        self.schema = schema
+        self.to_record = to_record
+        self.sort_key = sort_key
+        self.kept: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.seen: dict[str, int] = defaultdict(int)
+        self.dropped: dict[str, Counters] = defaultdict(Counters)
+        self.finished: set[str] = set()
+        self.counters = Counters()
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        unit_id = row[UNIT_COLUMN]
+        if unit_id not in self.units:
+            raise KeyError(f"row for unknown unit {unit_id!r}")
+        self.seen[unit_id] += 1
+        reason = row.get(DROP_COLUMN) or ""
+        if reason:
+            self.dropped[unit_id].drop(reason)
+        else:
+            self.kept[unit_id].append(self.to_record(dict(row)))
+        if self.seen[unit_id] == self.units[unit_id].n_rows:
+            self._write(unit_id)
+
+    def _write(self, unit_id: str) -> None:
+        rows = sorted(self.kept.pop(unit_id, []), key=lambda r: r[self.sort_key])
+        if rows:
+            write_parquet_atomic(self.store.shard(unit_id),
+                                 [pa.Table.from_pylist(rows, schema=self.schema)], self.schema)
+        dropped = self.dropped.pop(unit_id, Counters())
+        dropped.add("rows_in", self.units[unit_id].n_rows)
+        dropped.add("rows_written", len(rows))
+        self.store.finish_unit(unit_id, {"rows": len(rows), "counters": dropped.to_dict(),
+                                         "info": dict(self.units[unit_id].info)})
+        self.counters.merge(dropped)
+        self.finished.add(unit_id)
+
+    def finish_empty(self) -> None:
+        """Units with no input rows are complete from the start."""
+        for unit_id, unit in self.units.items():
+            if unit.n_rows == 0 and unit_id not in self.finished:
+                self._write(unit_id)
+
+    def incomplete(self) -> list[str]:
+        return sorted(set(self.units) - self.finished)

@@ -1,0 +1,141 @@
+"""The typed records that flow between preparation stages (DESIGN.md data contracts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Page:
+    """One article as a reader yields it, before cleaning.
+
+    ``markup`` is ``"wikitext"`` for MediaWiki XML (needs cleaning) and ``"plain"`` for
+    wikiextractor / Parquet / JSONL inputs (already text).
+    """
+
+    page_id: str
+    title: str
+    text: str
+    source_file: str
+    markup: str = "wikitext"
+    namespace: int = 0
+    redirect: bool = False
+    url: str = ""
+
+
+@dataclass(slots=True)
+class Document:
+    """A cleaned, language-checked article on its way to segmentation."""
+
+    doc_id: str
+    title: str
+    url: str
+    language: str
+    text: str
+    source_file: str
+    n_tokens: int = 0
+    langid_label: str = ""
+    langid_prob: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Segment:
+    """One 1K–2K-token piece of a document: the grounding for one dialogue."""
+
+    id: str
+    doc_id: str
+    title: str
+    url: str
+    language: str
+    segment_index: int
+    text: str
+    n_tokens: int
+    source_file: str
+
+
+def segment_schema():  # imported lazily so records stay importable without pyarrow
+    """The Parquet schema of ``ultralink prepare`` output (one row per segment)."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()),
+        ("doc_id", pa.string()),
+        ("title", pa.string()),
+        ("url", pa.string()),
+        ("language", pa.string()),
+        ("segment_index", pa.int32()),
+        ("text", pa.string()),
+        ("n_tokens", pa.int32()),
+        ("source_file", pa.string()),
+    ])
+
+
+SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
+
+
+@dataclass(slots=True)
+class Turn:
+    role: str       # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One SFT record in the schema every stage writes (DESIGN.md data contracts).
+
+    ``source`` and ``meta`` are fixed structs (columns, not free-form dicts): fields that do
+    not apply stay empty/None.
+    """
+
+    id: str
+    language: str
+    subset: str
+    messages: list[Turn]
+    source: dict = field(default_factory=dict)   # keys: SOURCE_FIELDS
+    meta: dict = field(default_factory=dict)     # keys: META_FIELDS
+
+    def to_row(self) -> dict:
+        return {"id": self.id, "language": self.language, "subset": self.subset,
+                "messages": [{"role": t.role, "content": t.content} for t in self.messages],
+                "source": {k: self.source.get(k) for k in SOURCE_FIELDS},
+                "meta": {k: self.meta.get(k) for k in META_FIELDS}}
+
+
+SOURCE_FIELDS = ("dataset", "id", "title", "url", "doc_id", "segment_index", "schema", "file")
+META_FIELDS = ("question_kinds", "question_tokens", "answer_tokens", "retries", "model",
+               "prompt_version", "seed", "criteria", "translated_from", "tokens_generated")
+
+
+def conversation_schema():
+    """The Parquet schema of every dialogue/translation output."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()),
+        ("language", pa.string()),
+        ("subset", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("source", pa.struct([
+            ("dataset", pa.string()),        # sharegpt, metamathqa, gsm8k, magicoder-oss, wikipedia, …
+            ("id", pa.string()),             # original record id (English original for translations)
+            ("title", pa.string()),
+            ("url", pa.string()),
+            ("doc_id", pa.string()),
+            ("segment_index", pa.int32()),
+            ("schema", pa.string()),         # the input schema the reader detected
+            ("file", pa.string()),
+        ])),
+        ("meta", pa.struct([
+            ("question_kinds", pa.list_(pa.string())),   # initial / in_depth / expansive per turn
+            ("question_tokens", pa.list_(pa.int32())),
+            ("answer_tokens", pa.list_(pa.int32())),
+            ("retries", pa.list_(pa.int32())),
+            ("model", pa.string()),
+            ("prompt_version", pa.string()),
+            ("seed", pa.int64()),
+            ("criteria", pa.list_(pa.struct([("name", pa.string()), ("hit", pa.bool_())]))),
+            ("translated_from", pa.string()),
+            ("tokens_generated", pa.int64()),
+        ])),
+    ])

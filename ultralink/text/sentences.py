@@ -1,0 +1,119 @@
+"""Lossless, language-aware sentence splitting: sentencex plus our abbreviation fixes.
+
+Segments must end where sentences end, so the splitter must not cut after "M." (M. Dupont),
+"т.е." or "c.-à-d.", must cut Chinese after 。！？, and must give back every character
+(``"".join(split_sentences(t, lang)) == t``) so segment text is an exact slice of the document.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from functools import cache
+
+from sentencex import segment as _sentencex_segment
+
+from ultralink.languages import Language, get_language
+
+# Closing quotes and brackets that may follow a sentence-final mark: 他说：“很好。” / « Oui. »
+CLOSERS = "\"'”’」』）)]］】》〉»›"
+
+# A blank line (and the whitespace around it): a paragraph break always ends a sentence.
+_PARAGRAPH_BREAK = re.compile(r"[ \t\f\v\r\u00a0]*\n[ \t\f\v\r\u00a0]*\n\s*")
+_TRAILING_CLOSERS = re.compile(r"[\s" + re.escape(CLOSERS) + r"]+\Z")
+
+# Chinese/Japanese: end after 。！？ (sentencex usually does; we make sure), and after ASCII
+# .!? that follow a CJK character (half-width punctuation in CJK text); never inside 3.5.
+_CJK_END = re.compile(
+    r"(?:[。！？]|(?<=[^\x00-\x7f])[!?]|(?<=[^\x00-\x7f])\.(?![\d.]))"
+    r"[。！？!?…]*[" + re.escape(CLOSERS) + r"]*\s*"
+)
+
+
+def ends_sentence(piece: str, language: str) -> bool:
+    """True if ``piece`` ends with one of the language's sentence ends (closers allowed after)."""
+    stripped = _TRAILING_CLOSERS.sub("", piece)
+    return bool(stripped) and stripped[-1] in get_language(language).sentence_ends
+
+
+def split_sentences(text: str, language: str) -> list[str]:
+    """Split ``text`` into sentences; ``"".join(result) == text``.
+
+    Whitespace after a sentence (including a paragraph break) stays with that sentence;
+    leading whitespace of the text stays with the first sentence.
+    """
+    lang = get_language(language)
+    pieces: list[str] = []
+    pos = 0
+    for m in _PARAGRAPH_BREAK.finditer(text):
+        for sent in _split_paragraph(text[pos:m.start()], lang):
+            _push(pieces, sent)
+        _push(pieces, m.group())
+        pos = m.end()
+    for sent in _split_paragraph(text[pos:], lang):
+        _push(pieces, sent)
+    return pieces
+
+
+def _push(pieces: list[str], s: str) -> None:
+    """Append a sentence; whitespace joins the sentence before it, a leading one the next."""
+    if not s:
+        return
+    if pieces and (not s.strip() or not pieces[-1].strip()):
+        pieces[-1] += s
+    else:
+        pieces.append(s)
+
+
+def _split_paragraph(para: str, lang: Language) -> list[str]:
+    """sentencex on one paragraph, then undo cuts inside abbreviations, then force CJK ends."""
+    raw = list(_sentencex_segment(lang.code, para))
+    if "".join(raw) != para:  # sentencex promises this; never lose text if a version does not
+        raw = [para]
+    cuts = []
+    at = 0
+    for piece in raw[:-1]:
+        at += len(piece)
+        cuts.append(at)
+    if cuts:
+        spans = _protected_spans(para, lang.code)   # non-overlapping, in order
+        if spans:
+            starts, ends = [a for a, _ in spans], [b for _, b in spans]
+            cuts = [c for c in cuts if not _inside(c, starts, ends)]
+    if "。" in lang.sentence_ends:
+        cuts = sorted(set(cuts) | {m.end() for m in _CJK_END.finditer(para) if m.end() < len(para)})
+    out = []
+    prev = 0
+    for c in cuts:
+        if c > prev:
+            out.append(para[prev:c])
+            prev = c
+    out.append(para[prev:])
+    return out
+
+
+def _inside(cut: int, starts: list[int], ends: list[int]) -> bool:
+    """True if a cut falls inside an abbreviation or in the spaces right after it."""
+    i = bisect_left(starts, cut) - 1   # the last abbreviation starting before ``cut``
+    return i >= 0 and cut <= ends[i]
+
+
+def _protected_spans(para: str, code: str) -> list[tuple[int, int]]:
+    """(start, end) of each known abbreviation, ``end`` extended over the spaces after it."""
+    pattern = _abbreviation_pattern(code)
+    if pattern is None:
+        return []
+    return [(m.start(), m.end()) for m in pattern.finditer(para)]
+
+
+@cache
+def _abbreviation_pattern(code: str) -> re.Pattern[str] | None:
+    """One regex for a language's abbreviations, also capitalised ("approx." -> "Approx.")."""
+    abbrevs = set(get_language(code).abbreviations)
+    abbrevs |= {a[0].upper() + a[1:] for a in abbrevs if a[:1].islower()}
+    if not abbrevs:
+        return None
+    # "т. е." also matches "т.\u00a0е." and "т.  е."; longest first so "н. э." does not win over "до н. э."
+    alts = [r"\s+".join(re.escape(part) for part in a.split())
+            for a in sorted(abbrevs, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")[^\S\n]*")
