@@ -210,9 +210,8 @@ def run_ours_ray(cfg: EngineConfig, rows: list[dict[str, Any]], batch_size: int,
              runtime_env={"env_vars": {"PYTHONPATH": f"{ROOT}:{bench}"}})
     pool = HostPool.create(cfg, 1, "occupancy",
                            options=options.model_copy(update={"num_cpus": 0}))
-    ds = ray.data.from_items(rows).map_batches(
-        UltraLinkDialogue, fn_constructor_kwargs={"pool": pool}, concurrency=1,
-        batch_size=batch_size)
+    ds = UltraLinkDialogue.apply(ray.data.from_items(rows), pool, concurrency=1,
+                                 batch_size=batch_size, max_concurrent_batches=4)
     assert ds.count() == len(rows)
     stats = pool.stats()["hosts"]["occupancy-host-0"]["engine"]
     pool.shutdown()

@@ -28,6 +28,9 @@ Ruled out, with measurements (transformers greedy, 16 tokens, vs llama.cpp on th
   bfloat16 also reads fine but flips near-ties earlier (one prompt at step 0, margin 0.09).
   bf16 is sane, but we save float32 (1.1 GB) as the reference-exact checkpoint; pass
   ``--dtype bfloat16`` for half the size. Never float16: Gemma 3 activations overflow it.
+  vLLM's CPU backend runs a float32 checkpoint in bf16 unless told ``dtype=float32``; over the
+  8 reference prompts x 32 tokens both dtypes only leave llama.cpp's path where its top-2
+  margin was < 0.25 (near-ties); the colleague's degenerate bf16 run was the missing ``<bos>``.
 
     .venv-vllm/bin/python scripts/gguf_to_hf.py --out ~/.cache/ultralink/gemma3-270m-hf
 """
@@ -88,7 +91,7 @@ def check_norms(gguf_path: Path, state_dict) -> int:
 def agreed_prefix(ours: list[int], ref: dict) -> tuple[int, bool]:
     """Tokens agreeing with llama.cpp, and whether a divergence (if any) is at a near-tie."""
     ref_ids = ref["token_ids"]
-    for i, (a, b) in enumerate(zip(ours, ref_ids)):
+    for i, (a, b) in enumerate(zip(ours, ref_ids, strict=False)):
         if a != b:
             return i, ref["top2_margins"][i] < NEAR_TIE
     return min(len(ours), len(ref_ids)), True

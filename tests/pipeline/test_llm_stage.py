@@ -102,12 +102,12 @@ def test_stage_in_a_ray_data_pipeline(pool_on_ray):
     assert stage["requests"] == len(kept) * TURNS + (120 - len(kept)) * FAST.max_attempts
 
 
-def test_ray_data_column_check(pool_on_ray):
+def test_ray_data_column_check_via_apply(pool_on_ray):
     import ray
 
     pool = pool_on_ray()
-    ds = ray.data.from_items([{"id": "a", "text": "q"}]).map_batches(
-        ThreeTurns, fn_constructor_kwargs={"pool": pool}, concurrency=1, batch_size=8)
+    ds = ThreeTurns.apply(ray.data.from_items([{"id": "a", "text": "q"}]), pool,
+                          concurrency=1, batch_size=8, max_concurrent_batches=2, num_cpus=0.5)
     with pytest.raises(Exception, match=r"missing input column\(s\) \['question'\]") as err:
         ds.take_all()
     assert "'id', 'text'" in str(err.value)

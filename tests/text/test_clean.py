@@ -6,6 +6,7 @@ import bz2
 import logging
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -323,19 +324,6 @@ def test_clean_step_drops_with_reasons_and_builds_documents():
     assert counters.timings["clean"] > 0
 
 
-def test_parse_error_is_counted_and_logged(monkeypatch, caplog):
-    def broken(*args, **kwargs):
-        raise RuntimeError("tokenizer exploded")
-
-    monkeypatch.setattr(clean.mwparserfromhell, "parse", broken)
-    counters = Counters()
-    with caplog.at_level(logging.WARNING, logger="ultralink.text.clean"):
-        docs = list(CleanWikitext("en").run([_page("'''x'''", title="Bad page")], counters))
-    assert docs == [] and counters.dropped() == {"parse_error": 1}
-    assert len(caplog.records) == 1
-    assert "enwiki-sample.xml.bz2" in caplog.text and "Bad page" in caplog.text
-
-
 def test_step_is_picklable_and_rejects_unknown_language():
     import pickle
 
@@ -403,3 +391,116 @@ def test_cleaning_never_raises_and_output_is_normalized(wikitext):
     text = wikitext_to_text(wikitext, "en")
     assert "\n\n\n" not in text and "  " not in text and text == text.strip()
     assert "\x01" not in text and "\x03" not in text
+
+
+# --- The token-stream renderer against the node-tree renderer it replaced --------------------
+# wikitext_to_text walks mwparserfromhell's token list directly (the tree builder was 80% of
+# the cleaning time); clean._reference_text renders the same page through the parsed tree.
+# Both must agree exactly.
+
+SAMPLE_XML = sorted((Path(__file__).resolve().parents[2] / "data" / "sample").glob("*wiki-sample.xml"))
+
+
+def _export_articles(raw: str) -> list[str]:
+    if "</mediawiki>" not in raw:
+        raw += "</mediawiki>"
+    root = ET.fromstring(raw)
+    ns = {"m": re.match(r"\{(.*)\}", root.tag).group(1)}
+    return [el.findtext("m:revision/m:text", default="", namespaces=ns) for el in root.iterfind("m:page", ns)
+            if el.findtext("m:ns", namespaces=ns) == "0"]
+
+
+@pytest.mark.parametrize("language, wikitext", [
+    ("en", EN_ARTICLE), ("fr", FR_ARTICLE), ("es", ES_ARTICLE), ("zh", ZH_ARTICLE), ("ru", RU_ARTICLE)])
+def test_token_renderer_matches_tree_renderer(language, wikitext):
+    assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+
+
+@pytest.mark.parametrize("path", SAMPLE_XML, ids=lambda p: p.name)
+def test_token_renderer_matches_tree_renderer_on_samples(path):
+    articles = _export_articles(path.read_text(encoding="utf-8"))
+    assert len(articles) >= 5
+    language = path.name[:2]
+    for wikitext in articles:
+        assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+
+
+def test_token_renderer_matches_tree_renderer_on_real_dump(shared_samples):
+    raw = bz2.decompress((shared_samples / "ruwiki-corus-latest-pages-articles.xml.bz2").read_bytes())
+    for wikitext in _export_articles(raw.decode("utf-8")):
+        assert wikitext_to_text(wikitext, "ru") == clean._reference_text(wikitext, "ru")
+
+
+_PIECES = [
+    "[[", "]]", "{{", "}}", "{|", "|}", "|", "!", "''", "'''", "<ref>", "</ref>", "<ref name=a/>", "<!--",
+    "-->", "==", "=", "\n", "\n\n", "*", "#", ";", ":", " ", "\t", "\xa0", "text", "Ж", "\u0301", "数",
+    "（", "）", "，", ",", "(", ")", "[http://x y]", "[http://x]", "http://y", "<div>", "</div>", "<p>",
+    "<span>", "</span>", "<li>", "</li>", "<blockquote>", "<math>", "</math>", "<chem>", "<ce>H2O</ce>",
+    "<nowiki>", "</nowiki>", "<pre>", "</pre>", "<gallery>", "</gallery>", "&nbsp;", "&amp;", "&#65;",
+    "&#x41;", "__NOTOC__", "----", "<br/>", "<br>", "<hr/>", "Category:", "File:", "[[a|b]]", "[[a|]]",
+    "[[fr:x]]", "[[:Category:x]]", "[[File:x|thumb|[[a|b]] c]]", "[[{{x}}|y]]", "[[a{{x}}]]",
+    "== See also ==", "=== x ===", "{{lang|fr|", "{{nowrap|", "{{lang-ru|", "{{convert|1|km}}",
+    "{{s-|XIX}}", "{{formatnum:12}}", "{{XIXe siècle}}", "{{sic|a|b}}", "{{iw|a|b}}", "{{transl|ru|x}}",
+    "{{siglo|XVI}}", "{{e}}", "{{{1}}}", "{{a{{b}}|c}}", "<math>{{x}}</math>", "<{{x}}>", "<div style=\"{{x}}\">",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join),
+       st.sampled_from(["en", "ru", "fr", "es", "zh"]))
+def test_token_renderer_matches_tree_renderer_on_fragments(wikitext, language):
+    assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+
+
+def _normalize_by_lines(text: str) -> str:
+    """The definition normalize_whitespace implements with whole-text passes."""
+    paragraphs, block = [], []
+    for line in text.split("\n"):
+        line = re.sub(r"[^\S\n]+", " ", line).strip()
+        if line.startswith("\x01"):
+            if block:
+                paragraphs.append("\n".join(block))
+                block = []
+            paragraphs.append(line)
+        elif line:
+            block.append(line)
+        elif block:
+            paragraphs.append("\n".join(block))
+            block = []
+    if block:
+        paragraphs.append("\n".join(block))
+    return "\n\n".join(paragraphs)
+
+
+_TIDY_ALPHABET = [" ", "  ", "\n", "\n\n", "\t", "\r\n", "\xa0", "\u2028", "\x85", "\u3000", "\x1c", "\x01",
+                  "\x012", "a", "Ж", "b c", "(", ")", "（", "）", ",", ";", ":", ".", "，", "；", "、", "。",
+                  "\u0301", "\u0300"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_TIDY_ALPHABET), max_size=40).map("".join))
+def test_fast_whitespace_and_punctuation_passes_match_their_definitions(text):
+    assert clean.normalize_whitespace(text) == _normalize_by_lines(text)
+    assert clean._collapse_spaces(text) == re.sub(r"[^\S\n]+", " ", text)
+    empty = re.compile(r"(?<=\s)\(\s*[,;:]?\s*\)|（\s*[，；、]?\s*）")
+    open_punct = re.compile(r"(\()\s*[,;]\s+|(（)\s*[，；、]\s*")
+    stress = re.compile(r"(?<=[\u0400-\u04ff])[\u0300\u0301]")
+    expected = empty.sub("", text) if "(" in text or "（" in text else text
+    expected = open_punct.sub(lambda m: m.group(1) or m.group(2), expected)
+    expected = _normalize_by_lines(stress.sub("", expected))
+    if "\x01" not in expected:  # heading lines go on to _drop_empty_sections
+        expected = re.sub(r"\( +", "(", expected)
+        expected = re.sub(r" +([,.，。、)])", r"\1", expected)
+        assert clean._tidy(text) == expected
+
+
+def test_tokenizer_error_is_counted_and_logged(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("tokenizer exploded")
+
+    monkeypatch.setattr(clean, "_tokenize", broken)
+    counters = Counters()
+    with caplog.at_level(logging.WARNING, logger="ultralink.text.clean"):
+        docs = list(CleanWikitext("en").run([_page("'''x'''", title="Bad page")], counters))
+    assert docs == [] and counters.dropped() == {"parse_error": 1}
+    assert "enwiki-sample.xml.bz2" in caplog.text and "Bad page" in caplog.text and "tokenizer exploded" in caplog.text

@@ -57,8 +57,13 @@ class AgnosticConfig(Strict):
     max_new_tokens: int = Field(2048, gt=0, description="cap on one translation request")
     langid_threshold: float = Field(0.5, ge=0.0, le=1.0, description="fastText probability "
                                     "of the target language a translation must reach")
-    langid_min_chars: int = Field(20, ge=0, description="prose shorter than this is not "
-                                  "language-checked (fastText guesses on a few words)")
+    langid_min_chars: int = Field(80, ge=0, description="a piece with less prose than this "
+                                  "is not language-checked on its own (fastText misreads short "
+                                  "lines full of names and numbers); the message still is")
+    langid_message_min_chars: int = Field(20, ge=0, description="a whole message with less "
+                                          "prose than this is not language-checked")
+    message_attempts: int = Field(2, ge=1, description="tries per message when the joined "
+                                  "message fails its checks (pieces retried on their own first)")
     ratio_min_chars: int = Field(16, ge=0, description="prose shorter than this is not "
                                  "length-ratio-checked")
     ratio_slack: float = Field(2.5, gt=1.0, description="a translation may be this many times "

@@ -174,7 +174,8 @@ class Validator:
     cfg: AgnosticConfig
     langid: Any  # LanguageCheck-like: score(text, language) -> float
 
-    def check(self, source: str, output: str, finish: str = "stop") -> tuple[str, str] | None:
+    def check(self, source: str, output: str, finish: str = "stop",
+              langid_min_chars: int | None = None) -> tuple[str, str] | None:
         if finish == "length":
             return "truncated", "hit max_tokens"
         if not output.strip():
@@ -195,7 +196,8 @@ class Validator:
                 return "length_ratio", f"{ratio:.2f} (expected ~{expected})"
         if len(_WORD.findall(src)) >= 2 and out.casefold() == src.casefold():
             return "untranslated", out[:60]
-        if len(src) >= self.cfg.langid_min_chars and self.language != "en":
+        min_chars = self.cfg.langid_min_chars if langid_min_chars is None else langid_min_chars
+        if len(src) >= min_chars and self.language != "en":
             score = self.langid.score(out, self.language)
             if score < self.cfg.langid_threshold:
                 return "language", f"{self.language} score {score:.2f}"
@@ -205,7 +207,8 @@ class Validator:
         missing = check_restored(protected, translated)
         if missing:
             return "placeholders", missing
-        return self.check(protected.text, translated)
+        return self.check(protected.text, translated,
+                          langid_min_chars=self.cfg.langid_message_min_chars)
 
 
 # -- requests -----------------------------------------------------------------------------
@@ -298,16 +301,16 @@ class Translator:
 
     # translation -----------------------------------------------------------------------
     async def translate_piece(self, body: str, client: Any, affinity: str,
-                              key: str) -> tuple[str, Usage]:
+                              key: str, first: int = 0) -> tuple[str, Usage]:
         usage = Usage()
         last: tuple[str, str] = ("empty", "")
-        for attempt in range(self.cfg.translate_attempts):
+        for attempt in range(first, first + self.cfg.translate_attempts):
             temperature = self.cfg.temperature if attempt == 0 else self.cfg.retry_temperature
             seed = request_seed(self.cfg.seed, key, attempt)
             req = self.build_request(body, seed, temperature, affinity, f"{key}#{attempt}")
             out = await client.generate(req)
             usage.requests += 1
-            usage.retries += attempt > 0
+            usage.retries += attempt > first
             usage.prompt_tokens += out.prompt_tokens
             usage.completion_tokens += out.completion_tokens
             text = self.clean(out.text)
@@ -320,29 +323,40 @@ class Translator:
 
     async def translate(self, text: str, client: Any, affinity: str, key: str
                         ) -> tuple[str, Usage]:
-        """One message, translated, validated and restored; raises TranslationFailed."""
+        """One message, translated, validated and restored; raises TranslationFailed.
+
+        Pieces are validated (and retried) one by one; the joined message is validated again
+        (its language check sees all the prose at once, which short pieces cannot give
+        fastText). A message that fails that check is translated once more, sampled.
+        """
         protected = protect(text)
         pieces = split_pieces(protected.text, self.granularity)
-        jobs = [self.translate_piece(p.body, client, affinity, f"{key}.{i}")
-                for i, p in enumerate(pieces) if p.translate]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
         usage = Usage()
-        done: list[str] = []
-        failed: TranslationFailed | None = None
-        for r in results:
-            if isinstance(r, BaseException):
-                if not isinstance(r, TranslationFailed):
-                    raise r
-                failed = failed or r
-                continue
-            done.append(r[0])
-            usage.merge(r[1])
-        if failed:
-            raise failed
-        it = iter(done)
-        bodies = [next(it) if p.translate else p.body for p in pieces]
-        joined = join_pieces(pieces, bodies)
-        failure = self.validator.check_message(protected, joined)
-        if failure:
-            raise TranslationFailed(*failure)
-        return protected.restore(joined), usage
+        failure: tuple[str, str] | None = None
+        for round_ in range(self.cfg.message_attempts):
+            first = 0 if round_ == 0 else 1
+            jobs = [self.translate_piece(p.body, client, affinity, f"{key}.{i}~{round_}", first)
+                    for i, p in enumerate(pieces) if p.translate]
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+            done: list[str] = []
+            failed: TranslationFailed | None = None
+            for r in results:
+                if isinstance(r, BaseException):
+                    if not isinstance(r, TranslationFailed):
+                        raise r
+                    failed = failed or r
+                    continue
+                done.append(r[0])
+                usage.merge(r[1])
+            if failed:
+                raise failed
+            it = iter(done)
+            bodies = [next(it) if p.translate else p.body for p in pieces]
+            joined = join_pieces(pieces, bodies)
+            failure = self.validator.check_message(protected, joined)
+            if failure is None:
+                usage.retries += round_ > 0
+                return protected.restore(joined), usage
+            usage.failures["message_" + failure[0]] += 1
+        assert failure is not None
+        raise TranslationFailed(*failure)

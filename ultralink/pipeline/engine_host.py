@@ -86,6 +86,8 @@ class RetryPolicy(Strict):
     backoff_s: float = Field(0.5, ge=0)
     max_backoff_s: float = Field(30.0, ge=0)
     max_host_failures: int = Field(20, ge=0, description="host deaths one request survives")
+    host_wait_s: float = Field(1800.0, ge=0, description="how long a request waits for a host "
+                               "to come back when none is up (restarts reload the model)")
     call_timeout_s: float | None = Field(None, gt=0, description="client-side limit on one "
                                          "call (covers a hung host); None: none")
 
@@ -428,9 +430,11 @@ class HostPool:
         ).remote(config, num_hosts, name_prefix, namespace, options)
         try:
             ray.get(sup.ready.remote(), timeout=options.ready_timeout_s)
-        except Exception:
-            ray.get(sup.shutdown.remote())
-            ray.kill(sup)
+        except Exception:  # a model failed to load (or timed out): release the others
+            try:
+                ray.get(sup.shutdown.remote(), timeout=120)
+            finally:
+                ray.kill(sup)
             raise
         pool = cls(name_prefix, num_hosts, namespace=namespace, retry=retry)
         pool._supervisor = sup
@@ -468,9 +472,7 @@ class HostPool:
         if self._loop is loop:
             return
         self._reset()
-        if self._supervisor is None:
-            self._supervisor = ray.get_actor(f"{self.name_prefix}-supervisor",
-                                             namespace=self.namespace)
+        self._sup_handle()
         handles = await _invoke(self._supervisor, "hosts")
         if self.num_hosts is not None and len(handles) != self.num_hosts:
             raise ValueError(f"pool {self.name_prefix!r} has {len(handles)} hosts, "
@@ -537,16 +539,18 @@ class HostPool:
         policy = self.retry
         attempts = 0
         host_failures = 0
+        waiting_since: float | None = None
         while True:
             index = self.route(request.affinity)
-            if index is None:
-                host_failures += 1
-                all_gone = len(self._gone) == len(self._handles)
-                if all_gone or host_failures > policy.max_host_failures:
+            if index is None:  # every host is restarting: wait for one, within host_wait_s
+                now = time.monotonic()
+                waiting_since = waiting_since or now
+                if len(self._gone) == len(self._handles) or now - waiting_since > policy.host_wait_s:
                     m.failed("no_host")
                     raise RequestError("no_host", "no engine host is up", retryable=False)
-                await asyncio.sleep(policy.backoff(min(host_failures, 6)) + 0.05)
+                await asyncio.sleep(random.uniform(0.05, 0.25))
                 continue
+            waiting_since = None
             handle = self._handles[index]
             self._in_flight[index] += 1
             m.sent()
@@ -616,6 +620,11 @@ class HostPool:
 
     def _sup_handle(self) -> Any:
         if self._supervisor is None:
-            self._supervisor = ray.get_actor(f"{self.name_prefix}-supervisor",
-                                             namespace=self.namespace)
+            name = f"{self.name_prefix}-supervisor"
+            try:
+                self._supervisor = ray.get_actor(name, namespace=self.namespace)
+            except ValueError:
+                raise ValueError(f"no engine host pool {self.name_prefix!r} (actor {name!r}) in "
+                                 f"namespace {self.namespace!r}; the job creates it with "
+                                 "HostPool.create before the stages run") from None
         return self._supervisor

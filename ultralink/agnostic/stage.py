@@ -1,0 +1,121 @@
+"""The agnostic LLM stage: per conversation, the criteria judge (chat) then the translator.
+
+One stage does both so one row's requests stay on one host (affinity = conversation id) and
+a row's verdict, translation and costs travel together. Rejections (criteria hit, judge
+unparseable, translation failed validation) are not raised as ``Drop``: the row comes back
+with ``result.reject`` set, so its verdict and token costs still reach the unit's counters;
+the job turns ``reject`` into the ``drop_reason`` the UnitCollector counts. LLM failures
+after retries (``RequestError``) are dropped by the LLMStage base as ``llm_<reason>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable
+from ultralink.agnostic.translate import Granularity, Style, TranslationFailed, Translator, Usage
+from ultralink.pipeline.llm_stage import LLMStage, StageClient
+
+
+class AgnosticStage(LLMStage):
+    """Reads an English conversation (JSON), writes ``result`` (JSON, see ``process_row``)."""
+
+    name = "agnostic"
+    reads = {"id": "English source id (request affinity)",
+             "conversation": "the English Conversation row as JSON"}
+    writes = {"result": "JSON: messages, criteria, reject, detail, usage, token counts"}
+
+    def __init__(self, pool: Any, *, language: str, subset: str, config: dict[str, Any],
+                 style: Style, granularity: Granularity, prompts_dir: str | None = None,
+                 keep_dropped: bool = True) -> None:
+        super().__init__(pool, keep_dropped=keep_dropped)
+        self.language = language
+        self.subset = subset
+        self.config = config
+        self.style = style
+        self.granularity = granularity
+        self.prompts_dir = prompts_dir
+        self.judge: Judge | None = None
+        self.translator: Translator | None = None
+        self.encoding: Any = None
+
+    async def setup(self) -> None:
+        cfg = AgnosticConfig(**self.config)
+        if self.subset == "chat" and cfg.judge:
+            self.judge = Judge(cfg, self.style, self.prompts_dir)
+        self.translator = Translator(self.language, cfg, self.style, self.granularity,
+                                     self.prompts_dir)
+        self.translator.setup()
+        from ultralink.text.tokens import get_encoding
+
+        self.encoding = get_encoding()
+
+    async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any]:
+        if self.translator is None:
+            raise RuntimeError("AgnosticStage.setup() did not run")
+        conv = json.loads(row["conversation"])
+        messages: list[dict[str, str]] = conv["messages"]
+        affinity = str(row["id"])
+        usage = Usage()
+        result: dict[str, Any] = {"messages": None, "criteria": None, "reject": "", "detail": "",
+                                  "judged": False, "retries": None}
+        if self.judge is not None:
+            try:
+                verdict, judge_usage = await self.judge.judge(messages, client, affinity, affinity)
+            except JudgeUnparseable as exc:
+                result.update(reject="judge_unparseable", detail=exc.last_output[:200])
+                return self._done(result, usage)
+            usage.merge(judge_usage)
+            result["judged"] = True
+            result["criteria"] = [{"name": k, "hit": v} for k, v in verdict.items()]
+            if any(verdict.values()):
+                result["reject"] = "criteria"
+                return self._done(result, usage)
+        cfg = self.translator.cfg
+        jobs = [self._one(m, i, affinity, client, cfg.translate_system)
+                for i, m in enumerate(messages)]
+        outs = await asyncio.gather(*jobs, return_exceptions=True)
+        translated, retries = [], []
+        for out in outs:
+            if isinstance(out, TranslationFailed):
+                if not result["reject"]:
+                    result.update(reject="translation_" + out.reason, detail=out.detail[:200])
+                continue
+            if isinstance(out, BaseException):
+                raise out
+            msg, u = out
+            usage.merge(u)
+            translated.append(msg)
+            retries.append(u.retries)
+        if result["reject"]:
+            return self._done(result, usage)
+        result["messages"] = translated
+        result["retries"] = retries
+        enc = self.encoding
+        result["question_tokens"] = [len(enc.encode_ordinary(m["content"])) for m in translated
+                                     if m["role"] == "user"]
+        result["answer_tokens"] = [len(enc.encode_ordinary(m["content"])) for m in translated
+                                   if m["role"] == "assistant"]
+        return self._done(result, usage)
+
+    async def _one(self, message: dict[str, str], index: int, affinity: str, client: StageClient,
+                   translate_system: bool) -> tuple[dict[str, str], Usage]:
+        if message["role"] == "system" and not translate_system:
+            return dict(message), Usage()
+        translator = self.translator
+        if translator is None:
+            raise RuntimeError("AgnosticStage.setup() did not run")
+        text, usage = await translator.translate(message["content"], client, affinity,
+                                                 f"{affinity}.{index}")
+        return {"role": message["role"], "content": text}, usage
+
+    @staticmethod
+    def _done(result: dict[str, Any], usage: Usage) -> dict[str, Any]:
+        result["usage"] = {"requests": usage.requests, "retries": usage.retries,
+                           "prompt_tokens": usage.prompt_tokens,
+                           "completion_tokens": usage.completion_tokens,
+                           "failures": dict(usage.failures)}
+        return {"result": json.dumps(result, ensure_ascii=False)}

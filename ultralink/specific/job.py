@@ -1,0 +1,416 @@
+"""``ultralink specific``: segments → grounded multi-turn dialogues (paper §2.1.2).
+
+Work units are deterministic: each input part file's segments, sorted by id, cut into chunks
+of ``unit_size`` (unit id = hash of the file name and the range). ``--max-dialogues N`` keeps
+the first N segment ids overall, which is a prefix of every file's sorted list, so the units
+of a small run are the units of a bigger one (a partial last chunk gets its own id, and is
+replaced when a later run completes it). All pending units' rows go through ONE Ray Data
+pipeline: ``from_items`` → ``map_batches(DialogueStage)`` on an actor pool talking to the job's
+engine hosts → the driver's :class:`UnitCollector`, which writes each unit's shard and marker
+the moment its last row is back. A rerun skips finished units and never regenerates them.
+
+Example::
+
+    ultralink specific --language zh --input out/segments/zh --output out/specific/zh \\
+        --max-dialogues 20                                  # CPU: llama.cpp + gemma3-270m
+    ultralink specific --language fr --input s3://b/segments/fr --output s3://b/specific/fr \\
+        --engine openai --model qwen2.5-7b-instruct --base-url http://10.0.0.5:8000 \\
+        --ray-address auto
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import posixpath
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow.parquet as pq
+from pydantic import Field, ValidationError
+
+from ultralink.config import Strict
+from ultralink.counters import Counters
+from ultralink.fs import Location, expand, resolve
+from ultralink.languages import get_language
+from ultralink.llm.registry import EngineConfig, resolve_model
+from ultralink.pipeline.chain import format_table
+from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
+from ultralink.records import conversation_schema
+from ultralink.sink import OutputConflict, UnitStore
+from ultralink.specific.dialogue import DialogueConfig, turn_distribution
+from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, DialogueStage
+
+log = logging.getLogger("ultralink.specific")
+
+JOB = "specific"
+SEGMENT_COLUMNS = ("id", "doc_id", "title", "url", "language", "segment_index", "text",
+                   "source_file")
+
+
+class SpecificConfig(Strict):
+    """The ``specific`` job: dialogue rules, the engine, and how work is cut and scheduled.
+
+    Example (``--config jobs/specific.yaml``)::
+
+        specific:
+          seed: 0
+          num_hosts: 1
+          dialogue: {stop_first: 0.1, stop_growth: 2.0, answer_max_tokens: 256}
+          llm: {engine: llamacpp, model: gemma3-270m, n_threads: 1}
+    """
+
+    seed: int = Field(0, description="with the segment id, fixes every random choice")
+    max_dialogues: int | None = Field(None, gt=0, description="only the first N segments by "
+                                      "id (deterministic)")
+    unit_size: int = Field(64, gt=0, description="segments per work unit (output shard)")
+    batch_size: int = Field(16, gt=0, description="segments per Ray Data batch")
+    num_hosts: int = Field(1, gt=0, description="engine host actors (one model each)")
+    stage_actors: int = Field(1, gt=0, description="DialogueStage actors (cheap: they only "
+                              "hold requests)")
+    dialogues_in_flight: int | None = Field(None, gt=0, description="dialogues running at "
+                                            "once per stage actor; default: num_hosts for "
+                                            "llama.cpp (keeps its one-slot prompt cache on "
+                                            "one document), else 1.1 × max_concurrency × hosts")
+    prompts_dir: str | None = Field(None, description="directory of <lang>.yaml (default: the "
+                                    "repository's prompts/)")
+    fasttext_model: str | None = Field(None, description="lid.176 path (default: the shipped "
+                                       ".ftz)")
+    dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
+    llm: EngineConfig = Field(default_factory=lambda: EngineConfig(engine="llamacpp",
+                                                                   model="gemma3-270m",
+                                                                   n_threads=1,
+                                                                   max_model_len=8192))
+
+
+# --------------------------------------------------------------------------------- planning
+
+
+def unit_id_for(file_uri: str, start: int, end: int) -> str:
+    name = posixpath.basename(file_uri)
+    digest = hashlib.sha256(f"{name}\x1f{start}\x1f{end}".encode()).hexdigest()[:16]
+    return f"{posixpath.splitext(name)[0].removeprefix('part-')[:24]}-{start:06d}-{end:06d}-{digest[:8]}"
+
+
+def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
+               ) -> tuple[list[WorkUnit], dict[str, list[str]]]:
+    """Units (file × id-sorted range) and the segment ids each holds; reads only ``id``."""
+    ids_by_file = {}
+    for loc in files:
+        with loc.fs.open_input_file(loc.path) as f:
+            ids_by_file[loc.uri] = sorted(pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    if max_dialogues is not None:
+        chosen = set(sorted(i for ids in ids_by_file.values() for i in ids)[:max_dialogues])
+        ids_by_file = {uri: [i for i in ids if i in chosen] for uri, ids in ids_by_file.items()}
+    units: list[WorkUnit] = []
+    members: dict[str, list[str]] = {}
+    for loc in files:
+        ids = ids_by_file[loc.uri]
+        for start in range(0, len(ids), unit_size):
+            chunk = ids[start:start + unit_size]
+            uid = unit_id_for(loc.uri, start, start + len(chunk))
+            units.append(WorkUnit(uid, len(chunk), {"file": loc.uri, "start": start,
+                                                    "end": start + len(chunk)}))
+            members[uid] = chunk
+    return units, members
+
+
+def load_rows(files: list[Location], members: Mapping[str, list[str]],
+              units: list[WorkUnit]) -> list[dict[str, Any]]:
+    """The segment rows of ``units``, each tagged with its unit id."""
+    wanted: dict[str, str] = {}
+    by_file: dict[str, set[str]] = {}
+    for u in units:
+        for seg_id in members[u.unit_id]:
+            wanted[seg_id] = u.unit_id
+        by_file.setdefault(u.info["file"], set()).update(members[u.unit_id])
+    rows = []
+    for loc in files:
+        if loc.uri not in by_file:
+            continue
+        with loc.fs.open_input_file(loc.path) as f:
+            table = pq.read_table(f)
+        cols = [c for c in SEGMENT_COLUMNS if c in table.column_names]
+        for row in table.select(cols).to_pylist():
+            if row["id"] in by_file[loc.uri]:
+                row.setdefault("source_file", None)
+                row[UNIT_COLUMN] = wanted[row["id"]]
+                rows.append(row)
+    rows.sort(key=lambda r: (r[UNIT_COLUMN], r["id"]))
+    return rows
+
+
+class StatsCollector(UnitCollector):
+    """A UnitCollector whose markers also hold each segment's dialogue counters."""
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        stats = row.get(STATS_COLUMN)
+        unit_id = row[UNIT_COLUMN]
+        if stats:
+            self.dropped[unit_id].merge(json.loads(stats))
+        elif row.get(DROP_COLUMN):  # an LLM failure the stage could not attribute
+            self.dropped[unit_id].add("dialogues_in")
+        super().add(row)
+
+
+def _to_record(row: dict[str, Any]) -> dict[str, Any]:
+    return row[CONVERSATION_COLUMN]
+
+
+def _drop_stale(store: UnitStore, planned: set[str]) -> list[str]:
+    """Remove finished units that are not in this plan (a partial chunk since completed)."""
+    stale = sorted(set(store.done()) - planned)
+    for uid in stale:
+        for loc in (store.shard(uid), store.marker(uid)):
+            try:
+                loc.fs.delete_file(loc.path)
+            except (FileNotFoundError, OSError):
+                pass
+    return stale
+
+
+def _in_flight(cfg: SpecificConfig) -> int:
+    if cfg.dialogues_in_flight:
+        return cfg.dialogues_in_flight
+    if cfg.llm.engine == "llamacpp":
+        return cfg.num_hosts
+    return max(1, int(1.1 * cfg.llm.max_concurrency * cfg.num_hosts / cfg.stage_actors))
+
+
+# ------------------------------------------------------------------------------------ run
+
+
+def run_specific(language: str, inputs: list[str], output: str,
+                 config: SpecificConfig | None = None, ray_address: str | None = None,
+                 overwrite: bool = False) -> dict[str, Any]:
+    """Run the dialogue job; returns the report (also written as ``_report.json``)."""
+    import ray
+
+    from ultralink.pipeline.engine_host import HostPool
+    from ultralink.pipeline.runtime import init_ray
+    from ultralink.specific.prompts import load_prompts
+
+    get_language(language)
+    cfg = config or SpecificConfig()
+    prompts = load_prompts(language, cfg.prompts_dir)  # a missing key fails before Ray starts
+    spec = resolve_model(cfg.llm.model, cfg.llm.models_yaml)
+    started = time.time()
+    out = resolve(output)
+    # max_dialogues selects a prefix of the same units: not part of the output's identity.
+    # Re-validated so defaults get their field types (0 -> 0.0) as a YAML-loaded config does.
+    canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
+        exclude={"max_dialogues"}))
+    job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
+    store = UnitStore(out, JOB, job_config)
+    store.open(overwrite)
+
+    files, missing = expand(inputs)
+    problems = [f"{uri}: {reason}" for uri, reason in missing]
+    files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
+    if not files:
+        raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
+    units, members = plan_units(files, cfg.unit_size, cfg.max_dialogues)
+    stale = _drop_stale(store, {u.unit_id for u in units})
+    if stale:
+        log.info("removed %d finished unit(s) outside this plan: %s", len(stale), stale[:5])
+    done = store.done()
+    pending = [u for u in units if u.unit_id not in done]
+    log.info("specific %s: %d segments in %d units (%d done, %d to run)", language,
+             sum(u.n_rows for u in units), len(units), len(units) - len(pending), len(pending))
+
+    this_run = Counters()
+    llm_stats: dict[str, Any] = {}
+    if pending:
+        init_ray(ray_address)
+        rows = load_rows(files, members, pending)
+        collector = StatsCollector(store, pending, conversation_schema(), _to_record)
+        collector.finish_empty()
+        pool = HostPool.create(cfg.llm, cfg.num_hosts, f"ul-specific-{uuid.uuid4().hex[:8]}")
+        try:
+            ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(
+                1, cfg.batch_size), 256)))
+            ds = ds.map_batches(
+                DialogueStage, batch_size=cfg.batch_size, num_cpus=0.25, batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.stage_actors),
+                fn_constructor_kwargs={
+                    "pool": pool, "keep_dropped": True, "language": language,
+                    "config": cfg.dialogue.model_dump(), "seed": cfg.seed,
+                    "prompt_format": spec.prompt_format, "model": spec.name,
+                    "prompts_dir": cfg.prompts_dir, "max_in_flight": _in_flight(cfg),
+                    "fasttext_model": cfg.fasttext_model})
+            for row in ds.iter_rows():
+                collector.add(row)
+            llm_stats = pool.stats()
+        finally:
+            pool.shutdown()
+        if collector.incomplete():
+            raise RuntimeError(f"units left incomplete: {collector.incomplete()[:5]}")
+        this_run = collector.counters
+
+    total = Counters()
+    for marker in store.done().values():
+        total.merge(marker["counters"])
+    report = build_report(language, inputs, out, cfg, prompts.version, spec.name, units,
+                          pending, total, this_run, llm_stats, problems, started)
+    store.write_report(report)
+    store.write_manifest(status="done", units_total=len(units), units_done=len(store.done()),
+                         dialogues=report["dialogues"]["out"])
+    print(summary_text(report))
+    return report
+
+
+def build_report(language: str, inputs: list[str], out: Location, cfg: SpecificConfig,
+                 version: str, model: str, units: list[WorkUnit], pending: list[WorkUnit],
+                 total: Counters, this_run: Counters, llm_stats: Mapping[str, Any],
+                 problems: list[str], started: float) -> dict[str, Any]:
+    from ultralink.llm.metrics import job_report
+
+    c = total.counts
+    n_q = c.get("questions", 0)
+    turns = {int(k[len("turns_"):]): v for k, v in c.items() if k.startswith("turns_")}
+    rejections = {k[len("rejected_"):]: v for k, v in c.items() if k.startswith("rejected_")}
+    dropped = total.dropped()
+    llm = job_report(llm_stats) if llm_stats else {}
+    busy = llm.get("total", {}).get("host_busy_s_max", 0.0) if llm else 0.0
+    run_tokens = this_run.counts.get("tokens_generated", 0)
+    dist = turn_distribution(cfg.dialogue)
+    return {
+        "job": JOB,
+        "language": language,
+        "inputs": inputs,
+        "output": out.uri,
+        "model": model,
+        "engine": cfg.llm.engine,
+        "prompt_version": version,
+        "config": cfg.model_dump(),
+        "units": {"total": len(units), "skipped_done": len(units) - len(pending),
+                  "run": len(pending)},
+        "dialogues": {"in": c.get("rows_in", 0), "out": c.get("dialogues_out", 0),
+                      "dropped": dropped},
+        "turns_histogram": {str(k): turns[k] for k in sorted(turns)},
+        "turns_expected": {str(k): round(v, 4) for k, v in dist.items()},
+        "avg_turns": round(n_q / c["dialogues_out"], 3) if c.get("dialogues_out") else 0.0,
+        "avg_question_tokens": round(c.get("question_tokens", 0) / n_q, 2) if n_q else 0.0,
+        "avg_answer_tokens": round(c.get("answer_tokens", 0) / n_q, 2) if n_q else 0.0,
+        "question_kinds": {k[len("kind_"):]: v for k, v in c.items() if k.startswith("kind_")},
+        "end_reasons": {k[len("end_"):]: v for k, v in c.items() if k.startswith("end_")},
+        "rejections": dict(sorted(rejections.items())),
+        "rejections_total": sum(rejections.values()),
+        "requests": c.get("requests", 0),
+        "history_cuts": c.get("history_cuts", 0),
+        "tokens_generated": c.get("tokens_generated", 0),
+        "this_run": {
+            "dialogues_out": this_run.counts.get("dialogues_out", 0),
+            "tokens_generated": run_tokens,
+            "engine_seconds": round(busy, 3),
+            "tokens_per_s": round(run_tokens / busy, 1) if busy else 0.0,
+            "gpu_seconds": llm.get("total", {}).get("gpu_seconds", 0.0) if llm else 0.0,
+        },
+        "llm": llm,
+        "problems": problems,
+        "wall_time_s": round(time.time() - started, 3),
+    }
+
+
+def summary_text(report: Mapping[str, Any]) -> str:
+    d = report["dialogues"]
+    rows = [{"turns": k, "dialogues": v, "expected_share": report["turns_expected"].get(k, 0.0)}
+            for k, v in report["turns_histogram"].items()]
+    rej = [{"reason": k, "count": v} for k, v in report["rejections"].items()]
+    r = report["this_run"]
+    lines = [f"\nspecific {report['language']} ({report['model']}, prompts "
+             f"v{report['prompt_version']}) → {report['output']}",
+             f"dialogues in {d['in']:,}, out {d['out']:,}; dropped "
+             + (", ".join(f"{k}={v}" for k, v in d["dropped"].items()) or "none"),
+             format_table(rows, ["turns", "dialogues", "expected_share"]) if rows else "(no turns)",
+             f"avg turns {report['avg_turns']}; avg question tokens "
+             f"{report['avg_question_tokens']}; avg answer tokens {report['avg_answer_tokens']}",
+             format_table(rej, ["reason", "count"]) if rej else "no rejections",
+             f"tokens generated {report['tokens_generated']:,} (this run {r['tokens_generated']:,}"
+             f" in {r['engine_seconds']}s engine time, {r['tokens_per_s']} tok/s); units "
+             f"{report['units']['run']} run, {report['units']['skipped_done']} skipped; "
+             f"wall {report['wall_time_s']:.1f}s"]
+    if report["llm"]:
+        from ultralink.llm.metrics import format_summary
+
+        lines.append(format_summary(report["llm"]))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "specific", help="segments → grounded multi-turn dialogues (language-specific chat)",
+        description="Generate UltraLink language-specific dialogues from `ultralink prepare` "
+                    "segments: initial question and answer, then in-depth/expansive follow-ups "
+                    "until a growing stop probability ends the dialogue. Every message is "
+                    "validated (language, leakage, echo, question form, length, truncation) "
+                    "and retried with a new seed. Writes sharded Parquet in the conversation "
+                    "schema + _report.json; a rerun skips finished units.")
+    p.add_argument("--language", required=True, help="ISO 639-1 code: en, zh, ru, fr, es, …")
+    p.add_argument("--input", action="append", required=True, metavar="SEGMENTS_DIR_OR_S3",
+                   help="segment Parquet directory, file, glob or s3:// URI (repeatable)")
+    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI")
+    p.add_argument("--engine", choices=("llamacpp", "vllm", "openai"), default=None)
+    p.add_argument("--model", default=None, help="registry name, local path or HF id "
+                   "(default gemma3-270m on llama.cpp)")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
+    p.add_argument("--max-dialogues", type=int, default=None, help="only the first N segments "
+                   "by id")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (GPUs / replicas)")
+    p.add_argument("--config", default=None, help="YAML with SpecificConfig keys (top level or "
+                   "under 'specific:')")
+    p.add_argument("--ray-address", default=None)
+    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    p.set_defaults(func=_run_cli)
+
+
+def config_from_args(args: argparse.Namespace) -> SpecificConfig:
+    values: dict[str, Any] = {}
+    if args.config:
+        import yaml
+
+        with open(args.config, encoding="utf-8") as f:
+            loaded = yaml.safe_load(f) or {}
+        values.update(loaded.get(JOB, loaded))
+    for key in ("seed", "max_dialogues", "num_hosts"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    llm = dict(values.get("llm") or SpecificConfig.model_fields["llm"].default_factory()
+               .model_dump(exclude_defaults=True))
+    if args.engine is not None and args.engine != llm.get("engine", "llamacpp"):
+        # another engine: drop the llama.cpp defaults that do not apply to it
+        llm = {"engine": args.engine}
+        if args.engine == "vllm":
+            llm["num_gpus"] = 1
+    if args.model is not None:
+        llm["model"] = args.model
+    if args.base_url is not None:
+        llm["base_url"] = args.base_url
+    values["llm"] = llm
+    return SpecificConfig(**values)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    from ultralink.specific.prompts import PromptFileError
+
+    try:
+        cfg = config_from_args(args)
+        run_specific(args.language, args.input, args.output, cfg, args.ray_address,
+                     args.overwrite)
+    except ValidationError as exc:
+        print(f"ultralink specific: bad config: {exc}", file=sys.stderr)
+        return 2
+    except (OutputConflict, PromptFileError, ValueError) as exc:
+        print(f"ultralink specific: {exc}", file=sys.stderr)
+        return 2
+    return 0

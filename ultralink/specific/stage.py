@@ -1,0 +1,175 @@
+"""The Ray Data LLM stage that turns one segment into one grounded multi-turn dialogue.
+
+Reads segment rows (``ultralink prepare`` output plus the job's ``unit_id``) and writes a
+``conversation`` column (the conversation schema, null for dropped rows) and a
+``dialogue_stats`` column (JSON counters: turns, tokens, rejections by reason) on *every* row,
+dropped ones included, so rejection counts reach the unit markers and the report. A segment
+with no passing question–answer pair is dropped with ``Drop(<end reason>)``; with
+``keep_dropped=True`` it stays in the stream with a ``drop_reason``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from ultralink.counters import Counters
+from ultralink.pipeline.engine_host import HostPool
+from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
+from ultralink.records import conversation_schema
+from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult
+from ultralink.specific.prompts import PromptBuilder, load_prompts
+from ultralink.specific.validate import MessageValidator
+
+SUBSET = "chat_specific"
+STATS_COLUMN = "dialogue_stats"
+CONVERSATION_COLUMN = "conversation"
+
+
+def dialogue_id(segment_id: str, language: str) -> str:
+    """``{lang}_chat_specific_{hash}``: content-derived, so a rerun cannot duplicate."""
+    digest = hashlib.sha256(f"{segment_id}\x1f{language}".encode()).hexdigest()[:16]
+    return f"{language}_{SUBSET}_{digest}"
+
+
+def conversation_type() -> pa.DataType:
+    """The conversation schema as one struct column."""
+    return pa.struct(list(conversation_schema()))
+
+
+def dialogue_stats(res: DialogueResult) -> Counters:
+    """The per-segment counts every unit marker and the report add up."""
+    c = Counters()
+    c.add("dialogues_in")
+    c.add("requests", res.requests)
+    c.add("tokens_generated", res.tokens_generated)
+    c.add("history_cuts", res.history_cuts)
+    c.add(f"planned_turns_{res.planned_turns}")
+    c.add(f"end_{res.end_reason}")
+    for reason, n in res.rejections.items():
+        c.add("rejected_" + reason, n)
+    if res.ok:
+        c.add("dialogues_out")
+        c.add(f"turns_{len(res.turns)}")
+        c.add("questions", len(res.turns))
+        c.add("question_tokens", sum(res.question_tokens))
+        c.add("answer_tokens", sum(res.answer_tokens))
+        c.add("retries", sum(res.retries))
+        for kind in res.kinds:
+            c.add("kind_" + kind)
+    return c
+
+
+class DialogueStage(LLMStage):
+    """Ray Data UDF (actor): every segment of a batch runs its dialogue concurrently.
+
+    Args:
+        pool: the job's engine hosts.
+        language: target language (selects ``prompts/<language>.yaml``).
+        config: :class:`DialogueConfig` as a dict (picklable).
+        seed: job seed; with the segment id it fixes every random choice.
+        prompt_format: ``"chat"`` or ``"completion"`` (the model registry's format).
+        model: the model name recorded in ``meta.model``.
+        max_in_flight: dialogues running at once in this actor (1 suits llama.cpp, whose
+            single-slot prompt cache then keeps the current document; hundreds suit vLLM).
+    """
+
+    name: ClassVar[str] = "specific_dialogue"
+    reads: ClassVar[Mapping[str, str]] = {"id": "segment id (seeds, affinity, dialogue id)", "text": "the segment text",
+             "language": "segment language (must be the job's)", "title": "article title",
+             "url": "article URL", "doc_id": "article id", "segment_index": "segment number"}
+    writes: ClassVar[Mapping[str, str]] = {CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)",
+              STATS_COLUMN: "JSON counters of this segment (turns, tokens, rejections)"}
+
+    def __init__(self, pool: HostPool, *, language: str, config: dict[str, Any], seed: int,
+                 prompt_format: str, model: str, prompts_dir: str | None = None,
+                 max_in_flight: int = 256, fasttext_model: str | None = None,
+                 keep_dropped: bool = False) -> None:
+        super().__init__(pool, keep_dropped=keep_dropped)
+        self.language = language
+        self.cfg = DialogueConfig(**config)
+        self.seed = seed
+        self.prompt_format = prompt_format
+        self.model = model
+        self.prompts_dir = prompts_dir
+        self.max_in_flight = max_in_flight
+        self.fasttext_model = fasttext_model
+        self._dialogue: Dialogue | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._stats: dict[str, str] = {}
+        self._version = ""
+
+    async def setup(self) -> None:
+        from ultralink.text.tokens import get_encoding
+
+        prompts = load_prompts(self.language, self.prompts_dir)
+        self._version = f"{prompts.language}:{prompts.version}"
+        builder = PromptBuilder(prompts, self.prompt_format,  # type: ignore[arg-type]
+                                num_examples=self.cfg.num_examples)
+        validator = MessageValidator(
+            prompts, langid_threshold=self.cfg.langid_threshold,
+            echo_sources=builder.echo_sources(), echo_ngram_words=self.cfg.echo_ngram_words,
+            echo_ngram_chars=self.cfg.echo_ngram_chars, repeat_fraction=self.cfg.repeat_fraction,
+            fasttext_model=self.fasttext_model)
+        validator.setup()
+        enc = get_encoding(self.cfg.encoding)
+        self._dialogue = Dialogue(builder, validator, self.cfg, self.seed,
+                                  lambda text: len(enc.encode_ordinary(text)))
+        self._builder = builder
+        self._sem = asyncio.Semaphore(self.max_in_flight)
+
+    async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any]:
+        if self._dialogue is None or self._sem is None:
+            raise RuntimeError("DialogueStage.process_row called before setup()")
+        if row["language"] != self.language:
+            self._stats[row["id"]] = json.dumps(Counters({"dialogues_in": 1}).to_dict())
+            raise Drop("wrong_segment_language")
+        conv_id = dialogue_id(row["id"], self.language)
+        async with self._sem:
+            res = await self._dialogue.run(row["id"], row["text"], client.generate, conv_id)
+        stats = json.dumps(dialogue_stats(res).to_dict())
+        if not res.ok:
+            self._stats[row["id"]] = stats
+            raise Drop(res.end_reason)
+        return {CONVERSATION_COLUMN: self.record(row, conv_id, res), STATS_COLUMN: stats}
+
+    def record(self, row: dict[str, Any], conv_id: str, res: DialogueResult) -> dict[str, Any]:
+        messages = []
+        for i, turn in enumerate(res.turns):
+            question = turn.question
+            if i == 0 and self.cfg.document_in_first_message:
+                question = self._builder.document_block(row["text"]) + "\n" + question
+            messages += [{"role": "user", "content": question},
+                         {"role": "assistant", "content": turn.answer}]
+        return {
+            "id": conv_id, "language": self.language, "subset": SUBSET, "messages": messages,
+            "source": {"dataset": "wikipedia", "id": row["id"], "title": row.get("title"),
+                       "url": row.get("url"), "doc_id": row.get("doc_id"),
+                       "segment_index": row.get("segment_index"), "schema": "segment",
+                       "file": row.get("source_file")},
+            "meta": {"question_kinds": res.kinds, "question_tokens": res.question_tokens,
+                     "answer_tokens": res.answer_tokens, "retries": res.retries,
+                     "model": self.model, "prompt_version": self._version, "seed": self.seed,
+                     "criteria": None, "translated_from": None,
+                     "tokens_generated": res.tokens_generated},
+        }
+
+    async def __call__(self, batch: Any) -> pa.Table:
+        """The base stage's table, with typed conversations and stats on dropped rows too."""
+        table = await super().__call__(batch)
+        ids = table.column("id").to_pylist() if "id" in table.column_names else []
+        convs = (table.column(CONVERSATION_COLUMN).to_pylist()
+                 if CONVERSATION_COLUMN in table.column_names else [None] * len(ids))
+        stats = (table.column(STATS_COLUMN).to_pylist()
+                 if STATS_COLUMN in table.column_names else [None] * len(ids))
+        stats = [s if s is not None else self._stats.pop(i, None) for i, s in zip(ids, stats)]
+        for name in (CONVERSATION_COLUMN, STATS_COLUMN):
+            if name in table.column_names:
+                table = table.drop_columns([name])
+        table = table.append_column(CONVERSATION_COLUMN, pa.array(convs, conversation_type()))
+        return table.append_column(STATS_COLUMN, pa.array(stats, pa.string()))
