@@ -26,11 +26,14 @@ CODE = str(SAMPLE / "magicoder_oss_sample.jsonl")
 
 _PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_FILLER = "le petit chat regarde la maison blanche pendant que les enfants jouent dans le jardin "
+_FILLER = {
+    "French": "le petit chat regarde la maison blanche pendant que les enfants jouent dans le jardin ",
+    "Spanish": "el gato pequeño mira la casa blanca mientras los niños juegan en el jardín ",
+}
 
 
 class FrenchishEngine:
-    """A scripted ChatEngine: "translates" a piece into French filler of a similar length that
+    """A scripted ChatEngine: "translates" a piece into French/Spanish filler of a similar length that
     keeps the piece's placeholders and numbers; judges a conversation culture-bound when it
     mentions Thanksgiving or a limerick. Deterministic; importable by Ray workers."""
 
@@ -48,8 +51,9 @@ class FrenchishEngine:
             text = "yes" if hit else "no"
         else:
             body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
+            filler = _FILLER[prompt.rsplit("\n", 1)[1].rstrip(":")]
             size = max(4, int(len(_PLACEHOLDER.sub("", body)) * 1.1))
-            words = (_FILLER * (size // len(_FILLER) + 1))[:size].rsplit(" ", 1)[0]
+            words = (filler * (size // len(filler) + 1))[:size].rsplit(" ", 1)[0]
             text = " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
                 _PLACEHOLDER.sub(" ", body))])
         await _tick()
@@ -119,7 +123,7 @@ def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
     assert r["meta"]["prompt_version"].startswith("fr.yaml@")
     code = by_source["sg-006"]["messages"][1]["content"]
     assert 'print(line.rstrip())  # remove the trailing newline' in code  # code verbatim
-    assert json.load(open(out / "_report.json"))["written"] == 8
+    assert json.loads((out / "_report.json").read_text())["written"] == 8
 
     # a rerun skips every unit and rewrites nothing
     mtimes = {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))}
@@ -129,8 +133,8 @@ def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
     assert {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))} == mtimes
     # another config refuses the output unless --overwrite
     with pytest.raises(OutputConflict):
-        run("fr", "chat", [CHAT], out, unit_records=4)
-    assert run("fr", "chat", [CHAT], out, unit_records=4, overwrite=True)["units"]["run"] == 4
+        run("fr", "chat", [CHAT], out, unit_records=3)
+    assert run("fr", "chat", [CHAT], out, unit_records=3, overwrite=True)["units"]["run"] == 4
 
 
 def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
@@ -151,6 +155,7 @@ def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
                   prune_mode="disjoint", languages=["fr", "es"])
         assert rep["pruning"]["selected"] == 3
         ids[lang] = {r["source"]["id"] for r in rows(tmp_path / f"code_{lang}")}
+        assert len(ids[lang]) == rep["written"] == 3
     assert not ids["fr"] & ids["es"]
 
 
@@ -178,7 +183,7 @@ def test_cli(ray_local, tmp_path, capsys):
                "--output", str(out), "--engine", FAKE.engine, "--limit", "3", "--seed", "1",
                "--prune-size", "2"])
     assert rc == 0
-    report = json.load(open(out / "_report.json"))
+    report = json.loads((out / "_report.json").read_text())
     assert report["written"] == 2 and report["config"]["seed"] == 1
     assert "translate" in capsys.readouterr().out
     assert main(["agnostic", "--language", "xx", "--subset", "code", "--input", CODE,

@@ -34,9 +34,9 @@ def test_prompt_file_loads_six_criteria_and_examples():
 @pytest.mark.parametrize("text", [
     '{"1": "no", "2": "no", "3": "yes", "4": "no", "5": "no", "6": "no"}',
     'Sure! ```json\n{"1":"No","2":"no","3":"YES","4":"no","5":"no","6":"no"}\n```',
-    '{"person_full_name": false, "place_or_address": false, '
-    '"conventions_politics_history_religion": true, "poetry_rhymes_myths_tales_jokes_slang": 0, '
-    '"food_clothing_furniture_construction": "no", "organization_company_product_brand": "no"}',
+    ('{"person_full_name": false, "place_or_address": false, '
+     '"conventions_politics_history_religion": true, "poetry_rhymes_myths_tales_jokes_slang": 0, '
+     '"food_clothing_furniture_construction": "no", "organization_company_product_brand": "no"}'),
     "1: no\n2: no\n3: yes\n4: no\n5: no\n6: no",
     "1. no\n2) no\n3 - yes\n4: no\n5: no\n6: no\nTotal: 1",
 ])

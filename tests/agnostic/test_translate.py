@@ -47,16 +47,16 @@ LINES = {
     "Call ⟦P1⟧ to get 6.": {
         "zh": "调用 ⟦P1⟧ 就能得到 6。", "ru": "Вызовите ⟦P1⟧, и вы получите 6.",
         "fr": "Appelez ⟦P1⟧ pour obtenir 6.", "es": "Llama a ⟦P1⟧ para obtener 6."},
-    "Natalia sold 48/2 = ⟦P0⟧24 clips in May.": {
-        "zh": "娜塔莉亚五月份卖出了 48/2 = ⟦P0⟧24 个发夹。",
-        "ru": "В мае Наталья продала 48/2 = ⟦P0⟧24 заколки.",
-        "fr": "En mai, Natalia a vendu 48/2 = ⟦P0⟧24 barrettes.",
-        "es": "En mayo, Natalia vendió 48/2 = ⟦P0⟧24 horquillas."},
-    "Natalia sold 48+24 = ⟦P1⟧72 clips altogether in April and May.": {
-        "zh": "娜塔莉亚四月和五月一共卖出了 48+24 = ⟦P1⟧72 个发夹。",
-        "ru": "За апрель и май Наталья продала в общей сложности 48+24 = ⟦P1⟧72 заколки.",
-        "fr": "En avril et en mai, Natalia a vendu au total 48+24 = ⟦P1⟧72 barrettes.",
-        "es": "En abril y mayo, Natalia vendió en total 48+24 = ⟦P1⟧72 horquillas."},
+    "Natalia sold ⟦P0⟧ clips in May.": {
+        "zh": "娜塔莉亚五月份卖出了 ⟦P0⟧ 个发夹。",
+        "ru": "В мае Наталья продала ⟦P0⟧ заколки.",
+        "fr": "En mai, Natalia a vendu ⟦P0⟧ barrettes.",
+        "es": "En mayo, Natalia vendió ⟦P0⟧ horquillas."},
+    "Natalia sold ⟦P1⟧ clips altogether in April and May.": {
+        "zh": "娜塔莉亚四月和五月一共卖出了 ⟦P1⟧ 个发夹。",
+        "ru": "За апрель и май Наталья продала в общей сложности ⟦P1⟧ заколки.",
+        "fr": "En avril et en mai, Natalia a vendu au total ⟦P1⟧ barrettes.",
+        "es": "En abril y mayo, Natalia vendió en total ⟦P1⟧ horquillas."},
     "The answer is: ⟦P3⟧": {
         "zh": "答案是：⟦P3⟧", "ru": "Ответ: ⟦P3⟧", "fr": "La réponse est : ⟦P3⟧",
         "es": "La respuesta es: ⟦P3⟧"},

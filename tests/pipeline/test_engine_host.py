@@ -129,7 +129,7 @@ def test_same_key_same_host_and_keys_spread(ray_pool):
 
 
 def test_hundreds_of_requests_in_flight_per_host(ray_pool):
-    pool = ray_pool(1, latency_s=0.5)
+    pool = ray_pool(1, latency_s=1.0)
 
     async def run():
         return await asyncio.gather(*(pool.generate(req(f"q{i}")) for i in range(200)))
@@ -189,14 +189,15 @@ def test_timeout_is_a_retryable_request_error():
 def test_killed_host_loses_no_request(ray_pool, tmp_path):
     import ray
 
-    pool = ray_pool(2, latency_s=0.3, calls_dir=str(tmp_path))
+    pool = ray_pool(2, latency_s=1.0, calls_dir=str(tmp_path))
     keys = [f"k{i}" for i in range(120)]
 
     async def run():
         await pool.info()
         victim = pool._handles[0]
         tasks = [asyncio.ensure_future(pool.generate(req(f"q {k}", k))) for k in keys]
-        await asyncio.sleep(0.15)  # requests are inside both engines now
+        while not (await victim.stats.remote())["engine"]["calls"]:
+            await asyncio.sleep(0.02)  # wait until requests are inside the victim's engine
         ray.kill(victim)  # no_restart=True: dead for good, the pool must re-create it
         outs = await asyncio.gather(*tasks)
         # the re-created host 0 serves its keys again

@@ -29,7 +29,7 @@ Style = Literal["completion", "chat"]
 
 _YES = {"yes", "y", "true", "1", "hit"}
 _NO = {"no", "n", "false", "0", "none"}
-_OBJECT = re.compile(r"\{[^{}]*\}", re.S)
+_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _LINE = re.compile(r"(?im)^[^\w\n]*(?:criterion\s*)?(\d|[a-z_]+)[ \t]*[.:=\-–)]*[ \t]*[\"']?"
                    r"(yes|no|true|false|[01])\b")
 

@@ -28,7 +28,7 @@ def prefilter_reason(messages: Sequence[Turn], max_tokens: int, encoding: str = 
         return "math_variables"
     from ultralink.text.tokens import get_encoding
 
-    if len(text) > max_tokens:  # fewer characters than tokens cannot be too long
-        if len(get_encoding(encoding).encode_ordinary(text)) > max_tokens:
-            return "too_long"
+    # (fewer characters than max_tokens cannot be too long: skip the tokenizer)
+    if len(text) > max_tokens and len(get_encoding(encoding).encode_ordinary(text)) > max_tokens:
+        return "too_long"
     return ""

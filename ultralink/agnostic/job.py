@@ -66,9 +66,9 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
     problems: list[str] = []
 
     def note(line: str) -> None:
-        if "skipped" in line or "dropped" in line or "no records" in line:
-            if len(problems) < MAX_PROBLEMS:
-                problems.append(line)
+        wanted = "skipped" in line or "dropped" in line or "no records" in line
+        if wanted and len(problems) < MAX_PROBLEMS:
+            problems.append(line)
 
     records: list[tuple[int, str, str]] = []
     error = ""
@@ -177,11 +177,14 @@ def _to_record(language: str, subset: str, model: str, prompt_version: str,
 def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                  config: AgnosticConfig | None = None, engine: Any = None,
                  ray_address: str | None = None, overwrite: bool = False,
-                 prompts_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+                 prompts_dir: str | None = None, progress: bool = True,
+                 pool: Any = None) -> dict[str, Any]:
     """Run the job; returns the report (also written as ``_report.json``).
 
     Args:
         engine: an ``EngineConfig`` (default: the CPU llama.cpp default).
+        pool: an existing ``HostPool`` serving ``engine`` (e.g. shared by ``ultralink build``
+            across stages); used as is and not shut down. Default: the job's own.
     """
     import ray
 
@@ -318,20 +321,22 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     if n_rows:
         ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
             read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump()}, num_cpus=0.5)
-        pool = None
+        own_pool = pool is None
         try:
             if translate:
                 from ultralink.agnostic.stage import AgnosticStage
                 from ultralink.pipeline.engine_host import HostOptions, HostPool
 
-                pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}",
-                                       options=HostOptions(num_cpus=1))
-                ds = ds.map_batches(
-                    AgnosticStage, batch_size=cfg.batch_size, num_cpus=0.25,
-                    compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.stage_concurrency),
-                    fn_constructor_kwargs={"pool": pool, "language": language, "subset": subset,
-                                           "config": cfg.model_dump(), "style": style,
-                                           "granularity": granularity, "prompts_dir": prompts_dir})
+                if own_pool:
+                    pool = HostPool.create(engine, cfg.num_hosts,
+                                           f"agnostic-{uuid.uuid4().hex[:8]}",
+                                           options=HostOptions(num_cpus=1))
+                # several batches in flight per stage actor keep the engine fed
+                ds = AgnosticStage.apply(
+                    ds, pool, concurrency=(1, cfg.stage_concurrency), batch_size=cfg.batch_size,
+                    max_concurrent_batches=8, num_cpus=0.25, language=language, subset=subset,
+                    config=cfg.model_dump(), style=style, granularity=granularity,
+                    prompts_dir=prompts_dir)
             t0 = time.time()
             bar = _progress(n_rows, f"agnostic {language}/{subset}", progress)
             for row in ds.iter_rows():
@@ -339,12 +344,12 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                 bar.update(1)
             bar.close()
             llm_wall = time.time() - t0
-            if pool is not None:
+            if translate and pool is not None:
                 from ultralink.llm.metrics import job_report
 
                 llm_report = job_report(pool.stats())
         finally:
-            if pool is not None:
+            if own_pool and pool is not None:
                 pool.shutdown()
     incomplete = collector.incomplete()
     if incomplete:

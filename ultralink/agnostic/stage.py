@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable
-from ultralink.agnostic.translate import Granularity, Style, TranslationFailed, Translator, Usage
+from ultralink.agnostic.translate import (
+    Granularity,
+    Style,
+    TranslationFailed,
+    Translator,
+    Usage,
+)
 from ultralink.pipeline.llm_stage import LLMStage, StageClient
 
 
@@ -24,9 +30,9 @@ class AgnosticStage(LLMStage):
     """Reads an English conversation (JSON), writes ``result`` (JSON, see ``process_row``)."""
 
     name = "agnostic"
-    reads = {"id": "English source id (request affinity)",
+    reads: ClassVar[dict[str, str]] = {"id": "English source id (request affinity)",
              "conversation": "the English Conversation row as JSON"}
-    writes = {"result": "JSON: messages, criteria, reject, detail, usage, token counts"}
+    writes: ClassVar[dict[str, str]] = {"result": "JSON: messages, criteria, reject, detail, usage, token counts"}
 
     def __init__(self, pool: Any, *, language: str, subset: str, config: dict[str, Any],
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,

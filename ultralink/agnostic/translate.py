@@ -26,7 +26,13 @@ from typing import Any, Literal
 import yaml
 
 from ultralink.agnostic.config import AgnosticConfig
-from ultralink.agnostic.protect import PLACEHOLDER_RE, Protected, check_numbers, check_restored, protect
+from ultralink.agnostic.protect import (
+    PLACEHOLDER_RE,
+    Protected,
+    check_numbers,
+    check_restored,
+    protect,
+)
 from ultralink.languages import get_language
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 
@@ -358,5 +364,4 @@ class Translator:
                 usage.retries += round_ > 0
                 return protected.restore(joined), usage
             usage.failures["message_" + failure[0]] += 1
-        assert failure is not None
-        raise TranslationFailed(*failure)
+        raise TranslationFailed(*(failure or ("message", "")))

@@ -188,8 +188,13 @@ def _in_flight(cfg: SpecificConfig) -> int:
 
 def run_specific(language: str, inputs: list[str], output: str,
                  config: SpecificConfig | None = None, ray_address: str | None = None,
-                 overwrite: bool = False) -> dict[str, Any]:
-    """Run the dialogue job; returns the report (also written as ``_report.json``)."""
+                 overwrite: bool = False, pool: Any = None) -> dict[str, Any]:
+    """Run the dialogue job; returns the report (also written as ``_report.json``).
+
+    Args:
+        pool: an existing ``HostPool`` serving ``config.llm`` (e.g. shared by ``ultralink
+            build`` across stages); used as is and not shut down. Default: the job's own.
+    """
     import ray
 
     from ultralink.pipeline.engine_host import HostPool
@@ -231,24 +236,27 @@ def run_specific(language: str, inputs: list[str], output: str,
         rows = load_rows(files, members, pending)
         collector = StatsCollector(store, pending, conversation_schema(), _to_record)
         collector.finish_empty()
-        pool = HostPool.create(cfg.llm, cfg.num_hosts, f"ul-specific-{uuid.uuid4().hex[:8]}")
+        own_pool = pool is None
+        if own_pool:
+            pool = HostPool.create(cfg.llm, cfg.num_hosts, f"ul-specific-{uuid.uuid4().hex[:8]}")
         try:
             ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(
                 1, cfg.batch_size), 256)))
-            ds = ds.map_batches(
-                DialogueStage, batch_size=cfg.batch_size, num_cpus=0.25, batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.stage_actors),
-                fn_constructor_kwargs={
-                    "pool": pool, "keep_dropped": True, "language": language,
-                    "config": cfg.dialogue.model_dump(), "seed": cfg.seed,
-                    "prompt_format": spec.prompt_format, "model": spec.name,
-                    "prompts_dir": cfg.prompts_dir, "max_in_flight": _in_flight(cfg),
-                    "fasttext_model": cfg.fasttext_model})
+            # several batches in flight per stage actor, so no batch's slowest dialogue
+            # leaves the engine idle (Ray Data runs one call per actor by default)
+            ds = DialogueStage.apply(
+                ds, pool, concurrency=(1, cfg.stage_actors), batch_size=cfg.batch_size,
+                max_concurrent_batches=8, num_cpus=0.25,
+                keep_dropped=True, language=language, config=cfg.dialogue.model_dump(),
+                seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
+                prompts_dir=cfg.prompts_dir, max_in_flight=_in_flight(cfg),
+                fasttext_model=cfg.fasttext_model)
             for row in ds.iter_rows():
                 collector.add(row)
             llm_stats = pool.stats()
         finally:
-            pool.shutdown()
+            if own_pool:
+                pool.shutdown()
         if collector.incomplete():
             raise RuntimeError(f"units left incomplete: {collector.incomplete()[:5]}")
         this_run = collector.counters

@@ -39,8 +39,8 @@ from ultralink.counters import Counters
 from ultralink.languages import get_language
 from ultralink.records import Document, Segment
 from ultralink.stage import Filter, Step
-from ultralink.text.sentences import ends_sentence, split_sentences
-from ultralink.text.tokens import DEFAULT_ENCODING, count_tokens, get_encoding
+from ultralink.text.sentences import _ends_with, sentence_ends
+from ultralink.text.tokens import DEFAULT_ENCODING, get_encoding
 
 # How good a cut right after a unit is; higher wins inside the [min, max] window. CUT_LINE is
 # a single line break or any other splitter boundary without a sentence end.
@@ -310,31 +310,33 @@ def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding) -> li
     """
     if not text.strip():
         return []
-    pieces = split_sentences(text, language)
-    spans: list[tuple[int, int, int]] = []
+    lang = get_language(language)
+    finals = lang.sentence_ends
+    encode = tokenizer.encode_ordinary
+    ends = sentence_ends(text, lang)
+    last = len(ends) - 1
+    units: list[_Unit] = []
     start = pos = 0
-    for i, piece in enumerate(pieces):
-        end = pos + len(piece)
+    for i, end in enumerate(ends):
+        piece = text[pos:end]
         body = piece.rstrip()
-        ws = piece[len(body):]
-        last = i == len(pieces) - 1
-        if last:
+        b = len(body)
+        if i == last:
             cut = end
+            paragraph = True
         else:
-            nl = ws.rfind("\n")
-            cut = pos + len(body) + (nl + 1 if nl >= 0 else 0)
-        if ws.count("\n") >= 2 or last:
-            rank = CUT_PARAGRAPH_SENTENCE if ends_sentence(body, language) else CUT_PARAGRAPH
-        elif ends_sentence(body, language):
-            rank = CUT_SENTENCE
+            nl = piece.rfind("\n", b)
+            cut = pos + (nl + 1 if nl >= 0 else b)
+            paragraph = piece.count("\n", b) >= 2
+        if paragraph:
+            rank = CUT_PARAGRAPH_SENTENCE if _ends_with(body, finals) else CUT_PARAGRAPH
         else:
-            rank = CUT_LINE
+            rank = CUT_SENTENCE if _ends_with(body, finals) else CUT_LINE
         if cut > start:
-            spans.append((start, cut, rank))
+            units.append(_Unit(start, cut, len(encode(text[start:cut])), rank))
             start = cut
         pos = end
-    counts = count_tokens([text[a:b] for a, b, _ in spans], tokenizer)
-    return [_Unit(a, b, n, r) for (a, b, r), n in zip(spans, counts, strict=True)]
+    return units
 
 
 class DocLengthFilter(Filter[Document]):

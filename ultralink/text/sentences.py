@@ -32,8 +32,18 @@ _CJK_END = re.compile(
 
 def ends_sentence(piece: str, language: str) -> bool:
     """True if ``piece`` ends with one of the language's sentence ends (closers allowed after)."""
-    stripped = _TRAILING_CLOSERS.sub("", piece)
-    return bool(stripped) and stripped[-1] in get_language(language).sentence_ends
+    return _ends_with(piece, get_language(language).sentence_ends)
+
+
+def _ends_with(piece: str, sentence_ends: str) -> bool:
+    """``ends_sentence`` with the language looked up: strip trailing whitespace and closers."""
+    stripped = piece.rstrip()          # str.isspace() is exactly re's \s (checked in tests)
+    while True:
+        shorter = stripped.rstrip(CLOSERS).rstrip()
+        if len(shorter) == len(stripped):
+            break
+        stripped = shorter
+    return bool(stripped) and stripped[-1] in sentence_ends
 
 
 def split_sentences(text: str, language: str) -> list[str]:
@@ -42,32 +52,56 @@ def split_sentences(text: str, language: str) -> list[str]:
     Whitespace after a sentence (including a paragraph break) stays with that sentence;
     leading whitespace of the text stays with the first sentence.
     """
-    lang = get_language(language)
-    pieces: list[str] = []
+    out = []
+    prev = 0
+    for end in sentence_ends(text, get_language(language)):
+        out.append(text[prev:end])
+        prev = end
+    return out
+
+
+def sentence_ends(text: str, lang: Language) -> list[int]:
+    """End offsets of :func:`split_sentences`' pieces (the last is ``len(text)``), no copies."""
+    ends: list[int] = []
+    last_ws = False
+
+    def push(a: int, b: int, ws: bool | None = None) -> None:
+        nonlocal last_ws
+        if b <= a:
+            return
+        if ws is None:
+            ws = text[a:b].isspace()
+        if ends and (ws or last_ws):    # whitespace joins the sentence before; leading, the next
+            ends[-1] = b
+            last_ws = last_ws and ws
+        else:
+            ends.append(b)
+            last_ws = ws
+
     pos = 0
     for m in _PARAGRAPH_BREAK.finditer(text):
-        for sent in _split_paragraph(text[pos:m.start()], lang):
-            _push(pieces, sent)
-        _push(pieces, m.group())
+        start = m.start()
+        prev = pos
+        for c in _paragraph_cuts(text[pos:start], lang):
+            push(prev, pos + c)
+            prev = pos + c
+        push(prev, start)
+        push(start, m.end(), True)
         pos = m.end()
-    for sent in _split_paragraph(text[pos:], lang):
-        _push(pieces, sent)
-    return pieces
+    prev = pos
+    for c in _paragraph_cuts(text[pos:], lang):
+        push(prev, pos + c)
+        prev = pos + c
+    push(prev, len(text))
+    return ends
 
 
-def _push(pieces: list[str], s: str) -> None:
-    """Append a sentence; whitespace joins the sentence before it, a leading one the next."""
-    if not s:
-        return
-    if pieces and (not s.strip() or not pieces[-1].strip()):
-        pieces[-1] += s
-    else:
-        pieces.append(s)
-
-
-def _split_paragraph(para: str, lang: Language) -> list[str]:
-    """sentencex on one paragraph, then undo cuts inside abbreviations, then force CJK ends."""
+def _paragraph_cuts(para: str, lang: Language) -> list[int]:
+    """Increasing cuts inside ``para`` (0 < cut <= len): sentencex, minus cuts inside
+    abbreviations, plus forced CJK ends."""
     raw = list(_sentencex_segment(lang.code, para))
+    if len(raw) < 2 and "。" not in lang.sentence_ends:
+        return []
     if "".join(raw) != para:  # sentencex promises this; never lose text if a version does not
         raw = [para]
     cuts = []
@@ -86,9 +120,8 @@ def _split_paragraph(para: str, lang: Language) -> list[str]:
     prev = 0
     for c in cuts:
         if c > prev:
-            out.append(para[prev:c])
+            out.append(c)
             prev = c
-    out.append(para[prev:])
     return out
 
 

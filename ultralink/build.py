@@ -1,0 +1,554 @@
+"""``ultralink build``: the whole dataset from one config — prepare → specific → agnostic → stats.
+
+Per language: ``prepare`` writes segments to ``{output}/_work/segments/{lang}``, ``specific``
+turns them into ``{output}/{lang}/chat_specific``, and ``agnostic`` writes
+``{output}/{lang}/{chat_agnostic,math,code}`` (English passes through untranslated). Then
+``stats.json``, ``figures/`` and the ``README.md`` card at the root, and a root
+``_manifest.json`` (config hash, versions, per-stage status and counts).
+
+Engines are started once per distinct engine config (``engines.generator`` /
+``engines.translator``; equal configs share one ``HostPool``) and serve every stage. A rerun
+resumes: a stage whose key (inputs + config + engine) is recorded ``done`` in the root manifest
+and whose own ``_manifest.json`` says ``done`` is skipped without touching Ray; any other stage
+reruns and its job skips the units it already finished.
+
+Example::
+
+    ultralink build --config jobs/sample.yaml                  # 2 CPU cores, a few minutes
+    ray job submit --working-dir . -- python -m ultralink build --config jobs/full.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.config import PrepareConfig, Strict
+from ultralink.llm.registry import EngineConfig
+from ultralink.specific.job import SpecificConfig
+
+log = logging.getLogger("ultralink.build")
+
+MANIFEST = "_manifest.json"
+SUBSETS = ("chat", "math", "code")
+# Paper Table 1: records per language and subset (the projection's targets).
+TABLE1 = {
+    "en": {"chat_specific": 10_000, "chat_agnostic": 67_000, "math": 395_000, "code": 186_000},
+    "other": {"chat_specific": 36_000, "chat_agnostic": 11_000, "math": 32_000, "code": 16_000},
+}
+
+
+def _cpu_engine() -> EngineConfig:
+    return EngineConfig(engine="llamacpp", model="gemma3-270m", n_threads=1, max_model_len=8192,
+                        max_concurrency=4)
+
+
+class Sources(Strict):
+    """Inputs: Wikipedia dumps per language, English SFT sets per agnostic subset."""
+
+    wikipedia: dict[str, list[str]] = Field(default_factory=dict, description="{lang: [dump "
+                                            "paths, globs or s3:// URIs]}")
+    chat: list[str] = Field(default_factory=list, description="ShareGPT-style chat")
+    math: list[str] = Field(default_factory=list, description="MetaMathQA / GSM8K")
+    code: list[str] = Field(default_factory=list, description="Magicoder OSS / Evol")
+
+
+class Engines(Strict):
+    """One engine config per role; roles with equal configs share one HostPool."""
+
+    generator: EngineConfig = Field(default_factory=_cpu_engine, description="writes the "
+                                    "language-specific dialogues")
+    translator: EngineConfig | None = Field(None, description="translates agnostic data; "
+                                            "default: the generator")
+    judge: EngineConfig | None = Field(None, description="criteria filter; must equal the "
+                                       "translator (run_agnostic serves both from one pool)")
+
+    @model_validator(mode="after")
+    def _judge(self) -> Engines:
+        if self.judge is not None and self.judge != self.translator_config():
+            raise ValueError("engines.judge must equal engines.translator (one agnostic pool "
+                             "serves both); leave it unset")
+        return self
+
+    def translator_config(self) -> EngineConfig:
+        return self.translator or self.generator
+
+
+class SubsetSizes(Strict):
+    chat: int | None = Field(None, gt=0)
+    math: int | None = Field(None, gt=0)
+    code: int | None = Field(None, gt=0)
+
+
+class Sizes(Strict):
+    """How much to make; ``None`` = everything the inputs give."""
+
+    max_dialogues: int | None = Field(None, gt=0, description="segments per language for the "
+                                      "specific chat (first N by id)")
+    agnostic_limit: SubsetSizes = Field(default_factory=SubsetSizes, description="first N "
+                                        "usable English records read per subset")
+    prune: SubsetSizes = Field(default_factory=lambda: SubsetSizes(math=32_000, code=16_000),
+                               description="records kept per non-English language (Table 1: "
+                               "32K math, 16K code; chat unpruned)")
+
+
+class Resources(Strict):
+    num_hosts: int = Field(1, gt=0, description="engine hosts per engine config (one model "
+                           "each; GPUs per host = the engine's num_gpus × tensor_parallel_size)")
+    stage_actors: int = Field(1, gt=0, description="LLM stage actors per stage")
+
+
+class BuildConfig(Strict):
+    """Everything ``ultralink build`` needs; unknown keys are errors naming them."""
+
+    output: str = Field("./out", description="dataset root (local dir or s3://)")
+    languages: list[str] = Field(default_factory=lambda: ["en", "zh", "ru", "fr", "es"],
+                                 description="en is the source language, kept untranslated")
+    seed: int = 0
+    sources: Sources = Field(default_factory=Sources)
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    specific: SpecificConfig = Field(default_factory=SpecificConfig, description="its llm, "
+                                     "num_hosts, stage_actors, seed and max_dialogues are set "
+                                     "from engines/resources/seed/sizes")
+    agnostic: AgnosticConfig = Field(default_factory=AgnosticConfig, description="its seed, "
+                                     "limit, prune_size, num_hosts, stage_concurrency and "
+                                     "languages are set per subset by the build")
+    engines: Engines = Field(default_factory=Engines)
+    sizes: Sizes = Field(default_factory=Sizes)
+    resources: Resources = Field(default_factory=Resources)
+    prompts_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _languages(self) -> BuildConfig:
+        from ultralink.languages import get_language
+
+        for lang in self.languages:
+            get_language(lang)
+        return self
+
+    # -- per-stage configs ------------------------------------------------------------------
+    def specific_config(self) -> SpecificConfig:
+        return self.specific.model_copy(update={
+            "seed": self.seed, "max_dialogues": self.sizes.max_dialogues,
+            "llm": self.engines.generator, "num_hosts": self.resources.num_hosts,
+            "stage_actors": self.resources.stage_actors,
+            "prompts_dir": self.specific.prompts_dir or self.prompts_dir})
+
+    def agnostic_config(self, subset: str) -> AgnosticConfig:
+        return self.agnostic.model_copy(update={
+            "seed": self.seed, "limit": getattr(self.sizes.agnostic_limit, subset),
+            "prune_size": getattr(self.sizes.prune, subset) if subset != "chat" else
+            self.sizes.prune.chat,
+            "num_hosts": self.resources.num_hosts,
+            "stage_concurrency": self.resources.stage_actors,
+            "languages": [lang for lang in self.languages if lang != "en"] or ["zh"]})
+
+
+def load_config(path: str | None, **overrides: Any) -> BuildConfig:
+    """Read a YAML job file (``BuildConfig`` keys at the top level); ``overrides`` win."""
+    values: dict[str, Any] = {}
+    if path:
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of BuildConfig keys")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return BuildConfig(**values)
+
+
+def config_error(exc: ValidationError) -> str:
+    """One line per problem, naming the key path: ``sizes.max_dialoges: Extra inputs …``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+# -- the run ------------------------------------------------------------------------------
+
+class _Pools:
+    """One HostPool per distinct engine config, created on first use, shut down at the end."""
+
+    def __init__(self, num_hosts: int) -> None:
+        self.num_hosts = num_hosts
+        self.pools: dict[str, Any] = {}
+        self.gpus: dict[str, float] = {}
+
+    @staticmethod
+    def key(engine: EngineConfig) -> str:
+        return engine.model_dump_json()
+
+    def get(self, engine: EngineConfig) -> Any:
+        from ultralink.pipeline.engine_host import HostOptions, HostPool
+
+        k = self.key(engine)
+        if k not in self.pools:
+            log.info("starting %d engine host(s): %s %s", self.num_hosts, engine.engine,
+                     engine.model)
+            self.pools[k] = HostPool.create(engine, self.num_hosts,
+                                            f"ul-build-{uuid.uuid4().hex[:8]}",
+                                            options=HostOptions(num_cpus=1))
+            self.gpus[k] = engine.num_gpus
+        return self.pools[k]
+
+    def busy(self, engine: EngineConfig) -> tuple[float, float]:
+        """(engine-seconds, GPU-seconds) so far on this config's hosts (0 if not started)."""
+        from ultralink.llm.metrics import job_report
+
+        pool = self.pools.get(self.key(engine))
+        if pool is None:
+            return 0.0, 0.0
+        hosts = job_report(pool.stats())["hosts"]
+        return (sum(h["busy_s"] for h in hosts.values()),
+                sum(h["gpu_seconds"] for h in hosts.values()))
+
+    def shutdown(self) -> None:
+        for pool in self.pools.values():
+            try:
+                pool.shutdown()
+            except Exception as exc:  # noqa: BLE001 - report, keep releasing the others
+                log.warning("engine pool shutdown failed: %s", exc)
+        self.pools.clear()
+
+
+def stage_key(name: str, payload: dict[str, Any]) -> str:
+    from ultralink.sink import config_hash
+
+    return config_hash({"stage": name, **payload})
+
+
+def _stage_done(out_uri: str) -> bool:
+    from ultralink.fs import exists, read_bytes, resolve
+
+    loc = resolve(out_uri).join(MANIFEST)
+    if not exists(loc):
+        return False
+    try:
+        return json.loads(read_bytes(loc)).get("status") == "done"
+    except ValueError:
+        return False
+
+
+def _summarize(job: str, report: dict[str, Any]) -> dict[str, Any]:
+    """The run-summary numbers of one sub-job report."""
+    if job == "prepare":
+        return {"in": report["documents"]["seen"], "out": report["segments_written"],
+                "dropped": report["dropped"], "tokens": report["tokens"], "tokens_kind": "segment"}
+    if job == "specific":
+        d = report["dialogues"]
+        return {"in": d["in"], "out": d["out"], "dropped": d["dropped"],
+                "tokens": report["tokens_generated"], "tokens_kind": "generated",
+                "run_tokens": report["this_run"]["tokens_generated"]}
+    return {"in": report["read"], "out": report["written"], "dropped": report["dropped"],
+            "tokens": report["tokens"]["completion"], "tokens_kind": "generated",
+            "run_tokens": report["this_run"]["completion_tokens"]}
+
+
+class Build:
+    """Runs the stages in order, recording each in the root manifest as it finishes."""
+
+    def __init__(self, cfg: BuildConfig, ray_address: str | None, overwrite: bool,
+                 progress: bool = True) -> None:
+        from ultralink.fs import resolve
+
+        self.cfg = cfg
+        self.root = resolve(cfg.output)
+        self.ray_address = ray_address
+        self.overwrite = overwrite
+        self.progress = progress
+        self.pools = _Pools(cfg.resources.num_hosts)
+        self.stages: dict[str, dict[str, Any]] = {}
+        self.started = time.time()
+
+    def uri(self, *parts: str) -> str:
+        return self.root.join(*parts).uri
+
+    # -- manifest ---------------------------------------------------------------------------
+    def _load_manifest(self) -> dict[str, Any]:
+        from ultralink.fs import exists, read_bytes
+
+        loc = self.root.join(MANIFEST)
+        if self.overwrite or not exists(loc):
+            return {}
+        try:
+            return json.loads(read_bytes(loc))
+        except ValueError:
+            return {}
+
+    def write_manifest(self, status: str, **extra: Any) -> None:
+        from ultralink.fs import write_atomic
+        from ultralink.sink import config_hash, versions
+
+        config = self.cfg.model_dump(mode="json")
+        body = {"job": "build", "config_hash": config_hash(config), "config": config,
+                "versions": versions(), "status": status, "updated_at": time.time(),
+                "stages": self.stages, **extra}
+        write_atomic(self.root.join(MANIFEST),
+                     json.dumps(body, indent=2, ensure_ascii=False, default=str).encode())
+
+    # -- stages -----------------------------------------------------------------------------
+    def stage(self, name: str, job: str, lang: str, out_uri: str, payload: dict[str, Any],
+              engine: EngineConfig | None, run: Any) -> dict[str, Any]:
+        key = stage_key(name, payload)
+        old = self.previous.get(name)
+        if old and old.get("key") == key and old.get("status") in ("done", "empty") \
+                and (old["status"] == "empty" or _stage_done(out_uri)):
+            log.info("build: %s already done, skipped", name)
+            entry = {**old, "skipped": True, "this_run": {"engine_s": 0.0, "gpu_s": 0.0,
+                                                          "tokens": 0, "wall_s": 0.0}}
+            self.stages[name] = entry
+            return entry
+        t0 = time.time()
+        busy0 = self.pools.busy(engine) if engine is not None else (0.0, 0.0)
+        status = "done"
+        summary: dict[str, Any]
+        try:
+            report = run()
+            summary = _summarize(job, report)
+        except _Empty as exc:
+            status = "empty"
+            summary = {"in": 0, "out": 0, "dropped": {}, "tokens": 0, "note": str(exc)}
+        busy1 = self.pools.busy(engine) if engine is not None else (0.0, 0.0)
+        entry = {"stage": name, "job": job, "language": lang, "output": out_uri, "key": key,
+                 "status": status, "skipped": False, **summary,
+                 "this_run": {"engine_s": round(busy1[0] - busy0[0], 3),
+                              "gpu_s": round(busy1[1] - busy0[1], 3),
+                              "tokens": summary.get("run_tokens", 0),
+                              "wall_s": round(time.time() - t0, 3)}}
+        self.stages[name] = entry
+        self.write_manifest("running")
+        return entry
+
+    def run(self) -> dict[str, Any]:
+        from ultralink.fs import delete_dir
+
+        cfg = self.cfg
+        if self.overwrite:
+            delete_dir(self.root)
+        self.previous = self._load_manifest().get("stages", {})
+        self.stages = {}
+        self.write_manifest("running")
+        try:
+            for lang in cfg.languages:
+                self._language(lang)
+        finally:
+            self.pools.shutdown()
+        stats = self._finish()
+        return {"stages": self.stages, "stats": stats, "wall_s": round(time.time() - self.started, 3)}
+
+    def _language(self, lang: str) -> None:
+        cfg = self.cfg
+        from ultralink.agnostic.job import run_agnostic
+        from ultralink.pipeline.prepare import run_prepare
+        from ultralink.specific.job import run_specific
+
+        wiki = cfg.sources.wikipedia.get(lang, [])
+        if wiki:
+            seg_uri = self.uri("_work", "segments", lang)
+            prep = self.stage(f"prepare/{lang}", "prepare", lang, seg_uri,
+                              {"lang": lang, "inputs": wiki,
+                               "config": cfg.prepare.model_dump(mode="json")}, None,
+                              lambda: run_prepare(lang, wiki, seg_uri, cfg.prepare,
+                                                  self.ray_address, self.overwrite))
+            spec_cfg = cfg.specific_config()
+            out_uri = self.uri(lang, "chat_specific")
+            gen = cfg.engines.generator
+
+            def specific() -> dict[str, Any]:
+                if not prep["out"]:
+                    raise _Empty("no segments")
+                from ultralink.pipeline.runtime import init_ray
+
+                init_ray(self.ray_address)
+                return run_specific(lang, [seg_uri], out_uri, spec_cfg, self.ray_address,
+                                    self.overwrite, pool=self.pools.get(gen))
+
+            self.stage(f"specific/{lang}", "specific", lang, out_uri,
+                       {"lang": lang, "segments": prep["key"],
+                        "config": spec_cfg.model_dump(mode="json")}, gen, specific)
+        for subset in SUBSETS:
+            inputs = getattr(cfg.sources, subset)
+            if not inputs:
+                continue
+            a_cfg = cfg.agnostic_config(subset)
+            out_uri = self.uri(lang, OUTPUT_SUBSET[subset])
+            eng = cfg.engines.translator_config()
+
+            def agnostic(subset: str = subset, inputs: list[str] = inputs,
+                         a_cfg: AgnosticConfig = a_cfg, out_uri: str = out_uri) -> dict[str, Any]:
+                pool = None
+                if lang != "en":
+                    from ultralink.pipeline.runtime import init_ray
+
+                    init_ray(self.ray_address)
+                    pool = self.pools.get(eng)
+                return run_agnostic(lang, subset, inputs, out_uri, a_cfg, eng, self.ray_address,
+                                    self.overwrite, cfg.prompts_dir, self.progress, pool=pool)
+
+            self.stage(f"agnostic/{lang}/{subset}", "agnostic", lang, out_uri,
+                       {"lang": lang, "inputs": inputs, "config": a_cfg.model_dump(mode="json"),
+                        "engine": eng.model_dump(mode="json") if lang != "en" else None},
+                       eng if lang != "en" else None, agnostic)
+
+    def _finish(self) -> dict[str, Any]:
+        from ultralink.card import write_card
+        from ultralink.stats import write_stats
+
+        stats = write_stats(self.root.uri, languages=self.cfg.languages)
+        write_card(self.root.uri, stats, self.cfg.model_dump(mode="json"))
+        counts = {name: s.get("out", 0) for name, s in self.stages.items()}
+        self.write_manifest("done", counts=counts, projection=projection(self.stages, self.cfg))
+        return stats
+
+
+class _Empty(Exception):
+    """A stage with nothing to do (e.g. no segments survived prepare)."""
+
+
+# -- summary ------------------------------------------------------------------------------
+
+def _kind(stage: dict[str, Any]) -> str | None:
+    if stage["job"] == "specific":
+        return "chat_specific"
+    if stage["job"] == "agnostic":
+        return OUTPUT_SUBSET[stage["stage"].rsplit("/", 1)[1]]
+    return None
+
+
+def projection(stages: dict[str, dict[str, Any]], cfg: BuildConfig) -> dict[str, Any]:
+    """Engine/GPU-hours the Table 1 targets would take at this run's measured rates.
+
+    The rate per kept record is measured per subset over every stage that ran an engine this
+    run (skipped stages carry no timing); English agnostic data is a pass-through (0).
+    """
+    rate: dict[str, list[float]] = {}
+    for s in stages.values():
+        kind = _kind(s)
+        if kind is None or s.get("skipped") or not s["this_run"]["engine_s"]:
+            continue
+        produced = max(1, s["out"])
+        r = rate.setdefault(kind, [0.0, 0.0, 0.0])
+        r[0] += s["this_run"]["engine_s"]
+        r[1] += s["this_run"]["gpu_s"]
+        r[2] += produced
+    gpus = cfg.engines.generator.num_gpus * cfg.engines.generator.tensor_parallel_size
+    rows = []
+    total_engine_h = total_gpu_h = 0.0
+    for lang in cfg.languages:
+        targets = TABLE1["en" if lang == "en" else "other"]
+        for kind, target in targets.items():
+            if lang == "en" and kind != "chat_specific":
+                engine_h = gpu_h = 0.0  # English agnostic data passes through
+            elif kind in rate:
+                e, g, n = rate[kind]
+                engine_h = target * e / n / 3600
+                gpu_h = target * g / n / 3600
+            else:
+                engine_h = gpu_h = float("nan")
+            rows.append({"language": lang, "subset": kind, "target": target,
+                         "engine_hours": round(engine_h, 2), "gpu_hours": round(gpu_h, 2)})
+            if engine_h == engine_h:  # not nan
+                total_engine_h += engine_h
+                total_gpu_h += gpu_h
+    measured = {k: {"engine_s_per_record": round(v[0] / v[2], 3),
+                    "gpu_s_per_record": round(v[1] / v[2], 3)} for k, v in rate.items()}
+    return {"rows": rows, "measured": measured, "engine_hours": round(total_engine_h, 2),
+            "gpu_hours": round(total_gpu_h, 2), "gpus_per_host": gpus,
+            "unmeasured": sorted({r["subset"] for r in rows if r["engine_hours"] != r["engine_hours"]})}
+
+
+def summary_text(result: dict[str, Any], cfg: BuildConfig) -> str:
+    from ultralink.pipeline.chain import format_table
+    from ultralink.stats import format_tables
+
+    rows = []
+    for s in result["stages"].values():
+        t = s["this_run"]
+        rows.append({
+            "stage": s["stage"], "status": "skipped" if s.get("skipped") else s["status"],
+            "in": s["in"], "out": s["out"],
+            "dropped": ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items())) or "-",
+            "tokens": s["tokens"],
+            "tok/s": round(t["tokens"] / t["engine_s"], 1) if t["engine_s"] else 0.0,
+            "engine_s": t["engine_s"], "gpu_h": round(t["gpu_s"] / 3600, 4),
+            "wall_s": t["wall_s"]})
+    proj = projection(result["stages"], cfg)
+    prow = [{"subset": k, **v} for k, v in proj["measured"].items()]
+    lines = ["\nultralink build → " + cfg.output,
+             format_table(rows, ["stage", "status", "in", "out", "dropped", "tokens", "tok/s",
+                                 "engine_s", "gpu_h", "wall_s"]),
+             f"engine-seconds this run {sum(r['engine_s'] for r in rows):.1f}, GPU-hours "
+             f"{sum(s['this_run']['gpu_s'] for s in result['stages'].values()) / 3600:.4f}; "
+             f"wall {result['wall_s']:.1f}s"]
+    if prow:
+        lines.append("measured engine cost per kept record:")
+        lines.append(format_table(prow, ["subset", "engine_s_per_record", "gpu_s_per_record"]))
+    lines.append(f"projection to the Table 1 targets ({', '.join(cfg.languages)}): "
+                 f"{proj['engine_hours']:,} engine-hours, {proj['gpu_hours']:,} GPU-hours at "
+                 f"these rates (engine-hours × GPUs per host = GPU-hours; CPU engines hold 0 "
+                 f"GPUs)" + (f"; not measured this run: {', '.join(proj['unmeasured'])}"
+                             if proj["unmeasured"] else ""))
+    lines.append(format_tables(result["stats"]))
+    return "\n".join(lines)
+
+
+def run_build(cfg: BuildConfig, ray_address: str | None = None, overwrite: bool = False,
+              progress: bool = True) -> dict[str, Any]:
+    """Build the dataset under ``cfg.output``; returns ``{"stages", "stats", "wall_s"}``."""
+    result = Build(cfg, ray_address, overwrite, progress).run()
+    if progress:
+        print(summary_text(result, cfg))
+    return result
+
+
+# -- CLI ----------------------------------------------------------------------------------
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build", help="the whole dataset from one config: prepare → specific → agnostic → "
+        "stats + card",
+        description="Run every stage for every language from one YAML (BuildConfig): "
+                    "Wikipedia segments, language-specific dialogues, filtered/pruned/"
+                    "translated agnostic chat, math and code, then stats.json, figures/ and "
+                    "the README.md card. A rerun resumes; finished stages are skipped.\n\n"
+                    "Example: ultralink build --config jobs/sample.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML with BuildConfig keys (jobs/sample.yaml)")
+    p.add_argument("--output", default=None, metavar="DIR_OR_S3", help="overrides 'output'")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
+                   "RAY_ADDRESS or a local Ray)")
+    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    p.set_defaults(func=_run_cli)
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    from ultralink.sink import OutputConflict
+
+    try:
+        cfg = load_config(args.config, output=args.output)
+    except ValidationError as exc:
+        print(f"ultralink build: bad config {args.config}: {config_error(exc)}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"ultralink build: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_build(cfg, args.ray_address, args.overwrite)
+    except OutputConflict as exc:
+        print(f"ultralink build: {exc}", file=sys.stderr)
+        return 2
+    return 0
