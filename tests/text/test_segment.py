@@ -420,3 +420,37 @@ def test_doc_length_filter():
 def test_bad_bounds_are_rejected(lo, hi):
     with pytest.raises(ValueError, match="min_tokens"):
         Segmenter("en", lo, hi)
+
+
+# -- fast paths agree with their plain definitions ---------------------------------------------
+
+@pytest.mark.parametrize("text", ["a \u00a0\n \n\n b\n\nc \n\t\n", " \n\n", "\n\n x", "x  \n\n",
+                                  "a\r\n\r\nb", "one\ntwo\n \nthree", "no break"])
+def test_paragraph_breaks_match_the_regex(text):
+    from ultralink.text.sentences import _PARAGRAPH_BREAK, _paragraph_breaks
+    assert _paragraph_breaks(text) == [m.span() for m in _PARAGRAPH_BREAK.finditer(text)]
+
+
+@given(st.text(alphabet=" \t\u00a0\n.»”)x", max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_ends_sentence_matches_its_regex_definition(piece):
+    from ultralink.text.sentences import _TRAILING_CLOSERS
+    stripped = _TRAILING_CLOSERS.sub("", piece)
+    assert ends_sentence(piece, "en") is (bool(stripped) and stripped[-1] in ".!?")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "fr", "es"])
+def test_abbreviation_pattern_matches_its_plain_definition(lang):
+    """The grouped, "\\b"-anchored pattern finds exactly what the plain alternation finds."""
+    from ultralink.languages import get_language
+    from ultralink.text.sentences import _abbreviation_pattern
+    abbrevs = set(get_language(lang).abbreviations)
+    abbrevs |= {a[0].upper() + a[1:] for a in abbrevs if a[:1].islower()}
+    alts = [r"\s+".join(re.escape(p) for p in a.split())
+            for a in sorted(abbrevs, key=len, reverse=True)]
+    plain = re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")[^\S\n]*")
+    fast = _abbreviation_pattern(lang)
+    texts = [" ".join(SENTENCES[lang]), "\n".join(abbrevs), "x".join(abbrevs), "".join(abbrevs),
+             "  ".join(sorted(abbrevs)), "т.\u00a0е. и т.\n е.", "1Dr. 2Mr. _St. ДоН. э."]
+    for t in texts:
+        assert [m.span() for m in fast.finditer(t)] == [m.span() for m in plain.finditer(t)]

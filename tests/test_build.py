@@ -1,0 +1,128 @@
+"""``ultralink build`` end to end on local Ray with a deterministic fake engine (one engine
+serves dialogue generation, judging and translation), plus config validation and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.build_helpers import read_calls
+from ultralink.build import BuildConfig, load_config, run_build
+from ultralink.cli import main
+from ultralink.records import conversation_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = "tests.build_helpers:BuildFake"
+SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
+
+
+def sample_config(tmp_path: Path, calls: Path, **over) -> BuildConfig:
+    values = yaml.safe_load((ROOT / "jobs" / "sample.yaml").read_text())
+    for key in ("wikipedia",):
+        values["sources"][key] = {lang: [str(ROOT / p) for p in paths]
+                                  for lang, paths in values["sources"][key].items()}
+    for key in ("chat", "math", "code"):
+        values["sources"][key] = [str(ROOT / p) for p in values["sources"][key]]
+    values["output"] = str(tmp_path / "out")
+    values["engines"] = {"generator": {"engine": FAKE, "model": "gemma3-270m",
+                                       "max_concurrency": 64,
+                                       "engine_kwargs": {"calls_dir": str(calls)}}}
+    values.update(over)
+    return BuildConfig(**values)
+
+
+def test_unknown_key_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output: x\nsizes: {max_dialoges: 2}\n")
+    assert main(["build", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0  # one clear line
+    assert "sizes.max_dialoges: unknown key" in err
+    bad.write_text("engines: {generator: {engine: llamacpp, n_thread: 1}}\n")
+    assert main(["build", "--config", str(bad)]) == 2
+    assert "engines.generator.n_thread: unknown key" in capsys.readouterr().err
+    bad.write_text("languages: [en, xx]\n")
+    assert main(["build", "--config", str(bad)]) == 2
+    assert "unknown language 'xx'" in capsys.readouterr().err
+
+
+def test_shipped_configs_load():
+    sample = load_config(str(ROOT / "jobs" / "sample.yaml"))
+    assert sample.sizes.max_dialogues == 2 and sample.engines.generator.n_threads == 1
+    full = load_config(str(ROOT / "jobs" / "full.yaml"))
+    assert full.engines.generator.engine == "vllm" and full.engines.generator.num_gpus == 1
+    assert full.agnostic_config("math").prune_size == 32000
+    assert full.agnostic_config("code").prune_size == 16000
+    assert full.specific_config().max_dialogues == 36000
+
+
+def _ids(out: Path) -> dict[str, list[str]]:
+    found = {}
+    for d in sorted(out.glob("*/*")):
+        if d.parent.name.startswith("_") or d.name not in SUBSETS:
+            continue
+        ids = []
+        for f in sorted(d.glob("part-*.parquet")):
+            table = pq.read_table(f)
+            assert table.schema.equals(conversation_schema())
+            ids += table.column("id").to_pylist()
+        found[f"{d.parent.name}/{d.name}"] = sorted(ids)
+    return found
+
+
+def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    cfg = sample_config(tmp_path, calls)
+    out = Path(cfg.output)
+    result = run_build(cfg)
+    printed = capsys.readouterr().out
+    ids = _ids(out)
+    for lang in cfg.languages:
+        for subset in SUBSETS:
+            assert ids.get(f"{lang}/{subset}"), f"{lang}/{subset} is empty: {result['stages']}"
+    # English agnostic data passes through whole (up to the limit); others are pruned to 3
+    assert len(ids["en/math"]) == 3 and len(ids["fr/math"]) <= 3
+    assert all(len(ids[f"{lang}/chat_specific"]) <= 2 for lang in cfg.languages)
+    assert (out / "stats.json").exists() and (out / "README.md").exists()
+    assert list((out / "figures").glob("*.png"))
+    assert (out / "_work" / "segments" / "zh" / "_manifest.json").exists()
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["status"] == "done" and manifest["config_hash"]
+    assert manifest["versions"]
+    assert all(s["status"] == "done" for s in manifest["stages"].values())
+    assert manifest["counts"]["agnostic/zh/math"] == len(ids["zh/math"])
+    assert "projection to the Table 1 targets" in printed and "engine_s" in printed
+    n_calls = len(read_calls(calls))
+    assert n_calls > 0
+
+    # rerun: same ids, no engine call, every stage skipped cheaply
+    again = run_build(cfg)
+    assert _ids(out) == ids
+    assert len(read_calls(calls)) == n_calls
+    assert all(s["skipped"] for s in again["stages"].values())
+
+    # a lost stage output reruns that stage only, and its job's units resume
+    shutil.rmtree(out / "ru" / "code")
+    third = run_build(cfg)
+    assert _ids(out) == ids
+    ran = [name for name, s in third["stages"].items() if not s["skipped"]]
+    assert ran == ["agnostic/ru/code"]
+
+
+def test_cli_build(ray_local, tmp_path, capsys):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    cfg = sample_config(tmp_path, calls, languages=["en", "fr"])
+    cfg_path = tmp_path / "job.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    out2 = tmp_path / "other"
+    assert main(["build", "--config", str(cfg_path), "--output", str(out2)]) == 0
+    assert (out2 / "fr" / "chat_specific").is_dir() and (out2 / "README.md").exists()
+    assert not (tmp_path / "out").exists()
+    assert "ultralink build → " + str(out2) in capsys.readouterr().out
