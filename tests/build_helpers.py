@@ -67,3 +67,31 @@ def read_calls(calls_dir: Any) -> list[str]:
     for path in sorted(Path(calls_dir).glob("*.calls")):
         out += path.read_text().splitlines()
     return out
+
+
+class SlowBuildFake(BuildFake):
+    """:class:`BuildFake` that also sleeps ``latency_s`` on judge/translation calls, so a test
+    can stop a build while a stage is still in flight (the outputs stay the same)."""
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        if not _DIALOGUE.match(request.request_id or "") and self.script.get("latency_s"):
+            await asyncio.sleep(float(self.script["latency_s"]))
+        return await super().generate(request)
+
+
+def session_pids(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid`` (a build started with
+    ``start_new_session=True`` has its driver's pid as session id)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) != sid:
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            pids.append(int(entry.name))
+    return pids

@@ -88,14 +88,22 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
 
 # -- read (Ray Data flat_map) --------------------------------------------------------------
 
-def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Re-read one file and yield its selected records as pipeline rows (streaming)."""
+def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
+              s3: tuple[tuple[str, str], ...] = ()) -> Iterator[dict[str, Any]]:
+    """Re-read one file and yield its selected records as pipeline rows (streaming).
+
+    ``s3``: the driver's endpoint/credentials (``Location.s3``), so workers read the same
+    endpoint whatever their own environment holds."""
     from ultralink.sources.sft import read_sft
 
     cfg = AgnosticConfig(**config)
     wanted = dict(zip(item["ordinals"], item["units"]))
     last = max(wanted) if wanted else -1
     loc = resolve(item["uri"])
+    if loc.is_s3 and s3:
+        from ultralink.fs import s3_filesystem
+
+        loc = Location(s3_filesystem(s3), loc.path, loc.uri, s3)
     for i, conv in enumerate(read_sft(loc, subset, Counters(), lambda _line: None,
                                       tool_roles=cfg.tool_roles)):
         if i > last:
@@ -320,7 +328,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     llm_wall = 0.0
     if n_rows:
         ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
-            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump()}, num_cpus=0.5)
+            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump(),
+                                 "s3": next((f.s3 for f in files if f.is_s3), ())},
+            num_cpus=0.5)
         own_pool = pool is None
         try:
             if translate:
