@@ -206,7 +206,7 @@ def run_ours_ray(cfg: EngineConfig, rows: list[dict[str, Any]], batch_size: int,
     import ray
 
     bench = str(Path(__file__).resolve().parent)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": f"{ROOT}:{bench}"}})
     pool = HostPool.create(cfg, 1, "occupancy",
                            options=options.model_copy(update={"num_cpus": 0}))

@@ -424,9 +424,16 @@ class HostPool:
         if num_hosts < 1:
             raise ValueError(f"num_hosts must be >= 1, got {num_hosts}")
         namespace = namespace or ray.get_runtime_context().namespace
+        # The supervisor owns the hosts (they share its fate) and is not restartable (it holds
+        # the stages' counters): pin it to the driver's node, whose loss ends the job anyway,
+        # so that losing any other node only costs the hosts there (which Ray restarts).
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         sup = _remote(HostSupervisor).options(
             name=f"{name_prefix}-supervisor", namespace=namespace, num_cpus=0,
             max_concurrency=1000,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(
+                ray.get_runtime_context().get_node_id(), soft=False),
         ).remote(config, num_hosts, name_prefix, namespace, options)
         try:
             ray.get(sup.ready.remote(), timeout=options.ready_timeout_s)

@@ -9,7 +9,8 @@ log = logging.getLogger("ultralink")
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join ``address`` (or ``RAY_ADDRESS``) when given, else start a local Ray.
+    """Join ``address`` (or ``RAY_ADDRESS``; ``auto`` = the local `ray start` cluster) when
+    given, else start a local Ray of our own.
 
     Ray Data's progress bars stay on; the dashboard is skipped locally (it costs seconds
     on a laptop and nothing here needs it).
@@ -23,7 +24,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=True)
         log.info("joined Ray cluster at %s", address)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+        # "local" always starts our own instance: never attach by surprise to a cluster some
+        # other `ray start` left on this machine (join one with --ray-address auto / ADDR)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
         log.info("started local Ray (%s CPUs)", ray.cluster_resources().get("CPU"))
 
 
