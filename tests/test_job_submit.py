@@ -75,10 +75,15 @@ def test_submit_sample_build_to_local_head(ray_head, tmp_path):
     out = tmp_path / "out"
     url, head_env = ray_head
     env = {**head_env, "RAY_ADDRESS": url}
-    result = subprocess.run(
-        [sys.executable, "-m", "ray.scripts.scripts", "job", "submit", "--working-dir", str(ROOT),
-         "--", "python", "-m", "ultralink", "build", "--config", str(cfg), "--output", str(out)],
-        env=env, capture_output=True, text=True, timeout=600)
+    for _ in range(10):  # the dashboard answers before its job agent is up: wait for it
+        result = subprocess.run(
+            [sys.executable, "-m", "ray.scripts.scripts", "job", "submit", "--working-dir",
+             str(ROOT), "--", "python", "-m", "ultralink", "build", "--config", str(cfg),
+             "--output", str(out)],
+            env=env, capture_output=True, text=True, timeout=600)
+        if "No available agent" not in result.stdout + result.stderr:
+            break
+        time.sleep(3)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "succeeded" in (result.stdout + result.stderr).lower()
     manifest = json.loads((out / "_manifest.json").read_text())
