@@ -30,6 +30,12 @@ def ray_head():
     import secrets
 
     port, dash = free_port(), free_port()
+    # Every port of its own: the dashboard agent's default (52365) may be held by another Ray
+    # on this machine (the test session's), and then the head has no job agent.
+    own_ports = [f"--{name}={free_port()}" for name in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+        "metrics-export-port", "node-manager-port", "object-manager-port",
+        "ray-client-server-port")]
     temp_dir = tempfile.mkdtemp(prefix="/tmp/ulh")
     # Ray's dashboard asks for a token: give head and client the same one.
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
@@ -38,7 +44,7 @@ def ray_head():
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
          f"--port={port}", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
          f"--dashboard-port={dash}", "--num-cpus=2", "--include-dashboard=true",
-         f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+         f"--temp-dir={temp_dir}", "--disable-usage-stats", *own_ports],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{dash}"
     deadline = time.time() + 120
@@ -75,13 +81,14 @@ def test_submit_sample_build_to_local_head(ray_head, tmp_path):
     out = tmp_path / "out"
     url, head_env = ray_head
     env = {**head_env, "RAY_ADDRESS": url}
-    for _ in range(10):  # the dashboard answers before its job agent is up: wait for it
+    deadline = time.time() + 180
+    while True:  # the dashboard answers before its job agent is up: wait for it
         result = subprocess.run(
             [sys.executable, "-m", "ray.scripts.scripts", "job", "submit", "--working-dir",
              str(ROOT), "--", "python", "-m", "ultralink", "build", "--config", str(cfg),
              "--output", str(out)],
             env=env, capture_output=True, text=True, timeout=600)
-        if "No available agent" not in result.stdout + result.stderr:
+        if "No available agent" not in result.stdout + result.stderr or time.time() > deadline:
             break
         time.sleep(3)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
