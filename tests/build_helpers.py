@@ -18,8 +18,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+import yaml
+
 from tests.specific.specific_fakes import DialogueFake
 from ultralink.llm.types import ChatRequest, Completion
+from ultralink.records import conversation_schema
 
 _PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -95,3 +99,36 @@ def session_pids(sid: int) -> list[int]:
         if state != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
+
+
+def sample_values(languages: list[str] | None = None) -> dict[str, Any]:
+    """``jobs/sample.yaml`` with absolute input paths, optionally cut to some languages."""
+    values = yaml.safe_load((ROOT / "jobs" / "sample.yaml").read_text())
+    src = values["sources"]
+    langs = languages or list(src["wikipedia"])
+    src["wikipedia"] = {lang: [str(ROOT / p) for p in src["wikipedia"][lang]] for lang in langs
+                        if lang in src["wikipedia"]}
+    for key in ("chat", "math", "code"):
+        src[key] = [str(ROOT / p) for p in src[key]]
+    if languages:
+        values["languages"] = languages
+    return values
+
+
+def ids_by_subset(out: Path) -> dict[str, list[str]]:
+    """Record ids per ``lang/subset`` (sorted, duplicates kept); every shard in the schema."""
+    found = {}
+    for d in sorted(out.glob("*/*")):
+        if d.parent.name.startswith("_") or d.name not in SUBSETS:
+            continue
+        ids = []
+        for f in sorted(d.glob("part-*.parquet")):
+            table = pq.read_table(f)
+            assert table.schema.equals(conversation_schema())
+            ids += table.column("id").to_pylist()
+        found[f"{d.parent.name}/{d.name}"] = sorted(ids)
+    return found

@@ -7,14 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-import pyarrow.parquet as pq
-import pytest
 import yaml
 
-from tests.build_helpers import read_calls
+from tests.build_helpers import ids_by_subset, read_calls, sample_values
 from ultralink.build import BuildConfig, load_config, run_build
 from ultralink.cli import main
-from ultralink.records import conversation_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = "tests.build_helpers:BuildFake"
@@ -22,12 +19,7 @@ SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
 
 
 def sample_config(tmp_path: Path, calls: Path, **over) -> BuildConfig:
-    values = yaml.safe_load((ROOT / "jobs" / "sample.yaml").read_text())
-    for key in ("wikipedia",):
-        values["sources"][key] = {lang: [str(ROOT / p) for p in paths]
-                                  for lang, paths in values["sources"][key].items()}
-    for key in ("chat", "math", "code"):
-        values["sources"][key] = [str(ROOT / p) for p in values["sources"][key]]
+    values = sample_values()
     values["output"] = str(tmp_path / "out")
     values["engines"] = {"generator": {"engine": FAKE, "model": "gemma3-270m",
                                        "max_concurrency": 64,
@@ -61,20 +53,6 @@ def test_shipped_configs_load():
     assert full.specific_config().max_dialogues == 36000
 
 
-def _ids(out: Path) -> dict[str, list[str]]:
-    found = {}
-    for d in sorted(out.glob("*/*")):
-        if d.parent.name.startswith("_") or d.name not in SUBSETS:
-            continue
-        ids = []
-        for f in sorted(d.glob("part-*.parquet")):
-            table = pq.read_table(f)
-            assert table.schema.equals(conversation_schema())
-            ids += table.column("id").to_pylist()
-        found[f"{d.parent.name}/{d.name}"] = sorted(ids)
-    return found
-
-
 def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -82,7 +60,7 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     out = Path(cfg.output)
     result = run_build(cfg)
     printed = capsys.readouterr().out
-    ids = _ids(out)
+    ids = ids_by_subset(out)
     for lang in cfg.languages:
         for subset in SUBSETS:
             assert ids.get(f"{lang}/{subset}"), f"{lang}/{subset} is empty: {result['stages']}"
@@ -103,14 +81,14 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
 
     # rerun: same ids, no engine call, every stage skipped cheaply
     again = run_build(cfg)
-    assert _ids(out) == ids
+    assert ids_by_subset(out) == ids
     assert len(read_calls(calls)) == n_calls
     assert all(s["skipped"] for s in again["stages"].values())
 
     # a lost stage output reruns that stage only, and its job's units resume
     shutil.rmtree(out / "ru" / "code")
     third = run_build(cfg)
-    assert _ids(out) == ids
+    assert ids_by_subset(out) == ids
     ran = [name for name, s in third["stages"].items() if not s["skipped"]]
     assert ran == ["agnostic/ru/code"]
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.build_helpers import read_calls, session_pids
+from tests.build_helpers import ids_by_subset, read_calls, sample_values, session_pids
 from ultralink.build import load_config, run_build
 from ultralink.records import conversation_schema
 
@@ -36,11 +36,7 @@ RUN_TIMEOUT = 240
 def job_yaml(tmp: Path, calls: Path, output: Path, **over) -> Path:
     """The sample job (en + fr) with the fake engine and one record per unit (many units per
     stage, so a kill can land between them)."""
-    values = yaml.safe_load((ROOT / "jobs" / "sample.yaml").read_text())
-    src = values["sources"]
-    src["wikipedia"] = {lang: [str(ROOT / p) for p in src["wikipedia"][lang]] for lang in LANGS}
-    for key in ("chat", "math", "code"):
-        src[key] = [str(ROOT / p) for p in src[key]]
+    values = sample_values(LANGS)
     values.update(output=str(output), languages=LANGS)
     values["engines"] = {"generator": {"engine": FAKE, "model": "gemma3-270m",
                                        "max_concurrency": 64,
@@ -53,21 +49,6 @@ def job_yaml(tmp: Path, calls: Path, output: Path, **over) -> Path:
     path = tmp / "job.yaml"
     path.write_text(yaml.safe_dump(values))
     return path
-
-
-def ids_of(out: Path) -> dict[str, list[str]]:
-    """Record ids per ``lang/subset`` (sorted, duplicates kept)."""
-    found = {}
-    for d in sorted(out.glob("*/*")):
-        if d.parent.name.startswith("_") or d.name not in SUBSETS:
-            continue
-        ids = []
-        for f in sorted(d.glob("part-*.parquet")):
-            table = pq.read_table(f)
-            assert table.schema.equals(conversation_schema())
-            ids += table.column("id").to_pylist()
-        found[f"{d.parent.name}/{d.name}"] = sorted(ids)
-    return found
 
 
 def markers(out: Path) -> dict[str, dict]:
@@ -136,7 +117,7 @@ def baseline(tmp_path_factory, ray_local):
     cfg = load_config(str(job_yaml(tmp, tmp / "calls", tmp / "out")))
     run_build(cfg, progress=False)
     out = tmp / "out"
-    return {"ids": ids_of(out), "units": set(markers(out)),
+    return {"ids": ids_by_subset(out), "units": set(markers(out)),
             "calls": Counter(read_calls(tmp / "calls"))}
 
 
@@ -194,7 +175,7 @@ def test_killed_driver_resumes(baseline, tmp_path, point):
     assert manifest["status"] == "done"
 
     # same records as an uninterrupted run: nothing duplicated, nothing missing
-    assert ids_of(out) == baseline["ids"]
+    assert ids_by_subset(out) == baseline["ids"]
     assert set(markers(out)) == baseline["units"]
     # a kill inside a local write_atomic may orphan its temporary sibling (never read: not
     # part-*.parquet, not *.json); the rerun leaves none of its own

@@ -389,7 +389,8 @@ class Build:
             eng = cfg.engines.translator_config()
 
             def agnostic(subset: str = subset, inputs: list[str] = inputs,
-                         a_cfg: AgnosticConfig = a_cfg, out_uri: str = out_uri) -> dict[str, Any]:
+                         a_cfg: AgnosticConfig = a_cfg, out_uri: str = out_uri,
+                         eng: EngineConfig = eng) -> dict[str, Any]:
                 pool = None
                 if lang != "en":
                     from ultralink.pipeline.runtime import init_ray

@@ -12,9 +12,30 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
+
+
+def run_job(name: str, job: Callable[[], object],
+            usage_errors: tuple[type[Exception], ...] = ()) -> int:
+    """Run one job the way every subcommand does: a bad config, an output conflict or a bad
+    value is one line and exit 2; no readable input at all is one line and exit 1."""
+    from ultralink.fs import NoInput
+    from ultralink.sink import OutputConflict
+
+    try:
+        job()
+    except ValidationError as exc:
+        print(f"ultralink {name}: bad config: {exc}", file=sys.stderr)
+        return 2
+    except (OutputConflict, ValueError, *usage_errors) as exc:
+        print(f"ultralink {name}: {exc}", file=sys.stderr)
+        return 2
+    except NoInput as exc:
+        print(f"ultralink {name}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _prepare_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,35 +69,26 @@ def _prepare_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_prepare(args: argparse.Namespace) -> int:
     from ultralink.config import PrepareConfig
-    from ultralink.pipeline.prepare import NoInput, run_prepare
-    from ultralink.sink import OutputConflict
+    from ultralink.pipeline.prepare import run_prepare
 
-    values: dict = {}
-    if args.config:
-        import yaml
+    def job() -> None:
+        values: dict = {}
+        if args.config:
+            import yaml
 
-        with open(args.config, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
-        values.update(loaded.get("prepare", loaded))
-    for key in ("min_doc_tokens", "max_doc_tokens", "min_segment_tokens", "max_segment_tokens",
-                "langid_threshold", "fasttext_model", "encoding"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
-    if args.unit_mb is not None:
-        values["unit_bytes"] = args.unit_mb * 1024 * 1024
-    try:
-        cfg = PrepareConfig(**values)
-        run_prepare(args.language, args.input, args.output, cfg, args.ray_address, args.overwrite)
-    except ValidationError as exc:
-        print(f"ultralink prepare: bad config: {exc}", file=sys.stderr)
-        return 2
-    except (OutputConflict, ValueError) as exc:
-        print(f"ultralink prepare: {exc}", file=sys.stderr)
-        return 2
-    except NoInput as exc:
-        print(f"ultralink prepare: {exc}", file=sys.stderr)
-        return 1
-    return 0
+            with open(args.config, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f) or {}
+            values.update(loaded.get("prepare", loaded))
+        for key in ("min_doc_tokens", "max_doc_tokens", "min_segment_tokens",
+                    "max_segment_tokens", "langid_threshold", "fasttext_model", "encoding"):
+            if getattr(args, key) is not None:
+                values[key] = getattr(args, key)
+        if args.unit_mb is not None:
+            values["unit_bytes"] = args.unit_mb * 1024 * 1024
+        run_prepare(args.language, args.input, args.output, PrepareConfig(**values),
+                    args.ray_address, args.overwrite)
+
+    return run_job("prepare", job)
 
 
 # Each job module adds its own subcommand with ``add_cli(subparsers)``; the parser setter

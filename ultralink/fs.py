@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import glob
+import logging
 import os
 import posixpath
 import uuid
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 
 import pyarrow.fs as pafs
 from tenacity import retry, stop_after_attempt, wait_exponential
+
+log = logging.getLogger("ultralink.fs")
 
 _GLOB_CHARS = set("*?[")
 
@@ -110,6 +113,20 @@ def expand(uris: list[str]) -> tuple[list[Location], list[tuple[str, str]]]:
                 seen.add(loc.uri)
                 files.append(loc)
     return files, missing
+
+
+class NoInput(Exception):
+    """No input could be read at all: the only case that makes a job exit 1."""
+
+
+def expand_inputs(uris: list[str]) -> tuple[list[Location], list[str]]:
+    """:func:`expand`, with one logged problem line per input that matched nothing, so a job
+    reports the bad inputs and goes on with the rest."""
+    files, missing = expand(uris)
+    problems = [f"{uri}: {reason}" for uri, reason in missing]
+    for line in problems:
+        log.error("%s", line)
+    return files, problems
 
 
 def _expand_one(uri: str) -> list[Location]:

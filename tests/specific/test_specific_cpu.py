@@ -42,8 +42,11 @@ def test_cpu_model_yields_validated_dialogues(sample_segments, tmp_path, lang):
     assert report["model"] == "gemma3-270m" and report["engine"] == "llamacpp"
     assert report["dialogues"]["in"] == MAX_DIALOGUES
     assert report["dialogues"]["out"] >= 1, report["rejections"]
-    assert report["tokens_generated"] > 0 and report["this_run"]["tokens_per_s"] > 0
-    assert report["this_run"]["engine_seconds"] > 0
+    # the throughput is derived from the accounted engine time (a consistency check, no timing)
+    run = report["this_run"]
+    assert report["tokens_generated"] > 0 and run["engine_seconds"]
+    assert run["tokens_per_s"] == pytest.approx(run["tokens_generated"] / run["engine_seconds"],
+                                                rel=0.01, abs=0.1)
     assert sum(report["turns_histogram"].values()) == report["dialogues"]["out"]
     table = pq.read_table(sorted(out.glob("part-*.parquet"))[0])
     assert table.schema == conversation_schema()

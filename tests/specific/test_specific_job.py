@@ -83,7 +83,7 @@ def test_job_report_and_max_dialogues(ray_local, tmp_path):
     assert report["rejections"] == ({"question_leakage": follow_ups} if follow_ups else {})
     assert report["avg_question_tokens"] > 5 and report["avg_answer_tokens"] > 10
     assert report["tokens_generated"] > 0 and report["requests"] >= 2 * 6
-    assert report["this_run"]["engine_seconds"] >= 0 and report["llm"]["hosts"]
+    assert isinstance(report["this_run"]["engine_seconds"], float) and report["llm"]["hosts"]
     assert report["units"] == {"total": 4, "skipped_done": 0, "run": 4}
     on_disk = json.loads((out / "_report.json").read_text())
     assert on_disk["dialogues"] == report["dialogues"]

@@ -29,7 +29,7 @@ from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.counters import Counters
-from ultralink.fs import Location, expand, resolve
+from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.sink import UnitStore
@@ -38,10 +38,6 @@ log = logging.getLogger("ultralink.agnostic")
 
 MAX_PROBLEMS = 1000
 MAX_REJECT_SAMPLES = 50
-
-
-class NoInput(Exception):
-    """No input record could be read at all."""
 
 
 def output_id(language: str, subset: str, dataset: str, source_id: str) -> str:
@@ -229,11 +225,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     store = UnitStore(out, "agnostic", job_config)
     store.open(overwrite)
 
-    problems: list[str] = []
-    files, missing = expand(inputs)
-    for uri, reason in missing:
-        problems.append(f"{uri}: {reason}")
-        log.error("%s: %s", uri, reason)
+    files, problems = expand_inputs(inputs)
     if len({loc.is_s3 for loc in files}) > 1:
         raise ValueError("mixing local and s3:// inputs in one job is not supported")
 
@@ -546,14 +538,12 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
+    from ultralink.cli import run_job
     from ultralink.llm.registry import EngineConfig
-    from ultralink.sink import OutputConflict
 
-    values: dict[str, Any] = {}
-    llm: dict[str, Any] = {}
-    try:
+    def job() -> None:
+        values: dict[str, Any] = {}
+        llm: dict[str, Any] = {}
         if args.config:
             import yaml
 
@@ -575,13 +565,5 @@ def _run_cli(args: argparse.Namespace) -> int:
         engine = EngineConfig(**llm)
         run_agnostic(args.language, args.subset, args.input, args.output, cfg, engine,
                      args.ray_address, args.overwrite, args.prompts_dir)
-    except ValidationError as exc:
-        print(f"ultralink agnostic: bad config: {exc}", file=sys.stderr)
-        return 2
-    except (OutputConflict, ValueError) as exc:
-        print(f"ultralink agnostic: {exc}", file=sys.stderr)
-        return 2
-    except NoInput as exc:
-        print(f"ultralink agnostic: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_job("agnostic", job)

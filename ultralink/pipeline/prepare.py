@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from ultralink.config import PrepareConfig
 from ultralink.counters import Counters
-from ultralink.fs import Location, expand, resolve
+from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.pipeline.chain import format_table, run_chain, stage_summary
 from ultralink.records import Segment, segment_schema
@@ -37,10 +37,6 @@ STAGES = ("clean", "language", "t2s", "doc_length", "segment")
 MAX_PROBLEMS_PER_UNIT = 50
 MAX_PROBLEMS_IN_REPORT = 1000
 BATCH_ROWS = 2048
-
-
-class NoInput(Exception):
-    """No input could be read at all: the only case that makes ``prepare`` exit non-zero."""
 
 
 def _build_steps(language: str, cfg: PrepareConfig) -> list:
@@ -166,11 +162,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     store = UnitStore(out, "prepare", job_config)
     store.open(overwrite)
 
-    problems: list[str] = []
-    files, missing = expand(inputs)
-    for uri, reason in missing:
-        problems.append(f"{uri}: {reason}")
-        log.error("%s: %s", uri, reason)
+    files, problems = expand_inputs(inputs)
 
     init_ray(ray_address)
     plan_task = ray.remote(num_cpus=1)(_plan)

@@ -25,25 +25,24 @@ import hashlib
 import json
 import logging
 import posixpath
-import sys
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import pyarrow.parquet as pq
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ultralink.config import Strict
 from ultralink.counters import Counters
-from ultralink.fs import Location, expand, resolve
+from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
-from ultralink.sink import OutputConflict, UnitStore
+from ultralink.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
 from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, DialogueStage
 
@@ -215,8 +214,7 @@ def run_specific(language: str, inputs: list[str], output: str,
     store = UnitStore(out, JOB, job_config)
     store.open(overwrite)
 
-    files, missing = expand(inputs)
-    problems = [f"{uri}: {reason}" for uri, reason in missing]
+    files, problems = expand_inputs(inputs)
     files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
     if not files:
         raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
@@ -409,16 +407,11 @@ def config_from_args(args: argparse.Namespace) -> SpecificConfig:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
+    from ultralink.cli import run_job
     from ultralink.specific.prompts import PromptFileError
 
-    try:
-        cfg = config_from_args(args)
-        run_specific(args.language, args.input, args.output, cfg, args.ray_address,
-                     args.overwrite)
-    except ValidationError as exc:
-        print(f"ultralink specific: bad config: {exc}", file=sys.stderr)
-        return 2
-    except (OutputConflict, PromptFileError, ValueError) as exc:
-        print(f"ultralink specific: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    def job() -> None:
+        run_specific(args.language, args.input, args.output, config_from_args(args),
+                     args.ray_address, args.overwrite)
+
+    return run_job("specific", job, (PromptFileError,))
