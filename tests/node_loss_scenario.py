@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_build_recovery import ids_of, job_yaml, markers  # noqa: E402
+from tests.build_helpers import ids_by_subset  # noqa: E402
+from tests.test_build_recovery import job_yaml, markers  # noqa: E402
 
 OBJECT_STORE = 80 * 1024 * 1024
 
@@ -83,7 +84,7 @@ def main(tmp: Path, kill: bool) -> dict:
         finally:
             stop.set()
         summary["wall_s"] = round(time.time() - t0, 1)
-        summary["ids"] = ids_of(out) if out.exists() else {}
+        summary["ids"] = ids_by_subset(out) if out.exists() else {}
         summary["units"] = sorted(markers(out)) if out.exists() else []
         try:
             summary["manifest_status"] = json.loads((out / "_manifest.json").read_text())["status"]

@@ -22,13 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.build_helpers import ids_by_subset, read_calls, sample_values, session_pids
+from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, read_calls, sample_values, session_pids
 from ultralink.build import load_config, run_build
 from ultralink.records import conversation_schema
 
-ROOT = Path(__file__).resolve().parent.parent
 FAKE = "tests.build_helpers:SlowBuildFake"
-SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
 LANGS = ["en", "fr"]
 RUN_TIMEOUT = 240
 

@@ -38,6 +38,19 @@ def run_job(name: str, job: Callable[[], object],
     return 0
 
 
+def add_job_args(p: argparse.ArgumentParser, *, input_metavar: str, input_help: str,
+                 language_help: str = "ISO 639-1 code: en, zh, ru, fr, es, …") -> None:
+    """The arguments every per-language job shares, spelled the same everywhere:
+    --language, --input (repeatable), --output, --ray-address, --overwrite."""
+    p.add_argument("--language", required=True, help=language_help)
+    p.add_argument("--input", action="append", required=True, metavar=input_metavar,
+                   help=input_help)
+    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
+                   "RAY_ADDRESS or a local Ray)")
+    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+
+
 def _prepare_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare", help="Wikipedia dumps → clean, language-checked 1K–2K-token segments",
@@ -47,13 +60,8 @@ def _prepare_parser(sub: argparse._SubParsersAction) -> None:
                     "1K–10K tokens, convert Chinese to simplified (OpenCC t2s) and cut them into "
                     "sentence-safe segments. Writes sharded Parquet + _report.json + _manifest.json; "
                     "a rerun skips finished units.")
-    p.add_argument("--language", required=True, help="ISO 639-1 code: en, zh, ru, fr, es, …")
-    p.add_argument("--input", action="append", required=True, metavar="PATH_OR_GLOB_OR_S3_URI",
-                   help="input file, directory, glob or s3:// URI (repeatable)")
-    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: RAY_ADDRESS "
-                   "or a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    add_job_args(p, input_metavar="PATH_OR_GLOB_OR_S3_URI",
+                 input_help="input file, directory, glob or s3:// URI (repeatable)")
     p.add_argument("--config", default=None, help="YAML file with PrepareConfig keys "
                    "(top level or under 'prepare:')")
     p.add_argument("--min-doc-tokens", type=int)

