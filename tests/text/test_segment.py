@@ -119,6 +119,7 @@ class CountingEncoding:
 
     def __init__(self, enc) -> None:
         self.enc = enc
+        self.name = enc.name
         self.texts = 0
         self.chars = 0
 
@@ -355,11 +356,36 @@ def test_document_shorter_than_min_gives_no_segment(text):
     assert counters.counts["dropped_remainder"] == (1 if text.strip() else 0)
 
 
+# -- the exact count of a run of sentences without re-encoding it ----------------------------
+
+PIECES = st.sampled_from(list("ab Z.,'\"\n\t。我们1é\u00a0") + ["  ", "\n\n", "the", " word", ". "])
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_run_count_equals_encoding_the_run(data):
+    """Whatever the units, the count of a run (sum of units where pre-tokenizer pieces must
+    split, else a re-encode) is the count of encoding the stripped run."""
+    text = "".join(data.draw(st.lists(PIECES, min_size=3, max_size=40), label="text"))
+    seg = Segmenter("en", 1, 10)
+    encode = seg._tokenizer.encode_ordinary
+    positions = range(1, len(text))
+    safe = [p for p in positions if segment_mod._piece_boundary(text, p)]
+    any_cuts = data.draw(st.lists(st.sampled_from(positions), max_size=12, unique=True), label="any")
+    safe_cuts = data.draw(st.lists(st.sampled_from(safe), min_size=min(2, len(safe)), max_size=12,
+                                   unique=True), label="safe") if safe else []
+    for cuts in (any_cuts, safe_cuts):   # mostly re-encoded; summed
+        bounds = [0, *sorted(cuts), len(text)]
+        units = [segment_mod._Unit(a, b, len(encode(text[a:b])), 0) for a, b in zip(bounds, bounds[1:])]
+        assert seg._count(text, units) == seg._exact(text, 0, len(text))
+
+
 # -- linearity, without timing -----------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_encoding_work_is_linear(lang, monkeypatch):
-    """Each sentence is encoded once and each segment once: never a growing prefix."""
+    """Each sentence is encoded once and each segment once (or only its first and last
+    sentence, where its count is the sum of its sentences'): never a growing prefix."""
     pool = SENTENCES[lang]
     results = []
     for n in (200, 400, 800):
@@ -368,7 +394,7 @@ def test_encoding_work_is_linear(lang, monkeypatch):
         counting = CountingEncoding(get_encoding())
         monkeypatch.setattr(segment_mod, "get_encoding", lambda name, c=counting: c)
         pieces = Segmenter(lang, 100, 200).segment(text, Counters())
-        assert n <= counting.texts <= n + len(pieces) + 2
+        assert n <= counting.texts <= n + 2 * len(pieces) + 2
         assert counting.chars <= 2 * len(text) + 400    # + the one merged remainder at most
         results.append(counting.chars / len(text))
     assert max(results) - min(results) < 0.2            # chars encoded per char: constant

