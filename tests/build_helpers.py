@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +102,26 @@ def session_pids(sid: int) -> list[int]:
         if state != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL a job started with ``start_new_session=True``, then wait until nothing of its
+    session is left: its Ray workers may outlive the group for a moment and finish (mark) a
+    unit meanwhile; kill those too, they are ours."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
+    deadline = time.time() + 60
+    while (left := session_pids(proc.pid)) and time.time() < deadline:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    assert not session_pids(proc.pid), "the killed job left processes behind"
 
 
 ROOT = Path(__file__).resolve().parent.parent

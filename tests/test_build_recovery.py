@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, read_calls, sample_values, session_pids
+from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, kill_session, read_calls, sample_values
 from ultralink.build import load_config, run_build
 from ultralink.records import conversation_schema
 
@@ -77,25 +76,6 @@ def start_build(cfg: Path, log: Path) -> subprocess.Popen:
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def kill_build(proc: subprocess.Popen) -> None:
-    """SIGKILL the driver's process group, then wait until nothing of its session is left
-    (its Ray workers may outlive the group for a moment: kill those too, they are ours)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(30)
-    deadline = time.time() + 60
-    while (left := session_pids(proc.pid)) and time.time() < deadline:
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    assert not session_pids(proc.pid), "the killed build left processes behind"
-
-
 def wait_for(proc: subprocess.Popen, ready, log: Path, timeout: float = RUN_TIMEOUT) -> None:
     deadline = time.time() + timeout
     while not ready():
@@ -103,7 +83,7 @@ def wait_for(proc: subprocess.Popen, ready, log: Path, timeout: float = RUN_TIME
             pytest.fail(f"build exited ({proc.returncode}) before the kill point:\n"
                         + log.read_text()[-3000:])
         if time.time() > deadline:
-            kill_build(proc)
+            kill_session(proc)
             pytest.fail("kill point not reached:\n" + log.read_text()[-3000:])
         time.sleep(0.02)
 
@@ -143,7 +123,7 @@ def test_killed_driver_resumes(baseline, tmp_path, point):
 
     proc = start_build(cfg, log)
     wait_for(proc, lambda: KILL_POINTS[point](out), log)
-    kill_build(proc)
+    kill_session(proc)
 
     # what the killed run finished, and which engine calls it made
     done_units = markers(out)
