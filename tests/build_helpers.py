@@ -28,6 +28,8 @@ from tests.specific.specific_fakes import DialogueFake
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.records import conversation_schema
 
+ROOT = Path(__file__).resolve().parent.parent
+SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
 _PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _DIALOGUE = re.compile(r"^([a-z]{2})_[^:]*:\d+:(question|answer):\d+$")
@@ -122,10 +124,6 @@ def kill_session(proc: subprocess.Popen) -> None:
                 pass
         time.sleep(0.2)
     assert not session_pids(proc.pid), "the killed job left processes behind"
-
-
-ROOT = Path(__file__).resolve().parent.parent
-SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
 
 
 def sample_values(languages: list[str] | None = None) -> dict[str, Any]:

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from tests.build_helpers import ids_by_subset, read_calls, sample_values
+from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, read_calls, sample_values
 from ultralink.build import BuildConfig, load_config, run_build
 from ultralink.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 FAKE = "tests.build_helpers:BuildFake"
-SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")
 
 
 def sample_config(tmp_path: Path, calls: Path, **over) -> BuildConfig:

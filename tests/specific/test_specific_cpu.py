@@ -42,11 +42,11 @@ def test_cpu_model_yields_validated_dialogues(sample_segments, tmp_path, lang):
     assert report["model"] == "gemma3-270m" and report["engine"] == "llamacpp"
     assert report["dialogues"]["in"] == MAX_DIALOGUES
     assert report["dialogues"]["out"] >= 1, report["rejections"]
-    # the throughput is derived from the accounted engine time (a consistency check, no timing)
+    # the throughput is derived from the accounted engine time (report arithmetic, no timing)
     run = report["this_run"]
-    assert report["tokens_generated"] > 0 and run["engine_seconds"]
-    assert run["tokens_per_s"] == pytest.approx(run["tokens_generated"] / run["engine_seconds"],
-                                                rel=0.01, abs=0.1)
+    assert report["tokens_generated"] > 0 and isinstance(run["engine_seconds"], float)
+    derived = run["tokens_generated"] / run["engine_seconds"] if run["engine_seconds"] else 0.0
+    assert run["tokens_per_s"] == pytest.approx(derived, rel=0.01, abs=0.1)
     assert sum(report["turns_histogram"].values()) == report["dialogues"]["out"]
     table = pq.read_table(sorted(out.glob("part-*.parquet"))[0])
     assert table.schema == conversation_schema()

@@ -260,24 +260,17 @@ class Segmenter:
                 or not all(_piece_boundary(text, u.start) for u in seg[1:])):
             return self._exact(text, seg[0].start, seg[-1].end)
         first, last = seg[0], seg[-1]
-        a = first.start
-        while a < first.end and text[a].isspace():
-            a += 1
-        if a == first.end:   # a unit of whitespace only: take the plain way
+        a = _stripped(text, first.start, first.end)[0]
+        tail_start, b = _stripped(text, last.start, last.end)
+        if a == first.end or tail_start == b:   # a unit of whitespace only: the plain way
             return self._exact(text, first.start, last.end)
-        b = last.end
-        while b > last.start and text[b - 1].isspace():
-            b -= 1
         encode = self._tokenizer.encode_ordinary
         head, tail = len(encode(text[a:first.end])), len(encode(text[last.start:b]))
         return a, b, head + sum(u.n for u in seg[1:-1]) + tail
 
     def _exact(self, text: str, start: int, end: int) -> tuple[int, int, int]:
         """The stripped span of text[start:end] and its exact token count."""
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
+        start, end = _stripped(text, start, end)
         return start, end, len(self._tokenizer.encode_ordinary(text[start:end]))
 
     def _remainder(self, text: str, start: int, end: int, out: list[tuple[int, int, int]],
@@ -329,6 +322,15 @@ class Segmenter:
             return k
         k = bisect_right(offs, pos, k_lo, k_hi + 1) - 1   # token boundary at or before pos
         return max(k, k_lo)
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """text[start:end] without its leading and trailing whitespace, as a span (no copy)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _piece_boundary(text: str, p: int) -> bool:
