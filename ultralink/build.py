@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -153,17 +154,40 @@ class BuildConfig(Strict):
 
 
 def load_config(path: str | None, **overrides: Any) -> BuildConfig:
-    """Read a YAML job file (``BuildConfig`` keys at the top level); ``overrides`` win."""
+    """Read a YAML job file (``BuildConfig`` keys at the top level); ``overrides`` win.
+
+    ``path`` may also name a bundled config (``sample``, ``full``): its relative input paths
+    then point into the bundle, so it runs from any directory of an installed package."""
+    from ultralink.bundled import bundle_root, config_names, named_config
+
     values: dict[str, Any] = {}
     if path:
         import yaml
 
-        with open(path, encoding="utf-8") as f:
+        bundled = None if os.path.exists(path) else named_config(path)
+        if bundled is None and not os.path.exists(path):
+            raise ValueError(f"no config file {path!r} (bundled configs: "
+                             f"{', '.join(config_names())})")
+        with open(bundled or path, encoding="utf-8") as f:
             values = yaml.safe_load(f) or {}
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a mapping of BuildConfig keys")
+        if bundled is not None:
+            _anchor_inputs(values.get("sources") or {}, bundle_root())
     values.update({k: v for k, v in overrides.items() if v is not None})
     return BuildConfig(**values)
+
+
+def _anchor_inputs(sources: dict[str, Any], root: Any) -> None:
+    """Relative local input paths of a bundled config → absolute paths inside the bundle."""
+    def anchor(paths: list[str]) -> list[str]:
+        return [p if "://" in p or os.path.isabs(p) else str(root / p) for p in paths]
+
+    for key, value in sources.items():
+        if isinstance(value, dict):
+            sources[key] = {lang: anchor(paths) for lang, paths in value.items()}
+        elif isinstance(value, list):
+            sources[key] = anchor(value)
 
 
 def config_error(exc: ValidationError) -> str:
@@ -526,9 +550,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                     "Wikipedia segments, language-specific dialogues, filtered/pruned/"
                     "translated agnostic chat, math and code, then stats.json, figures/ and "
                     "the README.md card. A rerun resumes; finished stages are skipped.\n\n"
-                    "Example: ultralink build --config jobs/sample.yaml",
+                    "Example: ultralink build --config sample --output ./out",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="YAML with BuildConfig keys (jobs/sample.yaml)")
+    p.add_argument("--config", default="sample", help="YAML with BuildConfig keys, or the "
+                   "name of a bundled config: sample (default), full")
     p.add_argument("--output", default=None, metavar="DIR_OR_S3", help="overrides 'output'")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
                    "RAY_ADDRESS or a local Ray)")

@@ -16,6 +16,7 @@ from ultralink.counters import Counters
 from ultralink.records import Document, Page
 from ultralink.text import clean
 from ultralink.text.clean import CleanWikitext, is_disambiguation, is_redirect_text, wikitext_to_text
+from tests.text.reference_renderer import reference_text
 
 EN_ARTICLE = """{{Short description|Capital city of France}}
 {{Use dmy dates|date=May 2024}}
@@ -395,7 +396,7 @@ def test_cleaning_never_raises_and_output_is_normalized(wikitext):
 
 # --- The token-stream renderer against the node-tree renderer it replaced --------------------
 # wikitext_to_text walks mwparserfromhell's token list directly (the tree builder was 80% of
-# the cleaning time); clean._reference_text renders the same page through the parsed tree.
+# the cleaning time); tests/text/reference_renderer.py renders the same page through the parsed tree.
 # Both must agree exactly.
 
 SAMPLE_XML = sorted((Path(__file__).resolve().parents[2] / "data" / "sample").glob("*wiki-sample.xml"))
@@ -413,7 +414,7 @@ def _export_articles(raw: str) -> list[str]:
 @pytest.mark.parametrize("language, wikitext", [
     ("en", EN_ARTICLE), ("fr", FR_ARTICLE), ("es", ES_ARTICLE), ("zh", ZH_ARTICLE), ("ru", RU_ARTICLE)])
 def test_token_renderer_matches_tree_renderer(language, wikitext):
-    assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+    assert wikitext_to_text(wikitext, language) == reference_text(wikitext, language)
 
 
 @pytest.mark.parametrize("path", SAMPLE_XML, ids=lambda p: p.name)
@@ -422,13 +423,13 @@ def test_token_renderer_matches_tree_renderer_on_samples(path):
     assert len(articles) >= 5
     language = path.name[:2]
     for wikitext in articles:
-        assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+        assert wikitext_to_text(wikitext, language) == reference_text(wikitext, language)
 
 
 def test_token_renderer_matches_tree_renderer_on_real_dump(shared_samples):
     raw = bz2.decompress((shared_samples / "ruwiki-corus-latest-pages-articles.xml.bz2").read_bytes())
     for wikitext in _export_articles(raw.decode("utf-8")):
-        assert wikitext_to_text(wikitext, "ru") == clean._reference_text(wikitext, "ru")
+        assert wikitext_to_text(wikitext, "ru") == reference_text(wikitext, "ru")
 
 
 _PIECES = [
@@ -449,7 +450,7 @@ _PIECES = [
 @given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join),
        st.sampled_from(["en", "ru", "fr", "es", "zh"]))
 def test_token_renderer_matches_tree_renderer_on_fragments(wikitext, language):
-    assert wikitext_to_text(wikitext, language) == clean._reference_text(wikitext, language)
+    assert wikitext_to_text(wikitext, language) == reference_text(wikitext, language)
 
 
 def _normalize_by_lines(text: str) -> str:

@@ -33,10 +33,11 @@ from ultralink.agnostic.protect import (
     check_restored,
     protect,
 )
+from ultralink.bundled import prompts_dir
 from ultralink.languages import get_language
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = prompts_dir()
 
 Granularity = Literal["line", "paragraph", "message"]
 Style = Literal["completion", "chat"]

@@ -29,10 +29,11 @@ from typing import Any, Literal
 
 import yaml
 
+from ultralink.bundled import prompts_dir
 from ultralink.languages import get_language
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent.parent / "prompts"
+PROMPTS_DIR = prompts_dir()
 
 QuestionKind = Literal["initial", "in_depth", "expansive"]
 QUESTION_KINDS: tuple[str, ...] = ("initial", "in_depth", "expansive")
@@ -130,7 +131,7 @@ class _Reader:
 
 
 def load_prompts(language: str, prompts_dir: str | Path | None = None) -> DialoguePrompts:
-    """Load and check ``<prompts_dir>/<language>.yaml`` (default: the repository's prompts/)."""
+    """Load and check ``<prompts_dir>/<language>.yaml`` (default: the bundled prompts/)."""
     get_language(language)
     path = Path(prompts_dir or PROMPTS_DIR) / f"{language}.yaml"
     shown = str(path)

@@ -4,8 +4,8 @@ mwparserfromhell's C tokenizer splits each page into tokens once; a small render
 walks the flat token list a single time, so the cost is linear in the page size. It does not
 build mwparserfromhell's node tree: the tree builder is pure Python and took ~80% of the
 cleaning time, while the renderer only needs each construct's extent and a few of its parts.
-``_Renderer`` renders the same output from the tree and is kept as the reference the token
-renderer is tested against. We do not use ``Wikicode.strip_code``: it keeps file captions,
+The node-tree renderer it replaced lives on in ``tests/text/reference_renderer.py`` as the
+reference the token renderer is tested against. We do not use ``Wikicode.strip_code``: it keeps file captions,
 category names and table cells, and removing nodes from a parsed tree one by one is
 quadratic on long pages.
 
@@ -25,28 +25,13 @@ import html.entities
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 from functools import lru_cache
 from urllib.parse import quote
 
-import mwparserfromhell
-from mwparserfromhell.nodes import (
-    Argument,
-    Comment,
-    ExternalLink,
-    Heading,
-    HTMLEntity,
-    Node,
-    Tag,
-    Template,
-    Text,
-    Wikilink,
-)
 from mwparserfromhell.parser import CTokenizer, ParserError
 from mwparserfromhell.parser.tokenizer import Tokenizer as _PyTokenizer
 from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.parser.builder import Builder
-from mwparserfromhell.wikicode import Wikicode
 
 from ultralink.counters import Counters
 from ultralink.languages import get_language
@@ -248,172 +233,10 @@ def _visible(value: str) -> str:
     return value
 
 
-class _Renderer:
-    """Single pass over a parsed page, appending visible text to ``out``.
-
-    The reference for ``_TokenRenderer`` (see ``_reference_text``); not used by the step.
-    """
-
-    __slots__ = ("hidden_namespaces", "boilerplate", "out", "dispatch")
-
-    def __init__(self, language: str) -> None:
-        self.hidden_namespaces = _HIDDEN_NAMESPACES
-        self.boilerplate = _boilerplate(language)
-        self.out: list[str] = []
-        self.dispatch: dict[type[Node], Callable[[Any], None]] = {
-            Text: self._text, Wikilink: self._wikilink, Template: self._template, Tag: self._tag,
-            ExternalLink: self._external_link, HTMLEntity: self._entity, Heading: self._heading,
-            Comment: self._nothing, Argument: self._nothing,
-        }
-
-    def page(self, code: Wikicode) -> str:
-        """Render the top level, skipping boilerplate sections and their subsections."""
-        skip_level = 0
-        dispatch = self.dispatch
-        for node in code.nodes:
-            if type(node) is Heading:
-                if skip_level and node.level > skip_level:
-                    continue
-                title = self._inline(node.title)
-                if (node.level <= _BOILERPLATE_MAX_LEVEL
-                        and title.casefold().rstrip(" :：") in self.boilerplate):
-                    skip_level = node.level
-                    continue
-                skip_level = 0
-                self.out.append(f"\n\n{_HEADING}{node.level}{title}\n\n")
-            elif not skip_level:
-                dispatch.get(type(node), self._nothing)(node)
-        return "".join(self.out)
-
-    def _nodes(self, code: Wikicode | None) -> None:
-        if code is None:
-            return
-        dispatch = self.dispatch
-        for node in code.nodes:
-            dispatch.get(type(node), self._nothing)(node)
-
-    def _inline(self, code: Wikicode | None) -> str:
-        """Render a fragment (title, template parameter) to a one-line string."""
-        saved, self.out = self.out, []
-        try:
-            self._nodes(code)
-            return _collapse_spaces("".join(self.out).replace("\n", " ")).strip()
-        finally:
-            self.out = saved
-
-    def _nothing(self, node: Node) -> None:
-        return None
-
-    def _text(self, node: Text) -> None:
-        self.out.append(_visible(node.value))
-
-    def _entity(self, node: HTMLEntity) -> None:
-        self.out.append(node.normalize())
-
-    def _heading(self, node: Heading) -> None:  # a heading nested in a tag: keep as a line
-        title = self._inline(node.title)
-        self.out.append(f"\n\n{_HEADING}{node.level}{title}\n\n")
-
-    def _wikilink(self, node: Wikilink) -> None:
-        title = str(node.title).strip()
-        text = node.text
-        if title.startswith(":"):  # [[:Category:X]] is a visible link, not a categorisation
-            title = title[1:].lstrip()
-        else:
-            prefix, colon, _ = title.partition(":")
-            if colon:
-                prefix = prefix.strip().lower()
-                if prefix in self.hidden_namespaces:
-                    return
-                if text is None and prefix not in _NOT_LANGUAGE and _INTERLANG.fullmatch(prefix):
-                    return
-        if text is not None:
-            if str(text).strip():
-                self._nodes(text)
-                return
-            # pipe trick: [[Paris (France)|]] shows "Paris"
-            title = re.sub(r"\s*\([^)]*\)$", "", title.partition(":")[2] or title)
-        self.out.append(title.lstrip("#").replace("_", " "))
-
-    def _external_link(self, node: ExternalLink) -> None:
-        if node.brackets and node.title is not None:
-            self._nodes(node.title)
-
-    def _template(self, node: Template) -> None:
-        name = str(node.name).strip().lower()
-        if name.startswith("template:"):
-            name = name[9:]
-        if ":" in name:  # parser functions: keep {{formatnum:1234}}, drop {{#if:...}}
-            head, _, rest = name.partition(":")
-            if head.strip() == "formatnum":
-                self.out.append(rest.strip())
-            return
-        spec = _TEXT_TEMPLATES.get(name.replace("_", " "))
-        if spec is None:
-            if _LANG_TEMPLATE.match(name):
-                spec = (1,)
-            elif _CENTURY_TEMPLATE.match(name):
-                self.out.append(str(node.name).strip())
-                return
-            else:
-                return
-        params = {str(p.name).strip(): p.value for p in node.params if not p.showkey}
-        if callable(spec):
-            values = [self._inline(params[str(i)]) for i in range(1, len(params) + 1) if str(i) in params]
-            self.out.append(spec(values))
-            return
-        words = []
-        for item in spec:
-            for i in (item if isinstance(item, tuple) else (item,)):
-                value = self._inline(params.get(str(i)))
-                if value:
-                    words.append(value)
-                    break
-        self.out.append(" ".join(words))
-
-    def _tag(self, node: Tag) -> None:
-        tag = str(node.tag).strip().lower()
-        markup = node.wiki_markup
-        if tag in _DROP_TAGS:
-            return
-        if markup is not None:  # wiki syntax: '' ''' * # ; : ----
-            at_line_start = not self.out or self.out[-1].endswith("\n")
-            if tag == "dt" and at_line_start:
-                self.out.append(f"{_HEADING}{_PSEUDO_HEADING_LEVEL}")
-            elif tag == "dd" and not at_line_start:
-                self.out.append(f"{_DEFINITION}: ")
-            if tag in ("li", "dt", "dd"):
-                return
-            if tag == "hr":
-                self.out.append("\n\n")
-                return
-            self._nodes(node.contents)
-            return
-        if tag in _MATH_TAGS:
-            latex = " ".join(str(node.contents or "").split())
-            if latex:
-                self.out.append(f"${latex}$" if tag == "math" else f"$\\ce{{{latex}}}$")
-            return
-        if tag == "br":
-            self.out.append("\n")
-            return
-        if tag == "hr":
-            self.out.append("\n\n")
-            return
-        block = tag in _BLOCK_TAGS
-        if block:
-            self.out.append("\n\n")
-        self._nodes(node.contents)
-        if tag == "li":
-            self.out.append("\n")
-        elif block:
-            self.out.append("\n\n")
-
-
 # --- Token-stream renderer -----------------------------------------------------------------
 # mwparserfromhell's C tokenizer is fast; its Python builder (a Wikicode and a SmartList per
 # node, ~2.5 µs a token) was 80% of the cleaning time. _TokenRenderer walks the flat token
-# list once and emits exactly what _Renderer emits from the tree; dropped constructs
+# list once and emits exactly what the tree renderer (tests/text/reference_renderer.py) emits; dropped constructs
 # (templates, tables, files, categories) are skipped by depth counting, nothing is built.
 
 _OPEN_TOKENS = (tk.TemplateOpen, tk.ArgumentOpen, tk.WikilinkOpen, tk.ExternalLinkOpen,
@@ -436,7 +259,7 @@ _NAME2CODEPOINT = html.entities.name2codepoint
 
 
 class _TokenRenderer:
-    """One pass over a page's token list; the output is identical to ``_Renderer`` on the tree.
+    """One pass over a page's token list; the output is identical to the tree renderer's.
 
     Handlers take the index of a construct's opening token and the output list, and return
     the index just past the construct.
@@ -807,13 +630,6 @@ def wikitext_to_text(wikitext: str, language: str) -> str:
     # with one linear regex first saves ~30% of the parse. A <ref> never spans another <ref>.
     wikitext = _PREFILTER.sub("", wikitext)
     return _tidy(_TokenRenderer(_tokenize(wikitext), language).page())
-
-
-def _reference_text(wikitext: str, language: str) -> str:
-    """The same rendering through mwparserfromhell's node tree (slower; the reference)."""
-    wikitext = _PREFILTER.sub("", wikitext)
-    code = mwparserfromhell.parse(wikitext, skip_style_tags=True)
-    return _tidy(_Renderer(language).page(code))
 
 
 def page_url(title: str, language: str) -> str:
