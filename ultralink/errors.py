@@ -18,19 +18,26 @@ class UsageError(Exception):
     """A problem the user fixes (config, paths, endpoint, credentials): one line, exit 2."""
 
 
-# scheme://user:password@host  or  scheme://user@host  -> scheme://***@host
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"]+@")
+# scheme://user:password@host  or  scheme://user@host  -> scheme://***@host (an AWS secret
+# may hold "/" and "+", so after "user:" anything up to the "@" is the password)
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)"
+                       r"(?:[^/\s@:'\"]+:[^\s@'\"]*|[^/\s@:'\"]+)@")
 # SigV4 header / presigned-URL pieces and raw header values
 _PATTERNS = (
     (re.compile(r"(Credential=)[^,\s&'\"]+", re.I), r"\1***"),
     (re.compile(r"(Signature=)[0-9a-f]+", re.I), r"\1***"),
-    (re.compile(r"((?:X-Amz-Security-Token|X-Amz-Credential|X-Amz-Signature)['\"]?\s*[:=]\s*['\"]?)"
-                r"[^\s,'\"&}]+", re.I), r"\1***"),
+    (re.compile(r"((?:X-Amz-Security-Token|X-Amz-Credential|X-Amz-Signature)['\"]?\s*[:=]\s*"
+                r"b?['\"]?)[^\s,'\"&}]+", re.I), r"\1***"),
     (re.compile(r"((?:Authorization|aws_secret_access_key|aws_access_key_id|aws_session_token)"
                 r"['\"]?\s*[:=]\s*b?['\"]?)[^'\"\n,}]+", re.I), r"\1***"),
 )
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
                "OPENAI_API_KEY", "HF_TOKEN")
+
+
+def has_userinfo(uri: str) -> bool:
+    """``uri`` carries credentials (``s3://KEY:SECRET@bucket/…``)."""
+    return bool(_USERINFO.match(uri))
 
 
 def redact(text: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pyarrow.fs as pafs
 from tenacity import retry, stop_after_attempt, wait_exponential
 
-from ultralink.errors import UsageError, redact
+from ultralink.errors import UsageError, has_userinfo, redact
 
 log = logging.getLogger("ultralink.fs")
 
@@ -96,7 +96,7 @@ def resolve(uri: str) -> Location:
     they would end up in manifests, reports and logs.
     """
     if uri.startswith("s3://"):
-        if "@" in uri.split("/", 3)[2]:
+        if has_userinfo(uri):
             raise UsageError(f"{redact(uri)}: credentials do not belong in the URI; set "
                              "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or a profile) instead")
         opts = s3_options()
