@@ -33,6 +33,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.config import PrepareConfig, Strict
+from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig
 from ultralink.specific.job import SpecificConfig
 
@@ -162,14 +163,13 @@ def load_config(path: str | None, **overrides: Any) -> BuildConfig:
 
     values: dict[str, Any] = {}
     if path:
-        import yaml
+        from ultralink.errors import UsageError, load_yaml
 
         bundled = None if os.path.exists(path) else named_config(path)
         if bundled is None and not os.path.exists(path):
-            raise ValueError(f"no config file {path!r} (bundled configs: "
+            raise UsageError(f"no config file {path!r} (bundled configs: "
                              f"{', '.join(config_names())})")
-        with open(bundled or path, encoding="utf-8") as f:
-            values = yaml.safe_load(f) or {}
+        values = load_yaml(str(bundled or path)) or {}
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a mapping of BuildConfig keys")
         if bundled is not None:
@@ -250,8 +250,12 @@ class _Pools:
 
 
 def stage_key(name: str, payload: dict[str, Any]) -> str:
+    """The stage's identity: its config and its inputs' identities (a changed file reruns it)."""
+    from ultralink.fs import identities
     from ultralink.sink import config_hash
 
+    if payload.get("inputs"):
+        payload = {**payload, "input_identity": identities(payload["inputs"])}
     return config_hash({"stage": name, **payload})
 
 
@@ -357,12 +361,35 @@ class Build:
         self.write_manifest("running")
         return entry
 
+    def preflight(self) -> None:
+        """Every user error before anything is written: output usable (and ours, for
+        --overwrite), every named input present, the output not leased by another run."""
+        from ultralink.errors import UsageError
+        from ultralink.fs import check_output, expand
+        from ultralink.sink import check_ours
+
+        check_output(self.root)
+        named = [(f"sources.wikipedia.{lang}", self.cfg.sources.wikipedia.get(lang, []))
+                 for lang in self.cfg.languages]
+        named += [(f"sources.{subset}", getattr(self.cfg.sources, subset)) for subset in SUBSETS]
+        for key, uris in named:
+            _files, missing = expand(uris)
+            if missing:
+                raise UsageError(f"{key}: {missing[0][0]}: {missing[0][1]}"
+                                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        if self.overwrite:
+            check_ours(self.root)
+
+    @releasing
     def run(self) -> dict[str, Any]:
-        from ultralink.fs import delete_dir
+        from ultralink.lease import Lease
+        from ultralink.sink import clear_output
 
         cfg = self.cfg
+        self.preflight()
+        Lease.acquire(self.root)   # released when run() ends (``releasing``)
         if self.overwrite:
-            delete_dir(self.root)
+            clear_output(self.root)
         self.previous = self._load_manifest().get("stages", {})
         self.stages = {}
         self.write_manifest("running")
@@ -562,19 +589,15 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.sink import OutputConflict
+    from ultralink.cli import run_job
+    from ultralink.errors import UsageError, redact
 
     try:
         cfg = load_config(args.config, output=args.output)
     except ValidationError as exc:
         print(f"ultralink build: bad config {args.config}: {config_error(exc)}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
-        print(f"ultralink build: {exc}", file=sys.stderr)
+    except (OSError, ValueError, UsageError) as exc:
+        print(redact(f"ultralink build: {exc}"), file=sys.stderr)
         return 2
-    try:
-        run_build(cfg, args.ray_address, args.overwrite)
-    except OutputConflict as exc:
-        print(f"ultralink build: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_job("build", lambda: run_build(cfg, args.ray_address, args.overwrite))

@@ -19,23 +19,40 @@ from pydantic import ValidationError
 
 def run_job(name: str, job: Callable[[], object],
             usage_errors: tuple[type[Exception], ...] = ()) -> int:
-    """Run one job the way every subcommand does: a bad config, an output conflict or a bad
-    value is one line and exit 2; no readable input at all is one line and exit 1."""
+    """Run one job the way every subcommand does: a bad config, path, endpoint, an output
+    conflict or a busy output is one line and exit 2; no readable input at all, or units left
+    not done, is one line and exit 1. Every line is redacted of credentials."""
+    import yaml
+
+    from ultralink.errors import UsageError, redact
     from ultralink.fs import NoInput
-    from ultralink.sink import OutputConflict
+    from ultralink.sink import JobIncomplete, OutputConflict
 
     try:
         job()
     except ValidationError as exc:
-        print(f"ultralink {name}: bad config: {exc}", file=sys.stderr)
+        print(redact(f"ultralink {name}: bad config: {exc}"), file=sys.stderr)
         return 2
-    except (OutputConflict, ValueError, *usage_errors) as exc:
-        print(f"ultralink {name}: {exc}", file=sys.stderr)
+    except yaml.YAMLError as exc:
+        print(redact(f"ultralink {name}: YAML syntax error: {_yaml_line(exc)}"), file=sys.stderr)
         return 2
-    except NoInput as exc:
-        print(f"ultralink {name}: {exc}", file=sys.stderr)
+    except (UsageError, OutputConflict, ValueError, *usage_errors) as exc:
+        print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
+        return 2
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        print(redact(f"ultralink {name}: {exc.filename or ''}: {exc.strerror or exc}"),
+              file=sys.stderr)
+        return 2
+    except (NoInput, JobIncomplete) as exc:
+        print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
         return 1
     return 0
+
+
+def _yaml_line(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return where + (getattr(exc, "problem", None) or str(exc).splitlines()[0])
 
 
 def add_job_args(p: argparse.ArgumentParser, *, input_metavar: str, input_help: str,
@@ -82,10 +99,9 @@ def _run_prepare(args: argparse.Namespace) -> int:
     def job() -> None:
         values: dict = {}
         if args.config:
-            import yaml
+            from ultralink.errors import load_yaml
 
-            with open(args.config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
+            loaded = load_yaml(args.config) or {}
             values.update(loaded.get("prepare", loaded))
         for key in ("min_doc_tokens", "max_doc_tokens", "min_segment_tokens",
                     "max_segment_tokens", "langid_threshold", "fasttext_model", "encoding"):
@@ -125,9 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ultralink.errors import install_log_redaction, redact
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # every log line (ours, botocore's headers under -v) and any traceback is redacted
+    install_log_redaction("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                          logging.DEBUG if args.verbose else logging.INFO)
+    sys.excepthook = lambda t, v, tb: sys.stderr.write(
+        redact("".join(__import__("traceback").format_exception(t, v, tb))))
     return args.func(args)
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import pyarrow.fs as pafs
 from tenacity import retry, stop_after_attempt, wait_exponential
 
+from ultralink.errors import UsageError, has_userinfo, redact
+
 log = logging.getLogger("ultralink.fs")
 
 _GLOB_CHARS = set("*?[")
@@ -37,6 +39,7 @@ class Location:
     path: str
     uri: str
     s3: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold keys: never print
+    version: str = ""   # input identity: "size=…;mtime_ns=…" (local) or "etag=…" (S3)
 
     def join(self, *parts: str) -> Location:
         path = posixpath.join(self.path, *parts)
@@ -87,8 +90,15 @@ def s3_filesystem(options: tuple[tuple[str, str], ...] | None = None) -> pafs.S3
 
 
 def resolve(uri: str) -> Location:
-    """Turn a local path or ``s3://bucket/key`` into a :class:`Location`."""
+    """Turn a local path or ``s3://bucket/key`` into a :class:`Location`.
+
+    Credentials inside a URI (``s3://KEY:SECRET@bucket``) are refused without echoing them:
+    they would end up in manifests, reports and logs.
+    """
     if uri.startswith("s3://"):
+        if has_userinfo(uri):
+            raise UsageError(f"{redact(uri)}: credentials do not belong in the URI; set "
+                             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or a profile) instead")
         opts = s3_options()
         return Location(s3_filesystem(opts), uri[len("s3://"):].rstrip("/"), uri.rstrip("/"), opts)
     path = os.path.abspath(os.path.expanduser(uri))
@@ -109,10 +119,30 @@ def expand(uris: list[str]) -> tuple[list[Location], list[tuple[str, str]]]:
         if not found:
             missing.append((uri, "no such file or no match"))
         for loc in found:
-            if loc.uri not in seen:
-                seen.add(loc.uri)
-                files.append(loc)
+            key = loc.uri if loc.is_s3 else os.path.realpath(loc.path)
+            if key not in seen:   # one file named twice (relative, absolute, ``..//``) is one input
+                seen.add(key)
+                files.append(identify(loc))
     return files, missing
+
+
+def identify(loc: Location) -> Location:
+    """``loc`` with its identity (size + mtime locally, ETag on S3) in ``version``, so a unit
+    key changes when the file behind a name changes."""
+    if loc.is_s3:
+        bucket, key = loc.path.split("/", 1)
+        head = s3_client(loc.s3).head_object(Bucket=bucket, Key=key)
+        version = f"etag={head['ETag'].strip(chr(34))};size={head['ContentLength']}"
+    else:
+        st = os.stat(loc.path)
+        version = f"size={st.st_size};mtime_ns={st.st_mtime_ns}"
+    return Location(loc.fs, loc.path, loc.uri, loc.s3, version)
+
+
+def identities(uris: list[str]) -> list[tuple[str, str]]:
+    """``(uri, version)`` of every file the inputs expand to (for stage keys and manifests)."""
+    files, missing = expand(uris)
+    return [(f.uri, f.version) for f in files] + [(uri, "missing") for uri, _ in missing]
 
 
 class NoInput(Exception):
@@ -129,16 +159,23 @@ def expand_inputs(uris: list[str]) -> tuple[list[Location], list[str]]:
     return files, problems
 
 
+def _local(path: str) -> Location:
+    """A local input named by its normalised absolute path (one name per file)."""
+    path = os.path.abspath(path)
+    return Location(pafs.LocalFileSystem(), path, path)
+
+
 def _expand_one(uri: str) -> list[Location]:
     if not uri.startswith("s3://"):
         path = os.path.expanduser(uri)
         if any(c in path for c in _GLOB_CHARS):
-            return [resolve(p) for p in sorted(glob.glob(path, recursive=True)) if os.path.isfile(p)]
+            return [_local(p) for p in sorted(glob.glob(path, recursive=True)) if os.path.isfile(p)]
         if os.path.isdir(path):
-            return [resolve(p) for p in sorted(glob.glob(os.path.join(path, "**", "*"), recursive=True))
+            return [_local(p) for p in sorted(glob.glob(os.path.join(path, "**", "*"), recursive=True))
                     if os.path.isfile(p) and not os.path.basename(p).startswith((".", "_"))]
-        return [resolve(path)] if os.path.isfile(path) else []
+        return [_local(path)] if os.path.isfile(path) else []
     loc = resolve(uri)
+    check_s3(loc)
     if any(c in loc.path for c in _GLOB_CHARS):
         prefix = loc.path
         for i, c in enumerate(loc.path):
@@ -210,6 +247,67 @@ def upload_file(local_path: str, loc: Location) -> None:
     """Upload a finished local file as one object (managed multipart when large)."""
     bucket, key = loc.path.split("/", 1)
     s3_client(loc.s3).upload_file(local_path, bucket, key)
+
+
+def check_s3(loc: Location, timeout: float = 5.0) -> None:
+    """Fail fast, in one line, when ``loc``'s bucket cannot be reached or used.
+
+    The filesystem's own retries (minutes against a dead endpoint) are for transient errors
+    during a job; before a job starts one short attempt tells the operator what is wrong.
+    """
+    if not loc.is_s3:
+        return
+    problem = _s3_problem(loc.s3, loc.path.split("/", 1)[0], timeout)
+    if problem:
+        raise UsageError(redact(f"{loc.uri}: {problem}"))
+
+
+@functools.lru_cache(maxsize=32)
+def _s3_problem(options: tuple[tuple[str, str], ...], bucket: str, timeout: float) -> str:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    opts = dict(options)
+    endpoint = opts.get("endpoint") or "AWS S3"
+    client = boto3.client("s3", endpoint_url=opts.get("endpoint") or None,
+                          region_name=opts.get("region"),
+                          aws_access_key_id=opts.get("access_key"),
+                          aws_secret_access_key=opts.get("secret_key"),
+                          aws_session_token=opts.get("session_token"),
+                          config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                                        connect_timeout=timeout, read_timeout=timeout))
+    try:
+        client.head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        return "no AWS credentials found (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)"
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return f"bucket {bucket!r} does not exist at {endpoint}"
+        if code in ("403", "AccessDenied", "Forbidden"):
+            return f"access to bucket {bucket!r} denied at {endpoint} (check credentials)"
+        return f"bucket {bucket!r} at {endpoint}: {code or exc}"
+    except BotoCoreError as exc:
+        return f"S3 endpoint {endpoint} not reachable within {timeout:g}s ({type(exc).__name__})"
+    return ""
+
+
+def check_output(loc: Location) -> None:
+    """A usable output: a reachable bucket, or a local path with no file in the way."""
+    if loc.is_s3:
+        check_s3(loc)
+        return
+    path = loc.path
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{loc.uri}: output path is a file, not a directory")
+    parent = path
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent) if os.path.dirname(parent) != parent else ""
+    if parent and not os.path.isdir(parent):
+        raise UsageError(f"{loc.uri}: output path lies under {parent}, which is a file")
+    if parent and not os.access(parent, os.W_OK):
+        raise UsageError(f"{loc.uri}: {parent} is not writable")
 
 
 def read_bytes(loc: Location) -> bytes:

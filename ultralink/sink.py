@@ -6,6 +6,7 @@ Layout under an output location::
     _units/<unit_id>.json       completion marker + that unit's counts (written after the shard)
     _manifest.json              job, config hash, versions, units done, totals
     _report.json                the job report
+    _lease.json                 the single-writer lease (``ultralink.lease``)
 
 A unit's shard is written first, its marker second, each atomically; a crash between the
 two only makes the rerun rewrite the same deterministic shard name. Reruns skip units that
@@ -14,10 +15,12 @@ have a marker, so nothing is duplicated or lost.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import posixpath
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -28,16 +31,88 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ultralink import __version__
-from ultralink.fs import (Location, delete_dir, exists, list_files, read_bytes, upload_file,
+from ultralink.fs import (Location, check_output, exists, list_files, read_bytes, upload_file,
                           write_atomic)
 
 MANIFEST = "_manifest.json"
 REPORT = "_report.json"
 UNITS_DIR = "_units"
+TMP_PREFIX = ".tmp-"   # temporary files: never end in .parquet/.json, swept on the next run
 
 
 class OutputConflict(Exception):
     """The output holds a different job's or config's results; ``--overwrite`` starts over."""
+
+
+class JobIncomplete(Exception):
+    """Some units failed (e.g. on I/O) and were not marked done; a rerun retries them."""
+
+
+def is_tmp(name: str) -> bool:
+    """A temporary name of ours: ``.tmp-…`` (shards) or ``….tmp-<hex>`` (``write_atomic``)."""
+    return name.startswith(TMP_PREFIX) or ".tmp-" in name
+
+
+def check_ours(out: Location) -> None:
+    """Refuse (``OutputConflict``) to wipe an output that is neither empty nor ours.
+
+    Ours: it holds a ``_manifest.json`` of ours, or nothing but our lease and temporary files.
+    """
+    from ultralink.lease import LEASE
+
+    manifest = out.join(MANIFEST)
+    if exists(manifest):
+        try:
+            body = json.loads(read_bytes(manifest))
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "job" in body and "config_hash" in body:
+            return
+        raise OutputConflict(f"{out.uri}: {MANIFEST} is not an ultralink manifest; refusing "
+                             "to delete it with --overwrite")
+    strays = [loc.uri for loc in list_files(out)
+              if posixpath.basename(loc.path) != LEASE and not is_tmp(posixpath.basename(loc.path))]
+    if strays:
+        raise OutputConflict(f"{out.uri} is not an ultralink output (no {MANIFEST}; holds "
+                             f"{len(strays)} file(s), e.g. {strays[0]}); refusing to delete it "
+                             "with --overwrite")
+
+
+def clear_output(out: Location) -> None:
+    """Delete everything under ``out`` except the lease this run holds."""
+    from ultralink.lease import LEASE
+
+    if not exists(out):
+        return
+    if out.is_s3:
+        for loc in list_files(out):
+            if posixpath.basename(loc.path) != LEASE or posixpath.dirname(loc.path) != out.path:
+                out.fs.delete_file(loc.path)
+        return
+    import shutil
+
+    for name in os.listdir(out.path):
+        if name == LEASE:
+            continue
+        path = os.path.join(out.path, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def sweep_tmp(out: Location) -> int:
+    """Remove temporary files a crashed run left under a local ``out``; returns how many."""
+    if out.is_s3 or not os.path.isdir(out.path):
+        return 0   # S3 temporaries live on the writer's local disk, never under the prefix
+    n = 0
+    for dirpath, _dirs, names in os.walk(out.path):
+        for name in names:
+            if is_tmp(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(dirpath, name))
+                    n += 1
+    return n
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -66,7 +141,8 @@ def write_parquet_atomic(loc: Location, batches: Iterable[pa.RecordBatch | pa.Ta
     tmp_dir = os.path.dirname(loc.path) if not loc.is_s3 else None
     if tmp_dir:
         os.makedirs(tmp_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=tmp_dir)
+    # ".tmp-part-….parquet-XXXX": no "*.parquet" glob of a reader matches a half-written shard
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{posixpath.basename(loc.path)}-", dir=tmp_dir)
     os.close(fd)
     rows = 0
     try:
@@ -94,21 +170,53 @@ class UnitStore:
         self.job = job
         self.config = dict(config)
         self.hash = config_hash(self.config)
+        self.token: int | None = None        # the lease's fencing token (set in workers too)
+        self.lease: Any = None
+        self.inputs: list[dict[str, str]] = []
 
     # -- setup -------------------------------------------------------------------------
     def open(self, overwrite: bool) -> None:
-        """Start or resume: refuse a different job/config unless ``overwrite`` wipes it."""
+        """Start or resume: check the output, take its lease, refuse a different job/config
+        unless ``overwrite`` wipes it (only an output of ours), sweep a crash's temporaries.
+
+        Nothing is written before the checks pass but the lease itself.
+        """
+        from ultralink.lease import Lease
+
+        check_output(self.out)
         manifest = self.out.join(MANIFEST)
         if overwrite:
-            delete_dir(self.out)
-        elif exists(manifest):
-            old = json.loads(read_bytes(manifest))
-            if old.get("job") != self.job or old.get("config_hash") != self.hash:
-                raise OutputConflict(
-                    f"{self.out.uri} holds output of job {old.get('job')!r} with config "
-                    f"{old.get('config_hash')}; this run is {self.job!r} with config {self.hash}. "
-                    "Use --overwrite to start over, or another --output.")
+            check_ours(self.out)
+        self.lease = Lease.acquire(self.out)
+        self.token = self.lease.token
+        try:
+            if overwrite:
+                clear_output(self.out)
+            elif exists(manifest):
+                try:
+                    old = json.loads(read_bytes(manifest))
+                except ValueError:
+                    old = {}
+                if old.get("job") != self.job or old.get("config_hash") != self.hash:
+                    raise OutputConflict(
+                        f"{self.out.uri} holds output of job {old.get('job')!r} with config "
+                        f"{old.get('config_hash')}; this run is {self.job!r} with config "
+                        f"{self.hash}. Use --overwrite to start over, or another --output.")
+        except BaseException:
+            self.close()
+            raise
+        sweep_tmp(self.out)
         self.write_manifest(status="running")
+
+    def close(self) -> None:
+        """Release the lease (jobs decorated with ``lease.releasing`` do it for you)."""
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    def record_inputs(self, files: Iterable[Location]) -> None:
+        """Name each input with its identity in the manifest (what this output was made from)."""
+        self.inputs = [{"uri": f.uri, "version": f.version} for f in files]
 
     # -- units -------------------------------------------------------------------------
     def shard(self, unit_id: str) -> Location:
@@ -129,13 +237,41 @@ class UnitStore:
         return found
 
     def finish_unit(self, unit_id: str, marker: Mapping[str, Any]) -> None:
-        payload = {"unit_id": unit_id, "finished_at": time.time(), **marker}
+        """Mark a unit done, after checking that this run still owns the output (fencing)."""
+        if self.token is not None:
+            from ultralink.lease import check_token
+
+            if self.lease is not None and self.lease.lost:
+                from ultralink.lease import LeaseLost
+
+                raise LeaseLost(f"{self.out.uri}: this run lost its lease")
+            check_token(self.out, self.token)
+        payload = {"unit_id": unit_id, "finished_at": time.time(), "lease_token": self.token,
+                   **marker}
         write_atomic(self.marker(unit_id), json.dumps(payload, ensure_ascii=False).encode())
+
+    def drop_stale(self, planned: Iterable[str]) -> list[str]:
+        """Remove finished units outside this plan (a changed or removed input, a partial
+        chunk since completed) and shards no marker owns, so the output equals a fresh run."""
+        planned = set(planned)
+        stale = sorted(set(self.done()) - planned)
+        for uid in stale:
+            for loc in (self.marker(uid), self.shard(uid)):   # marker first: never a bare one
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    loc.fs.delete_file(loc.path)
+        owned = planned | set(self.done())
+        for loc in self.shards():
+            uid = posixpath.basename(loc.path)[len("part-"):-len(".parquet")]
+            if posixpath.dirname(loc.path) == self.out.path and uid not in owned:
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    loc.fs.delete_file(loc.path)
+        return stale
 
     # -- job files ---------------------------------------------------------------------
     def write_manifest(self, status: str, **extra: Any) -> None:
         body = {"job": self.job, "config_hash": self.hash, "config": self.config,
-                "versions": versions(), "status": status, "updated_at": time.time(), **extra}
+                "versions": versions(), "status": status, "updated_at": time.time(),
+                **({"inputs": self.inputs} if self.inputs else {}), **extra}
         write_atomic(self.out.join(MANIFEST), json.dumps(body, indent=2, ensure_ascii=False,
                                                           default=str).encode())
 

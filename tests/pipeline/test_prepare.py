@@ -178,3 +178,87 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
 def test_config_rejects_unknown_key():
     with pytest.raises(Exception, match="min_doc_tokenz"):
         PrepareConfig(min_doc_tokenz=3)
+
+
+def _split_fr(tmp_path: Path) -> tuple[str, str]:
+    """The fr sample as two dumps: pages 0-1 (one kept document each) and the rest."""
+    text = sample("fr").read_text(encoding="utf-8")
+    pages = re.findall(r"  <page>.*?</page>\n", text, re.S)
+    head = text[:text.index("  <page>")]
+    return (head + "".join(pages[:2]) + "</mediawiki>\n",
+            head + "".join(pages[2:]) + "</mediawiki>\n")
+
+
+def test_input_identity_changed_removed_and_respelled_inputs(ray_local, tmp_path, monkeypatch):
+    """A truncated dump replaced by the full one is redone; a dropped input leaves the output;
+    one file named three ways is one input. Each time the output equals a fresh run."""
+    part1_text, part2_text = _split_fr(tmp_path)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    part1, part2 = dumps / "part1.xml", dumps / "part2.xml"
+    part1.write_text(part1_text[: len(part1_text) - 3000], encoding="utf-8")  # cut in page 1
+    part2.write_text(part2_text, encoding="utf-8")
+    out = tmp_path / "out"
+    first = run_prepare("fr", [str(part1), str(part2)], str(out))
+    assert any("truncated" in p for p in first["problems"])
+
+    part1.write_text(part1_text, encoding="utf-8")   # the full download replaces the cut one
+    fresh = run_prepare("fr", [str(part1), str(part2)], str(tmp_path / "fresh"))
+    second = run_prepare("fr", [str(part1), str(part2)], str(out))
+    ids = sorted(r["id"] for r in read_segments(out))
+    assert ids == sorted(r["id"] for r in read_segments(tmp_path / "fresh"))
+    assert len(ids) == fresh["segments_written"] == second["segments_written"] == 3
+    assert not any("truncated" in p for p in second["problems"])
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert {i["uri"] for i in manifest["inputs"]} == {str(part1), str(part2)}
+    assert all("size=" in i["version"] and "mtime_ns=" in i["version"] for i in manifest["inputs"])
+
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(part2), "dumps/part2.xml", f"{dumps}/../dumps//part2.xml"]
+    third = run_prepare("fr", spellings, str(out))
+    rows = read_segments(out)
+    assert third["files"]["found"] == 1 and third["units"]["total"] == 1
+    assert sorted(r["id"] for r in rows) == sorted(
+        r["id"] for r in read_segments(tmp_path / "fresh") if r["source_file"] == str(part2))
+    assert len(rows) == 1 and len(list((out / "_units").glob("*.json"))) == 1
+
+
+class _FlakyHandler:
+    """A local filesystem whose first ``fail`` opens raise EIO, like a dropped NFS/S3 read."""
+
+    def __init__(self, fail: int) -> None:
+        import pyarrow.fs as pafs
+
+        self.local = pafs.LocalFileSystem()
+        self.fail = fail
+
+    def __getattr__(self, name):
+        return getattr(self.local, name)
+
+    def open_input_file(self, path):
+        if self.fail > 0:
+            self.fail -= 1
+            raise OSError(5, "Input/output error (simulated)")
+        return self.local.open_input_file(path)
+
+
+def test_a_unit_failing_on_io_is_retried_and_never_marked_done(tmp_path, monkeypatch):
+    import ultralink.pipeline.prepare as prepare
+    from ultralink.fs import expand, resolve
+    from ultralink.sources.wikipedia import plan_units
+
+    monkeypatch.setattr(prepare, "IO_BACKOFF_S", 0.0)
+    (loc,), _ = expand([str(sample("fr"))])
+    unit = plan_units(loc, 1 << 30)[0]
+    out = tmp_path / "out"
+    job = prepare.PrepareUnits("fr", PrepareConfig().model_dump(), None, resolve(str(out)),
+                               {"language": "fr"})
+    job.in_fs = _FlakyHandler(fail=prepare.IO_ATTEMPTS)     # every attempt fails
+    counters, problems, rows, failed = job._run_unit(unit)
+    assert failed and "Input/output error" in failed and rows == 0
+    assert not (out / "_units").exists() and not list(out.glob("part-*"))
+
+    job.in_fs = _FlakyHandler(fail=1)                       # a transient error: retried
+    counters, problems, rows, failed = job._run_unit(unit)
+    assert not failed and rows >= 1
+    assert [p.stem for p in (out / "_units").glob("*.json")] == [unit.unit_id]

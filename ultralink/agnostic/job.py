@@ -32,6 +32,7 @@ from ultralink.cli import add_job_args
 from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
+from ultralink.lease import releasing
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.sink import UnitStore
 
@@ -179,6 +180,7 @@ def _to_record(language: str, subset: str, model: str, prompt_version: str,
     return convert
 
 
+@releasing
 def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                  config: AgnosticConfig | None = None, engine: Any = None,
                  ray_address: str | None = None, overwrite: bool = False,
@@ -227,6 +229,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     store.open(overwrite)
 
     files, problems = expand_inputs(inputs)
+    store.record_inputs(files)
     if len({loc.is_s3 for loc in files}) > 1:
         raise ValueError("mixing local and s3:// inputs in one job is not supported")
 
@@ -277,27 +280,32 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     # 3. units: file × block of records -----------------------------------------------------
     units: list[WorkUnit] = []
     per_file: dict[str, tuple[list[int], list[str]]] = {}
+    versions = {loc.uri: loc.version for loc in files}
     for s in scans:
-        fk = file_key(s["uri"])
-        counts: dict[int, int] = {}
-        ords: list[int] = []
-        uids: list[str] = []
+        # the file's identity and each block's selection are in its unit id: a changed input
+        # or a changed selection (pruning over other files) makes a new unit, never a stale one
+        fk = file_key(s["uri"] + "\x1f" + versions.get(s["uri"], ""))
+        blocks: dict[int, list[int]] = {}
         for ordinal, key, reason in s["records"]:
             if ordinal >= cut.get(s["uri"], 0):
                 break
-            block = ordinal // cfg.unit_records
-            counts.setdefault(block, 0)
+            chosen = blocks.setdefault(ordinal // cfg.unit_records, [])
             if not reason and key in selected:
-                counts[block] += 1
-                ords.append(ordinal)
-                uids.append(f"{fk}-{block:06d}")
-        for block, n in sorted(counts.items()):
+                chosen.append(ordinal)
+        uid_of = {block: f"{fk}-{block:06d}-{file_key(','.join(map(str, ords)))[:8]}"
+                  for block, ords in blocks.items()}
+        ords = [o for block in sorted(blocks) for o in blocks[block]]
+        uids = [uid_of[block] for block in sorted(blocks) for _ in blocks[block]]
+        for block, chosen in sorted(blocks.items()):
             start = block * cfg.unit_records
-            units.append(WorkUnit(f"{fk}-{block:06d}", n,
+            units.append(WorkUnit(uid_of[block], len(chosen),
                                   {"uri": s["uri"], "start": start, "end": start + cfg.unit_records}))
         per_file[s["uri"]] = (ords, uids)
     del scans
 
+    stale = store.drop_stale(u.unit_id for u in units)
+    if stale:
+        log.info("removed %d unit(s) of changed or removed inputs: %s", len(stale), stale[:5])
     done = store.done()
     pending = [u for u in units if u.unit_id not in done]
     pending_ids = {u.unit_id for u in pending}

@@ -28,7 +28,8 @@ from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.pipeline.chain import format_table, run_chain, stage_summary
 from ultralink.records import Segment, segment_schema
-from ultralink.sink import UnitStore
+from ultralink.lease import releasing
+from ultralink.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, Unit, plan_units, read_unit
 
 log = logging.getLogger("ultralink.prepare")
@@ -37,6 +38,8 @@ STAGES = ("clean", "language", "t2s", "doc_length", "segment")
 MAX_PROBLEMS_PER_UNIT = 50
 MAX_PROBLEMS_IN_REPORT = 1000
 BATCH_ROWS = 2048
+IO_ATTEMPTS = 3        # a unit that fails on I/O is tried this often, then left not done
+IO_BACKOFF_S = 2.0     # first wait between attempts (doubles)
 
 
 def _build_steps(language: str, cfg: PrepareConfig) -> list:
@@ -73,31 +76,53 @@ class PrepareUnits:
     """Ray Data actor UDF: one work unit in, its shard + marker written, one summary row out."""
 
     def __init__(self, language: str, config: dict[str, Any], in_fs: Any, out: Location,
-                 job_config: dict[str, Any]) -> None:
+                 job_config: dict[str, Any], token: int | None = None) -> None:
         self.language = language
         self.cfg = PrepareConfig(**config)
         self.in_fs = in_fs
         self.store = UnitStore(out, "prepare", job_config)
+        self.store.token = token   # fencing: a worker of a superseded run cannot commit
         self.steps = _build_steps(language, self.cfg)
         for step in self.steps:
             step.setup()
         self.schema = segment_schema()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {"unit_id": [], "uri": [], "counters": [], "problems": [], "rows": []}
+        out: dict[str, list] = {"unit_id": [], "uri": [], "counters": [], "problems": [], "rows": [],
+                                "failed": []}
         for i in range(len(batch["uri"])):
             unit = Unit(uri=str(batch["uri"][i]), kind=str(batch["kind"][i]),
                         index=int(batch["index"][i]), start=int(batch["start"][i]),
-                        end=int(batch["end"][i]), siteinfo_base=str(batch["siteinfo_base"][i]))
-            counters, problems, rows = self._run_unit(unit)
+                        end=int(batch["end"][i]), siteinfo_base=str(batch["siteinfo_base"][i]),
+                        version=str(batch["version"][i]) if "version" in batch else "")
+            counters, problems, rows, failed = self._run_unit(unit)
             out["unit_id"].append(unit.unit_id)
             out["uri"].append(unit.uri)
             out["counters"].append(json.dumps(counters.to_dict()))
             out["problems"].append(json.dumps(problems, ensure_ascii=False))
             out["rows"].append(rows)
+            out["failed"].append(failed)
         return out
 
-    def _run_unit(self, unit: Unit) -> tuple[Counters, list[str], int]:
+    def _run_unit(self, unit: Unit) -> tuple[Counters, list[str], int, str]:
+        """Run one unit; an I/O failure is retried and, if it persists, leaves the unit
+        unmarked (``failed`` names it) so the next run does it again."""
+        wait = IO_BACKOFF_S
+        for attempt in range(1, IO_ATTEMPTS + 1):
+            try:
+                return (*self._attempt_unit(unit), "")
+            except (InputError, OSError) as exc:
+                line = f"{unit.uri}: unit {unit.index}: I/O error (attempt {attempt}/{IO_ATTEMPTS}): {exc}"
+                log.warning("%s", line)
+                if attempt == IO_ATTEMPTS:
+                    counters = Counters()
+                    counters.add("units_failed_io")
+                    return counters, [line], 0, line
+                time.sleep(wait)
+                wait *= 2
+        raise AssertionError("unreachable")
+
+    def _attempt_unit(self, unit: Unit) -> tuple[Counters, list[str], int]:
         counters = Counters()
         problems: list[str] = []
 
@@ -111,12 +136,7 @@ class PrepareUnits:
         path = resolve(unit.uri).path
         pages = read_unit(unit, self.in_fs, path, counters, report)
         segments = run_chain(self.steps, pages, counters)
-        rows = 0
-        try:
-            rows = self.store_shard(unit, segments)
-        except InputError as exc:  # a reader may surface an unreadable input late
-            report(f"{unit.uri}: {exc}")
-            counters.add("errors_unreadable")
+        rows = self.store_shard(unit, segments)   # an I/O error propagates: no marker
         counters.timings["unit_wall"] = time.perf_counter() - start
         counters.add("rows_written", rows)
         self.store.finish_unit(unit.unit_id, {"uri": unit.uri, "unit": asdict(unit), "rows": rows,
@@ -139,14 +159,17 @@ class PrepareUnits:
 
 
 def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | None]:
+    from dataclasses import replace
+
     try:
-        return [asdict(u) for u in plan_units(loc, unit_bytes)], None
+        return [asdict(replace(u, version=loc.version)) for u in plan_units(loc, unit_bytes)], None
     except InputError as exc:
         return [], f"{loc.uri}: {getattr(exc, 'reason', exc)}"
     except Exception as exc:  # never let one bad file stop the others
         return [], f"{loc.uri}: {type(exc).__name__}: {exc}"
 
 
+@releasing
 def run_prepare(language: str, inputs: list[str], output: str, config: PrepareConfig | None = None,
                 ray_address: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the preparation job; returns the report (also written as ``_report.json``)."""
@@ -163,6 +186,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     store.open(overwrite)
 
     files, problems = expand_inputs(inputs)
+    store.record_inputs(files)
 
     init_ray(ray_address)
     plan_task = ray.remote(num_cpus=1)(_plan)
@@ -177,6 +201,9 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             files_ok += 1
         units.extend(file_units)
 
+    stale = store.drop_stale(Unit(**u).unit_id for u in units)
+    if stale:
+        log.info("removed %d unit(s) of changed or removed inputs: %s", len(stale), stale[:5])
     done = store.done()
     pending = [u for u in units if Unit(**u).unit_id not in done]
     log.info("prepare %s: %d files, %d units (%d already done, %d to run)",
@@ -188,6 +215,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
         raise ValueError("mixing local and s3:// inputs in one job is not supported; run them separately")
 
     this_run = Counters()
+    failed: list[str] = []
     if pending:
         pool = max(1, min(cluster_cpus(), len(pending)))
         ds = ray.data.from_items(pending, override_num_blocks=len(pending))
@@ -197,20 +225,29 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             # wait), but need only one: a busy cluster still makes progress
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool, initial_size=pool),
             fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
-                                   "in_fs": in_fs, "out": out, "job_config": job_config})
+                                   "in_fs": in_fs, "out": out, "job_config": job_config,
+                                   "token": store.token})
         for row in ds.iter_rows():
             this_run.merge(json.loads(row["counters"]))
+            if row["failed"]:
+                failed.append(row["failed"])
 
     total = Counters()
     for marker in store.done().values():
         total.merge(marker["counters"])
         problems.extend(marker.get("problems", []))
+    problems.extend(failed)
     report = _report(language, inputs, out, cfg, files, files_ok, units, pending, total, this_run,
                      problems, started)
+    report["units"]["failed_io"] = len(failed)
     store.write_report(report)
-    store.write_manifest(status="done", units_total=len(units), units_done=len(store.done()),
-                         segments=report["segments_written"], tokens=report["tokens"])
+    store.write_manifest(status="incomplete" if failed else "done", units_total=len(units),
+                         units_done=len(store.done()), segments=report["segments_written"],
+                         tokens=report["tokens"])
     print(summary_text(report))
+    if failed:
+        raise JobIncomplete(f"{len(failed)} unit(s) failed on I/O and were not marked done "
+                            f"(rerun to retry them); first: {failed[0]}")
     if files_ok == 0 or (total.counts.get("pages_read", 0) == 0 and problems):
         raise NoInput("no input could be read: " + "; ".join(problems[:5]))
     return report

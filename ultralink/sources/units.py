@@ -52,11 +52,13 @@ class Unit:
     start: int = 0      # byte offset / first row group
     end: int = -1       # exclusive; -1 = to the end
     siteinfo_base: str = ""   # URL prefix for titles, e.g. "https://ru.wikipedia.org/wiki/"
+    version: str = ""   # the input's identity (size + mtime / ETag): a changed file, new units
 
     @property
     def unit_id(self) -> str:
         """Stable, filesystem-safe name for this unit's outputs and manifest entry."""
-        key = "\x1f".join((self.uri, self.kind, str(self.index), str(self.start), str(self.end)))
+        parts = (self.uri, self.kind, str(self.index), str(self.start), str(self.end))
+        key = "\x1f".join(parts + ((self.version,) if self.version else ()))
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 

@@ -38,6 +38,7 @@ from ultralink.config import Strict
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
+from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.llm_stage import DROP_COLUMN
@@ -92,9 +93,15 @@ class SpecificConfig(Strict):
 # --------------------------------------------------------------------------------- planning
 
 
-def unit_id_for(file_uri: str, start: int, end: int) -> str:
+def unit_id_for(file_uri: str, start: int, end: int, version: str = "",
+                members: list[str] | None = None) -> str:
+    """Readable and content-keyed: the file's identity and the unit's segment ids are in the
+    hash, so a changed input file (or a changed selection) makes new units."""
     name = posixpath.basename(file_uri)
-    digest = hashlib.sha256(f"{name}\x1f{start}\x1f{end}".encode()).hexdigest()[:16]
+    key = f"{name}\x1f{start}\x1f{end}"
+    if version or members:
+        key += "\x1f" + version + "\x1f" + "\x1e".join(members or [])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{posixpath.splitext(name)[0].removeprefix('part-')[:24]}-{start:06d}-{end:06d}-{digest[:8]}"
 
 
@@ -114,7 +121,7 @@ def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
         ids = ids_by_file[loc.uri]
         for start in range(0, len(ids), unit_size):
             chunk = ids[start:start + unit_size]
-            uid = unit_id_for(loc.uri, start, start + len(chunk))
+            uid = unit_id_for(loc.uri, start, start + len(chunk), loc.version, chunk)
             units.append(WorkUnit(uid, len(chunk), {"file": loc.uri, "start": start,
                                                     "end": start + len(chunk)}))
             members[uid] = chunk
@@ -164,15 +171,9 @@ def _to_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _drop_stale(store: UnitStore, planned: set[str]) -> list[str]:
-    """Remove finished units that are not in this plan (a partial chunk since completed)."""
-    stale = sorted(set(store.done()) - planned)
-    for uid in stale:
-        for loc in (store.shard(uid), store.marker(uid)):
-            try:
-                loc.fs.delete_file(loc.path)
-            except (FileNotFoundError, OSError):
-                pass
-    return stale
+    """Remove finished units that are not in this plan (a partial chunk since completed, a
+    changed or removed input file)."""
+    return store.drop_stale(planned)
 
 
 def _in_flight(cfg: SpecificConfig) -> int:
@@ -186,6 +187,7 @@ def _in_flight(cfg: SpecificConfig) -> int:
 # ------------------------------------------------------------------------------------ run
 
 
+@releasing
 def run_specific(language: str, inputs: list[str], output: str,
                  config: SpecificConfig | None = None, ray_address: str | None = None,
                  overwrite: bool = False, pool: Any = None) -> dict[str, Any]:
@@ -217,6 +219,7 @@ def run_specific(language: str, inputs: list[str], output: str,
 
     files, problems = expand_inputs(inputs)
     files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
+    store.record_inputs(files)
     if not files:
         raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
     units, members = plan_units(files, cfg.unit_size, cfg.max_dialogues)

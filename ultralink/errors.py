@@ -1,0 +1,98 @@
+"""User errors as one line, and credentials kept out of every message and log line.
+
+A week-long job is started by an operator who reads stderr: a bad config, path or endpoint
+must be one line naming the thing and the reason (exit 2), never a traceback; and nothing we
+print or log may carry a secret (``s3://KEY:SECRET@…``, botocore's ``Authorization`` header,
+the driver's AWS keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+
+class UsageError(Exception):
+    """A problem the user fixes (config, paths, endpoint, credentials): one line, exit 2."""
+
+
+# scheme://user:password@host  or  scheme://user@host  -> scheme://***@host (an AWS secret
+# may hold "/" and "+", so after "user:" anything up to the "@" is the password)
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)"
+                       r"(?:[^/\s@:'\"]+:[^\s@'\"]*|[^/\s@:'\"]+)@")
+# SigV4 header / presigned-URL pieces and raw header values
+_PATTERNS = (
+    (re.compile(r"(Credential=)[^,\s&'\"]+", re.I), r"\1***"),
+    (re.compile(r"(Signature=)[0-9a-f]+", re.I), r"\1***"),
+    (re.compile(r"((?:X-Amz-Security-Token|X-Amz-Credential|X-Amz-Signature)['\"]?\s*[:=]\s*"
+                r"b?['\"]?)[^\s,'\"&}]+", re.I), r"\1***"),
+    (re.compile(r"((?:Authorization|aws_secret_access_key|aws_access_key_id|aws_session_token)"
+                r"['\"]?\s*[:=]\s*b?['\"]?)[^'\"\n,}]+", re.I), r"\1***"),
+)
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
+               "OPENAI_API_KEY", "HF_TOKEN")
+
+
+def has_userinfo(uri: str) -> bool:
+    """``uri`` carries credentials (``s3://KEY:SECRET@bucket/…``)."""
+    return bool(_USERINFO.match(uri))
+
+
+def redact(text: str) -> str:
+    """``text`` with URI userinfo, SigV4 credentials and known secret values replaced by ``***``."""
+    text = _USERINFO.sub(r"\g<scheme>***@", text)
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    for name in _SECRET_ENV:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:   # short test values ("x") would shred ordinary text
+            text = text.replace(value, "***")
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then redacts the whole line (message, args and traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message in place, for handlers someone else formats."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def install_log_redaction(fmt: str, level: int) -> None:
+    """Root logging at ``level`` whose every handler redacts secrets (the CLI's setup)."""
+    root = logging.getLogger()
+    ours = not root.handlers
+    logging.basicConfig(level=level, format=fmt)
+    root.setLevel(level)
+    for handler in root.handlers:
+        if ours:
+            handler.setFormatter(RedactingFormatter(fmt))
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+def load_yaml(path: str) -> Any:
+    """A YAML file's content; a missing/unreadable file or a syntax error is a UsageError
+    naming the file and (for syntax) the line and column."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"{path}: YAML syntax error{where}: {problem}") from None
