@@ -22,6 +22,7 @@ def run_job(name: str, job: Callable[[], object],
     """Run one job the way every subcommand does: a bad config, an output conflict or a bad
     value is one line and exit 2; no readable input at all is one line and exit 1."""
     from ultralink.fs import NoInput
+    from ultralink.pipeline.error_guard import TooManyErrors
     from ultralink.sink import OutputConflict
 
     try:
@@ -32,7 +33,7 @@ def run_job(name: str, job: Callable[[], object],
     except (OutputConflict, ValueError, *usage_errors) as exc:
         print(f"ultralink {name}: {exc}", file=sys.stderr)
         return 2
-    except NoInput as exc:
+    except (NoInput, TooManyErrors) as exc:
         print(f"ultralink {name}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -73,7 +73,12 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
         for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles)):
             reason = ""
             if subset == "chat" and language != "en" and cfg.prefilter:
-                reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
+                try:
+                    reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
+                except Exception as exc:  # one poison record must not lose the file
+                    reason = f"error:{type(exc).__name__}"
+                    log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
+                              type(exc).__name__, exc)
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
     except SchemaError as exc:
         error = str(exc)
@@ -108,7 +113,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
         unit = wanted.get(i)
         if unit is None:
             continue
-        yield {"unit_id": unit, "id": conv.id,
+        yield {"unit_id": unit, "id": conv.id, "source_file": loc.uri,
                "conversation": json.dumps(conv.to_row(), ensure_ascii=False)}
 
 
@@ -220,7 +225,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
 
     started = time.time()
     out = resolve(output)
-    job_config = {"language": language, "subset": subset, "agnostic": cfg.model_dump(),
+    job_config = {"language": language, "subset": subset, "agnostic": cfg.identity(),
                   "engine": {"engine": engine.engine, "model": engine.model} if translate else None,
                   "style": style, "granularity": granularity, "prompt_version": prompt_version}
     store = UnitStore(out, "agnostic", job_config)
@@ -312,7 +317,8 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
              len(units) - len(pending), len(pending), n_rows)
 
     collector = _collector_class()(store, pending, conversation_schema(),
-                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed))
+                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed),
+                                   limits=cfg.error_limits)
     collector.rejects = []
     collector.finish_empty()
 

@@ -62,6 +62,16 @@ class Drop(Exception):
         self.reason = reason
 
 
+def row_error(stage: str, row: Mapping[str, Any], exc: BaseException) -> str:
+    """The drop reason ``error:<Type>`` of a row whose processing raised; logged once, with
+    the record id and its file, so the poison record can be found (the job's error guard
+    decides whether the share of such rows stops the job)."""
+    where = row.get("source_file") or row.get("file") or row.get("unit_id") or "?"
+    log.error("stage %s: record %s (%s) dropped: %s: %s", stage, row.get("id", "?"), where,
+              type(exc).__name__, exc)
+    return f"error:{type(exc).__name__}"
+
+
 class StageClient:
     """What ``process_row`` talks to: the pool, counting into this stage's metrics."""
 
@@ -179,6 +189,8 @@ class LLMStage:
             result, reason = None, d.reason
         except RequestError as e:  # retries used up (or not retryable): drop, never fail
             result, reason = None, "llm_" + e.reason
+        except Exception as e:  # a bug or a poison record: drop this row, never the batch
+            result, reason = None, row_error(self.stage_name, row, e)
         else:
             reason = None if result is not None else "rejected"
         finally:

@@ -40,6 +40,7 @@ from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.pipeline.chain import format_table
+from ultralink.pipeline.error_guard import ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
@@ -50,6 +51,8 @@ from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, Dialogue
 log = logging.getLogger("ultralink.specific")
 
 JOB = "specific"
+# Keys that steer a run but not what it writes: not part of the output's identity (hash).
+RUN_CONTROL = {"max_dialogues", "error_limits"}
 SEGMENT_COLUMNS = ("id", "doc_id", "title", "url", "language", "segment_index", "text",
                    "source_file")
 
@@ -83,6 +86,7 @@ class SpecificConfig(Strict):
     fasttext_model: str | None = Field(None, description="lid.176 path (default: the shipped "
                                        ".ftz)")
     dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
+    error_limits: ErrorLimits = Field(default_factory=ErrorLimits)
     llm: EngineConfig = Field(default_factory=lambda: EngineConfig(engine="llamacpp",
                                                                    model="gemma3-270m",
                                                                    n_threads=1,
@@ -210,7 +214,7 @@ def run_specific(language: str, inputs: list[str], output: str,
     # max_dialogues selects a prefix of the same units: not part of the output's identity.
     # Re-validated so defaults get their field types (0 -> 0.0) as a YAML-loaded config does.
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
-        exclude={"max_dialogues"}))
+        exclude=RUN_CONTROL))
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
     store = UnitStore(out, JOB, job_config)
     store.open(overwrite)
@@ -233,7 +237,8 @@ def run_specific(language: str, inputs: list[str], output: str,
     if pending:
         init_ray(ray_address)
         rows = load_rows(files, members, pending)
-        collector = StatsCollector(store, pending, conversation_schema(), _to_record)
+        collector = StatsCollector(store, pending, conversation_schema(), _to_record,
+                                   limits=cfg.error_limits)
         collector.finish_empty()
         own_pool = pool is None
         if own_pool:
