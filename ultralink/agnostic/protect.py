@@ -58,7 +58,8 @@ class Protected:
                                   if int(m.group(1)) < len(self.spans) else m.group(0), translated)
 
 
-def protect(text: str, kinds: set[str] | None = None) -> Protected:
+def protect(text: str, kinds: set[str] | None = None,
+            extra: tuple[tuple[str, str], ...] = ()) -> Protected:
     """Replace every protected span (of ``kinds``, default all) by a placeholder.
 
     Patterns run outer-first, so a URL inside a code block goes with the block. A later
@@ -70,8 +71,11 @@ def protect(text: str, kinds: set[str] | None = None) -> Protected:
     names: list[str] = []
     absorbed: set[int] = set()
     out = text
-    for name, rx in _COMPILED:
-        if kinds is not None and name not in kinds and name != "marker":
+    # ``extra`` (name, regex) pairs run right after the literal markers (the translator's
+    # prompt labels at line starts, so a message cannot fake an ``English:`` example pair)
+    patterns = _COMPILED[:1] + [(n, re.compile(rx)) for n, rx in extra] + _COMPILED[1:]
+    for name, rx in patterns:
+        if kinds is not None and name not in kinds and name != "marker" and name not in dict(extra):
             continue
 
         def swap(m: re.Match[str], name: str = name) -> str:
