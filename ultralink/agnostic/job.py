@@ -334,6 +334,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         try:
             if translate:
                 from ultralink.agnostic.stage import AgnosticStage
+                from ultralink.llm.request_cache import CacheSpec
                 from ultralink.pipeline.engine_host import HostOptions, HostPool
 
                 if own_pool:
@@ -345,7 +346,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                     ds, pool, concurrency=(1, cfg.stage_concurrency), batch_size=cfg.batch_size,
                     max_concurrent_batches=8, num_cpus=0.25, language=language, subset=subset,
                     config=cfg.model_dump(), style=style, granularity=granularity,
-                    prompts_dir=prompts_dir)
+                    prompts_dir=prompts_dir,
+                    request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
+                                                       cfg.request_cache))
             t0 = time.time()
             bar = _progress(n_rows, f"agnostic {language}/{subset}", progress)
             for row in ds.iter_rows():

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ultralink.counters import Counters
+from ultralink.llm.request_cache import REQUESTS_DIR, remove_unit
 from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.sink import UnitStore, write_parquet_atomic
@@ -79,6 +80,7 @@ class UnitCollector:
         dropped.add("rows_written", len(rows))
         self.store.finish_unit(unit_id, {"rows": len(rows), "counters": dropped.to_dict(),
                                          "info": dict(self.units[unit_id].info)})
+        remove_unit(self.store.out.join(REQUESTS_DIR), unit_id)  # its request cache is spent
         self.counters.merge(dropped)
         self.finished.add(unit_id)
 

@@ -39,6 +39,7 @@ from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.llm.registry import EngineConfig, resolve_model
+from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.error_guard import ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
@@ -52,7 +53,7 @@ log = logging.getLogger("ultralink.specific")
 
 JOB = "specific"
 # Keys that steer a run but not what it writes: not part of the output's identity (hash).
-RUN_CONTROL = {"max_dialogues", "error_limits"}
+RUN_CONTROL = {"max_dialogues", "error_limits", "request_cache"}
 SEGMENT_COLUMNS = ("id", "doc_id", "title", "url", "language", "segment_index", "text",
                    "source_file")
 
@@ -87,6 +88,7 @@ class SpecificConfig(Strict):
                                        ".ftz)")
     dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
     error_limits: ErrorLimits = Field(default_factory=ErrorLimits)
+    request_cache: RequestCacheConfig = Field(default_factory=RequestCacheConfig)
     llm: EngineConfig = Field(default_factory=lambda: EngineConfig(engine="llamacpp",
                                                                    model="gemma3-270m",
                                                                    n_threads=1,
@@ -254,7 +256,9 @@ def run_specific(language: str, inputs: list[str], output: str,
                 keep_dropped=True, language=language, config=cfg.dialogue.model_dump(),
                 seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
                 prompts_dir=cfg.prompts_dir, max_in_flight=_in_flight(cfg),
-                fasttext_model=cfg.fasttext_model)
+                fasttext_model=cfg.fasttext_model,
+                request_cache=CacheSpec.for_output(out, cfg.llm.engine, spec.name,
+                                                   cfg.request_cache))
             for row in ds.iter_rows():
                 collector.add(row)
             llm_stats = pool.stats()
