@@ -11,6 +11,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class ErrorLimits(Strict):
+    """When rows failing with errors stop a job (``ultralink.pipeline.error_guard``)."""
+
+    max_error_share: float = Field(0.05, ge=0.0, le=1.0, description="stop the job when more "
+                                   "than this share of rows failed with an error")
+    min_errors: int = Field(10, ge=1, description="errors needed before the share is checked")
+
+
 class PrepareConfig(Strict):
     """Knowledge preparation (paper §2.1.1): langid, t2s, document and segment lengths."""
 
@@ -26,6 +34,8 @@ class PrepareConfig(Strict):
     max_segment_tokens: int = Field(2000, gt=0)
     unit_bytes: int = Field(64 * 1024 * 1024, gt=0, description="target size of one work unit "
                             "(a byte range of a splittable input)")
+    error_limits: ErrorLimits = Field(default_factory=ErrorLimits, description="when rows "
+                                      "failing with errors stop the job (not hashed)")
 
     @model_validator(mode="after")
     def _bounds(self) -> PrepareConfig:

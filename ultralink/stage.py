@@ -7,13 +7,26 @@ iterator of records, counting what it drops in the shared :class:`Counters`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ultralink.counters import Counters
 
+log = logging.getLogger("ultralink.steps")
+
 In = TypeVar("In")
 Out = TypeVar("Out")
+
+
+def record_error(counters: Counters, step: str, item: Any, exc: BaseException) -> None:
+    """Drop one record whose processing raised, as ``error:<Type>``, logged once with the
+    record's id and file (the job's error guard decides whether the share stops the job)."""
+    record = getattr(item, "doc_id", None) or getattr(item, "id", None) or getattr(
+        item, "page_id", "?")
+    log.error("step %s: record %s (%s) dropped: %s: %s", step, record,
+              getattr(item, "source_file", "?"), type(exc).__name__, exc)
+    counters.drop(f"error:{type(exc).__name__}")
 
 
 class Step(Generic[In, Out]):
@@ -35,8 +48,12 @@ class Filter(Step[In, In]):
 
     def run(self, items: Iterable[In], counters: Counters) -> Iterator[In]:
         for item in items:
-            with counters.timed(self.name):
-                verdict = self.keep(item)
+            try:
+                with counters.timed(self.name):
+                    verdict = self.keep(item)
+            except Exception as exc:  # one poison record must not stop the unit
+                record_error(counters, self.name, item, exc)
+                continue
             if verdict is True:
                 yield item
             else:

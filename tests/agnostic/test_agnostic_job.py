@@ -159,6 +159,20 @@ def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
     assert not ids["fr"] & ids["es"]
 
 
+def test_a_record_quoting_the_placeholder_marker_is_translated(ray_local, tmp_path):
+    """Issue 12: a math record containing ``⟦P5⟧`` raised IndexError in protect() and killed
+    the whole agnostic job (and every rerun)."""
+    poison = tmp_path / "poison.jsonl"
+    recs = [{"query": f"If ⟦P5⟧ + {i} = 8 apples and $x$ pears, how many are left?",
+             "response": f"We have ⟦P5⟧ = {8 - i}.\nThe answer is: {8 - i}", "type": "GSM_SV"}
+            for i in range(3)]
+    poison.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
+    report = run("fr", "math", [str(poison)], tmp_path / "out", prune_size=10)
+    written = rows(tmp_path / "out")
+    assert report["written"] == len(written) == 3, report["dropped"]
+    assert all("⟦P5⟧" in r["messages"][0]["content"] for r in written)
+
+
 def test_english_passes_through_whole(ray_local, tmp_path):
     report = run("en", "math", [MATH, CODE], tmp_path / "en", prune_size=2)
     written = rows(tmp_path / "en")

@@ -105,3 +105,16 @@ def test_spaces_group_thousands_only():
     assert check_numbers("12 - 5 = 7", "12 − 5 = 7") is None
     assert check_numbers("about 1 000 people", "about 1000 people") is None
     assert check_numbers("2 3 5", "235") is not None
+
+
+@pytest.mark.parametrize("text", [
+    "Let ⟦P5⟧ + 3 = 8 where x is $x$.",          # a literal marker inside arithmetic
+    "The value ⟦P5⟧ is $x$ and `⟦P0⟧` is code",    # a literal marker, and one inside code
+    "#### ⟦P2⟧ and $5$",                           # absorbed by a later pattern
+])
+def test_text_that_already_holds_placeholders_never_collides(text):
+    """A record quoting the marker itself (issue 12: IndexError killed the agnostic job)."""
+    p = protect(text)
+    assert check_restored(p, p.text) is None
+    assert p.restore(p.text) == text
+    assert [int(i) for i in PLACEHOLDER_RE.findall(p.text)] == list(range(len(p.spans)))

@@ -52,6 +52,31 @@ def test_failed_rows_are_dropped_with_reason_and_the_batch_survives():
     assert asyncio.run(plain(pa.Table.from_pylist(data))).num_rows == 22
 
 
+def test_any_exception_drops_only_its_row_as_error_type(caplog):
+    """A poison record (a bug in a stage's own code) drops that row as ``error:<Type>``,
+    logged once with the record id and its file; the batch and the job go on."""
+    class Crashy(ThreeTurns):
+        async def process_row(self, row, client):
+            if row["question"].startswith("CRASH"):
+                return {}["missing"] if row["n"] % 2 else [][1]
+            return await super().process_row(row, client)
+
+    pool = HostPool.local(fake_config(), 1)
+    data = [{**r, "source_file": None} for r in rows(10)]
+    for i in (3, 4):
+        data[i]["question"] = "CRASH " + data[i]["question"]
+        data[i]["source_file"] = "s3://b/poison.jsonl"
+    with caplog.at_level("ERROR", logger="ultralink.llm"):
+        out = asyncio.run(Crashy(pool, keep_dropped=True)(pa.Table.from_pylist(data))).to_pylist()
+    reasons = {r["id"]: r[DROP_COLUMN] for r in out}
+    assert reasons["r3"] == "error:KeyError" and reasons["r4"] == "error:IndexError"
+    assert sum(1 for r in reasons.values() if r) == 2 and len(out) == 10
+    lines = [r.getMessage() for r in caplog.records if "r3" in r.getMessage()]
+    assert len(lines) == 1 and "s3://b/poison.jsonl" in lines[0] and "KeyError" in lines[0]
+    stats = asyncio.run(pool.stats_async())["stages"]["three_turns"]["counts"]
+    assert stats["dropped_error:KeyError"] == 1 and stats["kept"] == 8
+
+
 def test_missing_columns_error_names_missing_and_present():
     stage = ThreeTurns(HostPool.local(fake_config(), 1))
     with pytest.raises(ValueError, match=r"missing input column\(s\) \['question'\].*'id', 'n'"):

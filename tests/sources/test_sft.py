@@ -92,7 +92,8 @@ def test_math_and_code_schemas(tmp_path, records, schema, subset):
 
 def test_parquet_with_known_columns(tmp_path):
     p = tmp_path / "m.parquet"
-    pq.write_table(pa.table({"query": ["q1", "q2"], "response": ["r1", "r2"]}), p)
+    pq.write_table(pa.table({"query": ["q1", "q2"], "response": ["r1. The answer is: 1",
+                                                                 "r2. The answer is: 2"]}), p)
     convs, _, _ = read(p, "math")
     assert [c.messages[0].content for c in convs] == ["q1", "q2"]
     assert convs[0].id != convs[1].id
@@ -116,7 +117,8 @@ def test_malformed_line_is_skipped_with_file_and_line(tmp_path):
 
 
 def test_record_not_matching_detected_schema(tmp_path):
-    p = write_jsonl(tmp_path / "mix.jsonl", [{"question": "a", "answer": "b"}] * 3 + [{"foo": 1}])
+    p = write_jsonl(tmp_path / "mix.jsonl", [{"question": "a", "answer": "b\n#### 1"}] * 3
+                    + [{"foo": 1}])
     convs, counters, lines = read(p, "math")
     assert len(convs) == 1  # identical records share a content id: duplicates dropped
     assert counters.dropped() == {"duplicate_id": 2, "schema_mismatch": 1}
@@ -129,3 +131,59 @@ def test_real_samples(shared_samples):
     assert len(gsm) == 1319 and gsm[0].messages[1].content.rstrip().split("#### ")[-1].strip().isdigit()
     he, _, _ = read(shared_samples / "humaneval_en.jsonl", "code")
     assert len(he) == 164 and he[0].id == "HumanEval/0"
+
+
+# -- schemas by shape and content (issue 12) ------------------------------------------------
+
+GSM8K_BACKWARD = [  # meta-math/GSM8K_Backward: GSM8K's keys, bare-number answers, extra keys
+    {"question": f"Janet's ducks lay X eggs per day. She eats three. If she makes {18 + i} "
+                 "dollars, what is the value of the unknown variable X?",
+     "answer": str(16 + i), "original_question": "Janet's ducks lay 16 eggs per day.",
+     "original_answer": "#### 18", "type": "GSM_FOBAR"} for i in range(5)]
+
+
+def test_gsm8k_backward_is_not_taken_as_gsm8k(tmp_path):
+    with pytest.raises(SchemaError) as err:
+        read(write_jsonl(tmp_path / "GSM8K_Backward.jsonl", GSM8K_BACKWARD), "math")
+    msg = str(err.value)
+    assert "\n" not in msg and "GSM8K_Backward.jsonl" in msg
+    assert "keys found: answer, original_answer, original_question, question, type" in msg
+    assert "gsm8k (answer, question; answers end '#### <number>')" in msg
+    # the content alone (bare numbers, no extra keys) is refused too
+    bare = [{"question": r["question"], "answer": r["answer"]} for r in GSM8K_BACKWARD]
+    with pytest.raises(SchemaError, match="answer has no '#### <number>' line"):
+        read(write_jsonl(tmp_path / "bare.jsonl", bare), "math")
+
+
+def test_a_mix_of_schemas_is_refused_not_guessed(tmp_path):
+    gsm = [{"question": f"q{i}?", "answer": f"x\n#### {i}"} for i in range(3)]
+    mm = [{"query": f"m{i}?", "response": f"y. The answer is: {i}"} for i in range(2)]
+    with pytest.raises(SchemaError, match=r"ambiguous: of 5 sampled records gsm8k 3, "
+                                          r"metamathqa 2 fit"):
+        read(write_jsonl(tmp_path / "mix.jsonl", gsm + mm), "math")
+
+
+HUMANEVAL_FR = [
+    {"task_id": f"HumanEval/{i}", "entry_point": "f", "test": "def check(c): pass",
+     "prompt": f"def f{i}(numbers: list) -> bool:\n    \"\"\" Vérifiez si, dans la liste donnée "
+               "de nombres, deux nombres sont plus proches l'un de l'autre que le seuil donné.\n"
+               f"    >>> f{i}([1.0, 2.0], 0.5)\n    False\n    \"\"\"\n",
+     "canonical_solution": "    return False\n"} for i in range(4)]
+
+
+def test_non_english_humaneval_is_not_an_english_source(tmp_path):
+    pytest.importorskip("fasttext")
+    with pytest.raises(SchemaError) as err:
+        read(write_jsonl(tmp_path / "humaneval_fr.jsonl", HUMANEVAL_FR), "code")
+    msg = str(err.value)
+    assert "not English (fr in 4 of 4 sampled humaneval prompts)" in msg
+    assert "keys found: canonical_solution, entry_point, prompt, task_id, test" in msg
+
+
+def test_real_samples_keep_their_schema_and_language(shared_samples):
+    """The real GSM8K / HumanEval files pass the content and language checks whole."""
+    pytest.importorskip("fasttext")
+    gsm, counters, _ = read(shared_samples / "gsm8k_test.jsonl", "math")
+    assert len(gsm) == 1319 and counters.dropped() == {}
+    he, counters, _ = read(shared_samples / "humaneval_en.jsonl", "code")
+    assert len(he) == 164 and counters.dropped() == {}

@@ -116,6 +116,16 @@ def test_units_are_deterministic(tmp_path):
     assert sorted(i for m in small_members.values() for i in m) == ["en_000", "en_001", "en_002"]
 
 
+def cached_entries(out: Path) -> list[dict]:
+    """Every completion recorded in ``out``'s request cache (all units)."""
+    from ultralink.fs import resolve
+    from ultralink.llm.request_cache import REQUESTS_DIR, read_unit
+
+    root = out / REQUESTS_DIR
+    units = [d.name for d in root.iterdir()] if root.is_dir() else []
+    return [e for u in units for e in read_unit(resolve(str(root)), u)]
+
+
 def test_resume_after_a_kill(ray_local, tmp_path):
     """Kill a run mid-way; the rerun generates only the unfinished units; ids match a clean run."""
     seg = write_segments(tmp_path / "seg", "ru", files=1, per_file=8)
@@ -153,6 +163,8 @@ def test_resume_after_a_kill(ray_local, tmp_path):
     time.sleep(2)  # let Ray reap the killed driver's actors
     for p in calls.glob("*.calls"):
         p.unlink()
+    # dialogues the killed run finished but could not mark: replayed from the request cache
+    cached = {e["request_id"].split(":")[0] for e in cached_entries(out)}
     report = run_specific("ru", [str(seg)], str(out), cfg)
     assert report["units"]["skipped_done"] == len(done_before)
     final = read_output(out).column("id").to_pylist()
@@ -161,4 +173,54 @@ def test_resume_after_a_kill(ray_local, tmp_path):
     rerun_dialogues = {line.split(":")[0] for p in calls.glob("*.calls")
                        for line in p.read_text().splitlines()}
     assert rerun_dialogues and not rerun_dialogues & ids_before
-    assert rerun_dialogues | ids_before == set(expected)
+    assert rerun_dialogues | ids_before | cached == set(expected)
+
+
+def test_a_rerun_replays_the_finished_turns_of_a_unit_killed_midway(ray_local, tmp_path):
+    """Issue 12: kill ``ultralink specific`` inside a unit; the rerun sends no request the
+    killed run completed (the request cache beside the output answers them) and writes the
+    dialogues an uninterrupted run writes."""
+    seg = write_segments(tmp_path / "seg", "fr", files=1, per_file=4)
+    clean_calls = tmp_path / "clean_calls"
+    clean_calls.mkdir()
+    clean = run_specific("fr", [str(seg)], str(tmp_path / "clean"), fake_config(
+        "fr", unit_size=8, script={"calls_dir": str(clean_calls)}))
+    n_clean = sum(len(p.read_text().splitlines()) for p in clean_calls.glob("*.calls"))
+    expected = {r["id"]: r["messages"] for r in read_output(tmp_path / "clean").to_pylist()}
+
+    out = tmp_path / "out"
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    cfg = fake_config("fr", unit_size=8, batch_size=1, dialogues_in_flight=1,
+                      request_cache={"flush_every": 1},
+                      script={"latency_s": 0.3, "calls_dir": str(calls)})
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump({"specific": cfg.model_dump()}))
+    address = ray_local.get_runtime_context().gcs_address
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ultralink", "specific", "--language", "fr", "--input", str(seg),
+         "--output", str(out), "--config", str(tmp_path / "cfg.yaml"), "--ray-address", address],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if len(cached_entries(out)) >= 3:
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not list((out / "_units").glob("*.json")), "the kill must land inside the unit"
+    time.sleep(2)  # let Ray reap the killed driver's actors
+    done = {e["request_id"] for e in cached_entries(out)}
+    assert 3 <= len(done) < n_clean
+    for p in calls.glob("*.calls"):
+        p.unlink()
+
+    report = run_specific("fr", [str(seg)], str(out), cfg)
+    rerun = [line for p in calls.glob("*.calls") for line in p.read_text().splitlines()]
+    assert not set(rerun) & done  # no finished turn was requested again
+    assert len(rerun) <= n_clean - len(done)
+    assert {r["id"]: r["messages"] for r in read_output(out).to_pylist()} == expected
+    assert report["requests"] == clean["requests"]  # replayed turns count as the clean run's
+    assert not list((out / "_requests").glob("*/*.jsonl"))  # a finished unit's cache is spent

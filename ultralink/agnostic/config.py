@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ultralink.config import Strict
+from ultralink.llm.request_cache import RequestCacheConfig
+from ultralink.pipeline.error_guard import ErrorLimits
 
 Subset = Literal["chat", "math", "code"]
 
@@ -86,12 +88,22 @@ class AgnosticConfig(Strict):
                             "concurrently)")
     stage_concurrency: int = Field(2, gt=0, description="LLM stage actors")
     num_hosts: int = Field(1, gt=0, description="engine hosts (one model each)")
+    error_limits: ErrorLimits = Field(default_factory=ErrorLimits, description="when rows "
+                                      "failing with errors stop the job (not hashed)")
+    request_cache: RequestCacheConfig = Field(default_factory=RequestCacheConfig,
+                                              description="completed requests kept beside the "
+                                              "output for a rerun (not hashed)")
 
     @model_validator(mode="after")
     def _check(self) -> AgnosticConfig:
         if self.prune_mode == "disjoint" and not [lang for lang in self.languages if lang != "en"]:
             raise ValueError("prune_mode 'disjoint' needs the non-English languages in 'languages'")
         return self
+
+    def identity(self) -> dict[str, object]:
+        """The settings hashed into the manifest: all but the run controls (error limits,
+        request cache)."""
+        return self.model_dump(exclude={"error_limits", "request_cache"})
 
     def prune_size_for(self, subset: str) -> int | None:
         return self.prune_size if self.prune_size is not None else DEFAULT_PRUNE_SIZE[subset]

@@ -23,6 +23,7 @@ import yaml
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.translate import PROMPTS_DIR, Usage, request_seed
+from ultralink.llm.escape import escape_tags, indent_continuations
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 
 Style = Literal["completion", "chat"]
@@ -79,17 +80,32 @@ class CriteriaPrompt:
         return "\n".join(f"{c.id}. {c.name}: {c.description}" for c in self.criteria)
 
 
+CONVERSATION_OPEN = "<conversation>"
+CONVERSATION_CLOSE = "</conversation>"
+
+
 def render_conversation(messages: list[dict[str, str]], message_chars: int, total_chars: int) -> str:
-    """``User: …`` / ``Assistant: …`` lines, each message and the whole cut to a budget."""
+    """``User: …`` / ``Assistant: …`` lines, each message and the whole cut to a budget.
+
+    The conversation is data: its text cannot close the ``<conversation>`` block (tags
+    escaped) and its continuation lines are indented, so ``Verdict: {…}`` or ``User:`` inside
+    a message never starts a line the way the prompt's own labels do.
+    """
     labels = {"user": "User", "assistant": "Assistant", "system": "System"}
     parts = []
     for m in messages:
         text = m["content"].strip()
         if len(text) > message_chars:
             text = text[:message_chars] + " […]"
+        text = indent_continuations(escape_tags(text, ("conversation",)))
         parts.append(f"{labels.get(m['role'], m['role'])}: {text}")
     out = "\n".join(parts)
     return out if len(out) <= total_chars else out[:total_chars] + " […]"
+
+
+def conversation_block(conversation: str) -> str:
+    """``Conversation:`` and the rendered conversation inside its delimiters."""
+    return f"Conversation:\n{CONVERSATION_OPEN}\n{conversation}\n{CONVERSATION_CLOSE}"
 
 
 def _flag(value: Any) -> bool | None:
@@ -110,9 +126,13 @@ def parse_verdict(text: str, criteria: tuple[Criterion, ...]) -> dict[str, bool]
     """``{criterion name: hit}`` for every criterion, or None when the text does not say.
 
     Accepts a JSON object (keys: ids as strings or ints, or criterion names; values yes/no,
-    true/false, 1/0), else lines like ``1: no`` / ``person_full_name: yes``. The first
-    complete reading wins; a partial one is unparseable (never guessed).
+    true/false, 1/0), else lines like ``1: no`` / ``person_full_name: yes``. Only the model's
+    own answer counts: text up to an echoed ``</conversation>`` is skipped, and the LAST
+    complete reading wins (a model that quotes an injected verdict from the conversation and
+    then gives its own is judged by its own); a partial one is unparseable (never guessed).
     """
+    if CONVERSATION_CLOSE in text:
+        text = text.rsplit(CONVERSATION_CLOSE, 1)[1]
     by_key: dict[str, str] = {}
     for c in criteria:
         by_key[str(c.id)] = c.name
@@ -128,16 +148,18 @@ def parse_verdict(text: str, criteria: tuple[Criterion, ...]) -> dict[str, bool]
             out.setdefault(name, flag)
         return out if len(out) == len(criteria) else None
 
+    last: dict[str, bool] | None = None
     for m in _OBJECT.finditer(text):
         try:
             obj = json.loads(m.group(0))
         except ValueError:
             obj = None
         if isinstance(obj, dict):
-            verdict = complete(list(obj.items()))
-            if verdict:
-                return verdict
-    return complete([(m.group(1), m.group(2)) for m in _LINE.finditer(text)])
+            last = complete(list(obj.items())) or last
+    if last:
+        return last
+    # lines: the last value given for each criterion
+    return complete([(m.group(1), m.group(2)) for m in reversed(list(_LINE.finditer(text)))])
 
 
 class Judge:
@@ -156,7 +178,7 @@ class Judge:
         # first, the 270M CPU model marked almost every conversation as culture-bound).
         examples = sorted(p.examples, key=lambda e: all(v == "no" for v in e[1].values()))
         for conv, verdict in examples:
-            parts.append(f"Conversation:\n{conv}\nVerdict: {json.dumps(verdict)}\n\n")
+            parts.append(f"{conversation_block(conv)}\nVerdict: {json.dumps(verdict)}\n\n")
         return "".join(parts)
 
     def build_request(self, conversation: str, seed: int, temperature: float, affinity: str,
@@ -166,7 +188,7 @@ class Judge:
         if self.style == "completion":
             sampling = SamplingParams(temperature=temperature, max_tokens=4, seed=seed,
                                       stop=['"', "\n"])
-            return ChatRequest(prompt=f"{self._prefix}Conversation:\n{conversation}\n"
+            return ChatRequest(prompt=f"{self._prefix}{conversation_block(conversation)}\n"
                                       f"Verdict: {{{partial}",
                                sampling=sampling, affinity=affinity, request_id=request_id)
         sampling = SamplingParams(temperature=temperature, max_tokens=self.cfg.judge_max_tokens,
@@ -175,9 +197,9 @@ class Judge:
         messages = [Message("system", f"{p.system}\n\n{p.instruction}\n\nCriteria:\n"
                                       f"{p.criteria_text()}")]
         for conv, verdict in p.examples:
-            messages += [Message("user", f"Conversation:\n{conv}"),
+            messages += [Message("user", conversation_block(conv)),
                          Message("assistant", json.dumps(verdict))]
-        messages.append(Message("user", f"Conversation:\n{conversation}"))
+        messages.append(Message("user", conversation_block(conversation)))
         return ChatRequest(messages=messages, sampling=sampling, affinity=affinity,
                            request_id=request_id)
 

@@ -74,7 +74,12 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
         for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles)):
             reason = ""
             if subset == "chat" and language != "en" and cfg.prefilter:
-                reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
+                try:
+                    reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
+                except Exception as exc:  # one poison record must not lose the file
+                    reason = f"error:{type(exc).__name__}"
+                    log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
+                              type(exc).__name__, exc)
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
     except SchemaError as exc:
         error = str(exc)
@@ -109,7 +114,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
         unit = wanted.get(i)
         if unit is None:
             continue
-        yield {"unit_id": unit, "id": conv.id,
+        yield {"unit_id": unit, "id": conv.id, "source_file": loc.uri,
                "conversation": json.dumps(conv.to_row(), ensure_ascii=False)}
 
 
@@ -222,7 +227,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
 
     started = time.time()
     out = resolve(output)
-    job_config = {"language": language, "subset": subset, "agnostic": cfg.model_dump(),
+    job_config = {"language": language, "subset": subset, "agnostic": cfg.identity(),
                   "engine": {"engine": engine.engine, "model": engine.model} if translate else None,
                   "style": style, "granularity": granularity, "prompt_version": prompt_version}
     store = UnitStore(out, "agnostic", job_config)
@@ -320,7 +325,8 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
              len(units) - len(pending), len(pending), n_rows)
 
     collector = _collector_class()(store, pending, conversation_schema(),
-                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed))
+                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed),
+                                   limits=cfg.error_limits)
     collector.rejects = []
     collector.finish_empty()
 
@@ -336,6 +342,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         try:
             if translate:
                 from ultralink.agnostic.stage import AgnosticStage
+                from ultralink.llm.request_cache import CacheSpec
                 from ultralink.pipeline.engine_host import HostOptions, HostPool
 
                 if own_pool:
@@ -347,7 +354,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                     ds, pool, concurrency=(1, cfg.stage_concurrency), batch_size=cfg.batch_size,
                     max_concurrent_batches=8, num_cpus=0.25, language=language, subset=subset,
                     config=cfg.model_dump(), style=style, granularity=granularity,
-                    prompts_dir=prompts_dir)
+                    prompts_dir=prompts_dir,
+                    request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
+                                                       cfg.request_cache))
             t0 = time.time()
             bar = _progress(n_rows, f"agnostic {language}/{subset}", progress)
             for row in ds.iter_rows():

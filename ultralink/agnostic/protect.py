@@ -15,8 +15,11 @@ from dataclasses import dataclass
 PLACEHOLDER = "⟦P{}⟧"
 PLACEHOLDER_RE = re.compile(r"⟦P(\d+)⟧")
 
-# Order matters: longer/outer constructs first so inner ones are swallowed whole.
+# Order matters: longer/outer constructs first so inner ones are swallowed whole. Text that
+# already looks like a placeholder goes first: it becomes a span of its own (copied verbatim),
+# so a record quoting "⟦P5⟧" can never collide with the placeholders made here.
 _PATTERNS: tuple[tuple[str, str], ...] = (
+    ("marker", r"⟦P\d+⟧"),
     ("fenced_code", r"(?ms)^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[ \t]*$"),
     ("fenced_code_unclosed", r"(?s)```.*\Z"),
     ("latex_display", r"(?s)\$\$.+?\$\$"),
@@ -55,7 +58,8 @@ class Protected:
                                   if int(m.group(1)) < len(self.spans) else m.group(0), translated)
 
 
-def protect(text: str, kinds: set[str] | None = None) -> Protected:
+def protect(text: str, kinds: set[str] | None = None,
+            extra: tuple[tuple[str, str], ...] = ()) -> Protected:
     """Replace every protected span (of ``kinds``, default all) by a placeholder.
 
     Patterns run outer-first, so a URL inside a code block goes with the block. A later
@@ -67,13 +71,16 @@ def protect(text: str, kinds: set[str] | None = None) -> Protected:
     names: list[str] = []
     absorbed: set[int] = set()
     out = text
-    for name, rx in _COMPILED:
-        if kinds is not None and name not in kinds:
+    # ``extra`` (name, regex) pairs run right after the literal markers (the translator's
+    # prompt labels at line starts, so a message cannot fake an ``English:`` example pair)
+    patterns = _COMPILED[:1] + [(n, re.compile(rx)) for n, rx in extra] + _COMPILED[1:]
+    for name, rx in patterns:
+        if kinds is not None and name not in kinds and name != "marker" and name not in dict(extra):
             continue
 
         def swap(m: re.Match[str], name: str = name) -> str:
             span = m.group(0)
-            inner = [int(i) for i in PLACEHOLDER_RE.findall(span)]
+            inner = [] if name == "marker" else [int(i) for i in PLACEHOLDER_RE.findall(span)]
             if inner:
                 absorbed.update(inner)
                 span = _expand(span, spans)
@@ -91,10 +98,11 @@ def protect(text: str, kinds: set[str] | None = None) -> Protected:
 
 
 def _expand(text: str, spans: list[str]) -> str:
-    """Restore placeholders (recursively) inside a span that absorbs earlier ones."""
-    while PLACEHOLDER_RE.search(text):
-        text = PLACEHOLDER_RE.sub(lambda m: spans[int(m.group(1))], text)
-    return text
+    """Restore placeholders inside a span that absorbs earlier ones.
+
+    One pass: stored spans are already original text (a literal "⟦P5⟧" among them must stay).
+    """
+    return PLACEHOLDER_RE.sub(lambda m: spans[int(m.group(1))], text)
 
 
 def check_restored(protected: Protected, translated: str) -> str | None:

@@ -23,6 +23,7 @@ from ultralink.agnostic.translate import (
     Translator,
     Usage,
 )
+from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.llm_stage import LLMStage, StageClient
 
 
@@ -36,8 +37,8 @@ class AgnosticStage(LLMStage):
 
     def __init__(self, pool: Any, *, language: str, subset: str, config: dict[str, Any],
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,
-                 keep_dropped: bool = True) -> None:
-        super().__init__(pool, keep_dropped=keep_dropped)
+                 keep_dropped: bool = True, request_cache: CacheSpec | None = None) -> None:
+        super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)
         self.language = language
         self.subset = subset
         self.config = config

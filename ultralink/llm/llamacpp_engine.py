@@ -25,7 +25,12 @@ from ultralink.llm.registry import (
     resolve_model,
     resolve_weights,
 )
-from ultralink.llm.templates import RenderedRequest, merge_stop, render_request
+from ultralink.llm.templates import (
+    RenderedRequest,
+    merge_stop,
+    render_request,
+    splice_chat_tokens,
+)
 from ultralink.llm.types import ChatRequest, Completion, EngineDead, RequestError, SamplingParams
 
 if TYPE_CHECKING:
@@ -132,18 +137,34 @@ class LlamaCppEngine:
         """Prompt tokens exactly as the model will see them, plus the stop strings.
 
         Completion prompts are plain text (special=False: a document containing ``<bos>`` stays
-        text); chat-template output carries its own special tokens.
+        text). Chat prompts: the template's own text carries special tokens, message content
+        never does (``splice_chat_tokens``: ``<end_of_turn>`` in a document stays text).
         """
         stop = rendered.stop
         if rendered.messages is not None:
             if self._formatter is None:
                 raise ValueError(f"model {self._spec.name!r} is completion-format")
-            try:
-                result = self._formatter(messages=rendered.messages)
-            except Exception as exc:  # jinja2 errors, raise_exception() in the template
-                raise ValueError(f"chat template failed: {exc}") from exc
-            text, add_bos, special = result.prompt, not result.added_special, True
-            stop = merge_stop(stop, [s for s in (result.stop or []) if isinstance(s, str)])
+            formatted: list[Any] = []
+
+            def render(messages: list[dict[str, str]]) -> str:
+                try:
+                    result = self._formatter(messages=messages)
+                except Exception as exc:  # jinja2 errors, raise_exception() in the template
+                    raise ValueError(f"chat template failed: {exc}") from exc
+                formatted.append(result)
+                return str(result.prompt)
+
+            def template(text: str, first: bool) -> list[int]:
+                add = first and not formatted[0].added_special
+                return self._vocab.tokenize(text.encode("utf-8"), add_bos=add, special=True)
+
+            def content(text: str) -> list[int]:
+                return self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+            with self._vocab_lock:
+                tokens = splice_chat_tokens(rendered.messages, render, template, content)
+            stop = merge_stop(stop, [s for s in (formatted[0].stop or []) if isinstance(s, str)])
+            return tokens, stop
         else:
             text, add_bos, special = rendered.prompt or "", True, False
         with self._vocab_lock:

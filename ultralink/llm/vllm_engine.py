@@ -26,7 +26,7 @@ from ultralink.llm.registry import (
     resolve_model,
     resolve_weights,
 )
-from ultralink.llm.templates import RenderedRequest, render_request
+from ultralink.llm.templates import RenderedRequest, render_request, splice_chat_tokens
 from ultralink.llm.types import ChatRequest, Completion, EngineDead, RequestError, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -179,15 +179,23 @@ class VLLMEngine:
         """Prompt token ids exactly as the model sees them.
 
         Completion prompts are plain text: the tokenizer adds BOS, and special-token strings
-        inside documents stay text. Chat-template output carries its own special tokens.
+        inside documents stay text. Chat prompts: the template's own text carries special
+        tokens, message content never does (``splice_chat_tokens``).
         """
         if rendered.messages is not None:
             if self._chat_template is None:
                 raise ValueError(f"model {self.model_name!r} is completion-format")
-            text = self.tokenizer.apply_chat_template(
-                rendered.messages, chat_template=self._chat_template, tokenize=False,
-                add_generation_prompt=True)
-            return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+            tok = self.tokenizer
+
+            def render(messages: list[dict[str, str]]) -> str:
+                return str(tok.apply_chat_template(messages, chat_template=self._chat_template,
+                                                   tokenize=False, add_generation_prompt=True))
+
+            return splice_chat_tokens(
+                rendered.messages, render,
+                lambda text, first: list(tok(text, add_special_tokens=False).input_ids),
+                lambda text: list(tok(text, add_special_tokens=False,
+                                      split_special_tokens=True).input_ids))
         return list(self.tokenizer(rendered.prompt or "", add_special_tokens=True,
                                    split_special_tokens=True).input_ids)
 

@@ -46,12 +46,14 @@ import numpy as np
 import pyarrow as pa
 
 from ultralink.llm.metrics import LLMMetrics
+from ultralink.llm.request_cache import CacheSpec, RequestCache
 from ultralink.llm.types import ChatRequest, Completion, RequestError
 from ultralink.pipeline.engine_host import HostPool
 
 log = logging.getLogger("ultralink.llm")
 
 DROP_COLUMN = "drop_reason"
+UNIT_KEY = "unit_id"  # a row's work unit (pipeline.units.UNIT_COLUMN): its request cache
 
 
 class Drop(Exception):
@@ -62,18 +64,43 @@ class Drop(Exception):
         self.reason = reason
 
 
-class StageClient:
-    """What ``process_row`` talks to: the pool, counting into this stage's metrics."""
+def row_error(stage: str, row: Mapping[str, Any], exc: BaseException) -> str:
+    """The drop reason ``error:<Type>`` of a row whose processing raised; logged once, with
+    the record id and its file, so the poison record can be found (the job's error guard
+    decides whether the share of such rows stops the job)."""
+    where = row.get("source_file") or row.get("file") or row.get("unit_id") or "?"
+    log.error("stage %s: record %s (%s) dropped: %s: %s", stage, row.get("id", "?"), where,
+              type(exc).__name__, exc)
+    return f"error:{type(exc).__name__}"
 
-    def __init__(self, pool: HostPool, metrics: LLMMetrics) -> None:
+
+class StageClient:
+    """What ``process_row`` talks to: the pool, counting into this stage's metrics.
+
+    With a request cache (``cache`` + the row's ``unit``), a request an earlier run of the
+    unit completed is answered from the cache, and every fresh completion is recorded.
+    """
+
+    def __init__(self, pool: HostPool, metrics: LLMMetrics, cache: RequestCache | None = None,
+                 unit: str = "") -> None:
         self.pool = pool
         self.metrics = metrics
+        self.cache = cache
+        self.unit = unit
 
     async def generate(self, request: ChatRequest) -> Completion:
         """A completion, retried as the pool's policy says; raises RequestError at the end.
 
         Set ``request.affinity`` to the dialogue's id so all its turns hit one host's cache.
         """
+        if self.cache is not None:
+            replayed = await self.cache.get(self.unit, request)
+            if replayed is not None:
+                self.metrics.counters.add("requests_replayed")
+                return replayed
+            out = await self.pool.generate(request, self.metrics)
+            await self.cache.put(self.unit, request, out)
+            return out
         return await self.pool.generate(request, self.metrics)
 
     async def info(self) -> dict[str, Any]:
@@ -88,11 +115,13 @@ class LLMStage:
     reads: ClassVar[Mapping[str, str]] = {}
     writes: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, pool: HostPool, *, keep_dropped: bool = False) -> None:
+    def __init__(self, pool: HostPool, *, keep_dropped: bool = False,
+                 request_cache: CacheSpec | None = None) -> None:
         self.pool = pool
         self.keep_dropped = keep_dropped
         self.metrics = LLMMetrics()
         self._client = StageClient(pool, self.metrics)
+        self._cache = RequestCache(request_cache) if request_cache is not None else None
         self._checked = False
         self._setup_done = False
         self._setup_lock: asyncio.Lock | None = None
@@ -138,6 +167,8 @@ class LLMStage:
             self._checked = True
         await self._setup_once()
         results = await asyncio.gather(*(self._run_row(row) for row in rows))
+        if self._cache is not None:
+            await self._cache.flush()
         out = []
         for row, (result, reason) in zip(rows, results):
             if reason is None:
@@ -174,11 +205,16 @@ class LLMStage:
         counters.add("total")
         self.metrics.begin()
         try:
-            result = await self.process_row(row, self._client)
+            client = self._client
+            if self._cache is not None and row.get(UNIT_KEY):
+                client = StageClient(self.pool, self.metrics, self._cache, str(row[UNIT_KEY]))
+            result = await self.process_row(row, client)
         except Drop as d:
             result, reason = None, d.reason
         except RequestError as e:  # retries used up (or not retryable): drop, never fail
             result, reason = None, "llm_" + e.reason
+        except Exception as e:  # a bug or a poison record: drop this row, never the batch
+            result, reason = None, row_error(self.stage_name, row, e)
         else:
             reason = None if result is not None else "rejected"
         finally:

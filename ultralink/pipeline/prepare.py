@@ -27,6 +27,7 @@ from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.pipeline.chain import format_table, run_chain, stage_summary
+from ultralink.pipeline.error_guard import ErrorGuard
 from ultralink.records import Segment, segment_schema
 from ultralink.lease import releasing
 from ultralink.sink import JobIncomplete, UnitStore
@@ -181,7 +182,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     cfg = config or PrepareConfig()
     started = time.time()
     out = resolve(output)
-    job_config = {"language": language, "prepare": cfg.model_dump()}
+    job_config = {"language": language, "prepare": cfg.model_dump(exclude={"error_limits"})}
     store = UnitStore(out, "prepare", job_config)
     store.open(overwrite)
 
@@ -227,8 +228,12 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
                                    "in_fs": in_fs, "out": out, "job_config": job_config,
                                    "token": store.token})
+        guard = ErrorGuard(cfg.error_limits, "pages")
         for row in ds.iter_rows():
-            this_run.merge(json.loads(row["counters"]))
+            unit_counters = Counters.from_dict(json.loads(row["counters"]))
+            this_run.merge(unit_counters)
+            guard.add_counts(unit_counters.counts.get("out_read", 0), unit_counters.dropped(),
+                             f"unit {row['unit_id']} of {row['uri']}")
             if row["failed"]:
                 failed.append(row["failed"])
 

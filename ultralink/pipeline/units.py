@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 from ultralink.counters import Counters
+from ultralink.llm.request_cache import REQUESTS_DIR, remove_unit
+from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.sink import UnitStore, write_parquet_atomic
 
@@ -41,7 +43,7 @@ class UnitCollector:
 
     def __init__(self, store: UnitStore, units: Iterable[WorkUnit], schema: pa.Schema,
                  to_record: Callable[[dict[str, Any]], dict[str, Any]],
-                 sort_key: str = "id") -> None:
+                 sort_key: str = "id", limits: ErrorLimits | None = None) -> None:
         self.store = store
         self.units = {u.unit_id: u for u in units}
         self.schema = schema
@@ -52,6 +54,7 @@ class UnitCollector:
         self.dropped: dict[str, Counters] = defaultdict(Counters)
         self.finished: set[str] = set()
         self.counters = Counters()
+        self.guard = ErrorGuard(limits)
 
     def add(self, row: Mapping[str, Any]) -> None:
         unit_id = row[UNIT_COLUMN]
@@ -59,6 +62,7 @@ class UnitCollector:
             raise KeyError(f"row for unknown unit {unit_id!r}")
         self.seen[unit_id] += 1
         reason = row.get(DROP_COLUMN) or ""
+        self.guard.add(reason, f"record {row.get('id', '?')} (unit {unit_id})")
         if reason:
             self.dropped[unit_id].drop(reason)
         else:
@@ -76,6 +80,7 @@ class UnitCollector:
         dropped.add("rows_written", len(rows))
         self.store.finish_unit(unit_id, {"rows": len(rows), "counters": dropped.to_dict(),
                                          "info": dict(self.units[unit_id].info)})
+        remove_unit(self.store.out.join(REQUESTS_DIR), unit_id)  # its request cache is spent
         self.counters.merge(dropped)
         self.finished.add(unit_id)
 

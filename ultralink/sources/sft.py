@@ -1,15 +1,20 @@
 """English SFT readers: ShareGPT, OpenAI messages, MetaMathQA, GSM8K, Magicoder, HumanEval.
 
-The schema is detected from the records themselves (their keys), not the file name; every
-reader yields one :class:`~ultralink.records.Conversation` form. A file that matches no known
-schema is rejected with the keys found and the schemas known; a malformed line or record is
-skipped with ``file:line`` and its reason, and counted.
+The schema is detected from the records themselves, not the file name: their keys (with keys
+that mark a look-alike, e.g. MetaMath's GSM8K_Backward ``type`` / ``original_answer``), their
+content (GSM8K answers end ``#### N``, MetaMathQA responses ``The answer is: N``, HumanEval
+prompts are Python) and the language of their user text (English; a translated HumanEval is
+not an English source). Every reader yields one :class:`~ultralink.records.Conversation`
+form. A file that fits no schema, a mix of schemas, or a non-English file is refused with one
+line naming the keys found and the schemas known; a malformed line or record is skipped with
+``file:line`` and its reason, and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,25 +27,127 @@ from ultralink.records import Conversation, Turn
 Log = Callable[[str], None]
 
 
+_GSM8K_ANSWER = re.compile(r"(?m)^####[ \t]*\S")
+_METAMATH_ANSWER = re.compile(r"(?i)the answer is\s*:?")
+_PY_DEF = re.compile(r"(?m)^\s*(?:async\s+)?def\s+\w+\s*\(")
+
+
+def _turn_list(value: object, role_key: str, text_key: str) -> str | None:
+    if not isinstance(value, list) or not value:
+        return "not a list of turns"
+    if not all(isinstance(t, dict) and role_key in t and text_key in t for t in value):
+        return f"turns lack {role_key!r}/{text_key!r}"
+    return None
+
+
+def _string(rec: dict, *keys: str) -> str | None:
+    for k in keys:
+        if not isinstance(rec.get(k), str):
+            return f"{k!r} is not text"
+    return None
+
+
+def _check_gsm8k(rec: dict) -> str | None:
+    bad = _string(rec, "question", "answer")
+    if bad:
+        return bad
+    if not _GSM8K_ANSWER.search(rec["answer"]):
+        return f"answer has no '#### <number>' line (e.g. {rec['answer'][:40]!r})"
+    return None
+
+
+def _check_metamath(rec: dict) -> str | None:
+    bad = _string(rec, "query", "response")
+    if bad:
+        return bad
+    if not _METAMATH_ANSWER.search(rec["response"]):
+        return f"response has no 'The answer is: …' line (e.g. {rec['response'][:40]!r})"
+    return None
+
+
+def _check_humaneval(rec: dict) -> str | None:
+    bad = _string(rec, "prompt", "canonical_solution")
+    if bad:
+        return bad
+    if not _PY_DEF.search(rec["prompt"]):
+        return "prompt holds no Python function signature"
+    return None
+
+
+_DOCSTRING = re.compile(r'(?s)("""|\'\'\')(.*?)(?:\1|\Z)')
+
+
+def _humaneval_prose(rec: dict) -> str:
+    """The English of a HumanEval prompt: its docstrings and comments, without examples."""
+    prompt = str(rec.get("prompt") or "")
+    parts = [m.group(2) for m in _DOCSTRING.finditer(prompt)]
+    parts += [line.split("#", 1)[1] for line in prompt.splitlines()
+              if "#" in line and not line.lstrip().startswith(("'", '"'))]
+    lines = [ln for p in parts for ln in p.splitlines()
+             if ln.strip() and not ln.lstrip().startswith(">>>") and "(" not in ln]
+    return " ".join(lines)
+
+
+def _first(turns: object, role_key: str, text_key: str, roles: set[str]) -> str:
+    if isinstance(turns, list):
+        for t in turns:
+            if isinstance(t, dict) and str(t.get(role_key, "")).lower() in roles:
+                return str(t.get(text_key) or "")
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Schema:
+    """A source format: the keys it must have, keys that mark a look-alike (another dataset
+    with the same core keys), a content check and the user text whose language is checked."""
+
     name: str
     dataset: str
     required: frozenset[str]
+    check: Callable[[dict], str | None] = lambda rec: None
+    foreign: frozenset[str] = frozenset()
+    prose: Callable[[dict], str] = lambda rec: ""
+    hint: str = ""
 
     def matches(self, keys: set[str]) -> bool:
-        return self.required <= keys
+        return self.required <= keys and not (self.foreign & keys)
+
+    def misfit(self, rec: dict) -> str | None:
+        """Why ``rec`` is not a record of this schema (None: it is)."""
+        keys = set(rec)
+        if not self.required <= keys:
+            return f"lacks {sorted(self.required - keys)}"
+        if self.foreign & keys:
+            return f"has {sorted(self.foreign & keys)}, which {self.name} records never have"
+        return self.check(rec)
+
+    def describe(self) -> str:
+        return f"{self.name} ({', '.join(sorted(self.required))}{'; ' + self.hint if self.hint else ''})"
 
 
-# Order matters: the first full match wins (most specific first).
+# Order matters: the first fit wins (most specific first).
 SCHEMAS: tuple[Schema, ...] = (
-    Schema("sharegpt", "sharegpt", frozenset({"conversations"})),
-    Schema("openai", "openai-messages", frozenset({"messages"})),
-    Schema("humaneval", "humaneval", frozenset({"task_id", "prompt", "canonical_solution"})),
-    Schema("metamathqa", "metamathqa", frozenset({"query", "response"})),
-    Schema("gsm8k", "gsm8k", frozenset({"question", "answer"})),
-    Schema("magicoder-oss", "magicoder-oss-instruct", frozenset({"problem", "solution"})),
-    Schema("magicoder-evol", "magicoder-evol-instruct", frozenset({"instruction", "response"})),
+    Schema("sharegpt", "sharegpt", frozenset({"conversations"}),
+           lambda r: _turn_list(r.get("conversations"), "from", "value"),
+           prose=lambda r: _first(r.get("conversations"), "from", "value", USER_ROLES)),
+    Schema("openai", "openai-messages", frozenset({"messages"}),
+           lambda r: _turn_list(r.get("messages"), "role", "content"),
+           prose=lambda r: _first(r.get("messages"), "role", "content", USER_ROLES)),
+    Schema("humaneval", "humaneval", frozenset({"task_id", "prompt", "canonical_solution"}),
+           _check_humaneval, prose=_humaneval_prose, hint="a Python prompt"),
+    Schema("metamathqa", "metamathqa", frozenset({"query", "response"}), _check_metamath,
+           prose=lambda r: str(r.get("query") or ""), hint="responses end 'The answer is: …'"),
+    Schema("gsm8k", "gsm8k", frozenset({"question", "answer"}), _check_gsm8k,
+           # MetaMath's GSM8K_Backward (bare-number answers) and other derivatives
+           foreign=frozenset({"type", "original_question", "original_answer", "query",
+                              "response"}),
+           prose=lambda r: str(r.get("question") or ""), hint="answers end '#### <number>'"),
+    Schema("magicoder-oss", "magicoder-oss-instruct", frozenset({"problem", "solution"}),
+           lambda r: _string(r, "problem", "solution"),
+           prose=lambda r: str(r.get("problem") or "")),
+    Schema("magicoder-evol", "magicoder-evol-instruct", frozenset({"instruction", "response"}),
+           lambda r: _string(r, "instruction", "response"),
+           prose=lambda r: str(r.get("instruction") or "")),
 )
 
 USER_ROLES = {"human", "user", "prompter"}
@@ -50,21 +157,79 @@ TOOL_ROLES = {"function_call", "observation", "tool", "function", "tool_call", "
 
 
 class SchemaError(Exception):
-    """The file's records match no known schema."""
+    """The file is not one known schema (no fit, an ambiguous mix, or not English)."""
 
-    def __init__(self, uri: str, keys: set[str]) -> None:
-        known = "; ".join(f"{s.name} ({', '.join(sorted(s.required))})" for s in SCHEMAS)
-        super().__init__(f"{uri}: records match no known schema; keys found: "
+    def __init__(self, uri: str, keys: set[str], detail: str = "") -> None:
+        known = "; ".join(s.describe() for s in SCHEMAS)
+        super().__init__(f"{uri}: {detail or 'records match no known schema'}; keys found: "
                          f"{', '.join(sorted(keys)) or '(none)'}; known schemas: {known}")
         self.uri = uri
         self.keys = keys
 
 
 def detect_schema(keys: set[str]) -> Schema | None:
+    """The first schema whose keys ``keys`` has (shape only; :func:`fit_schema` checks content)."""
     for schema in SCHEMAS:
         if schema.matches(keys):
             return schema
     return None
+
+
+def fit_schema(rec: dict) -> tuple[Schema | None, dict[str, str]]:
+    """The first schema ``rec`` fits by keys and content, plus why key-matching ones did not."""
+    misses: dict[str, str] = {}
+    for schema in SCHEMAS:
+        if not schema.required <= set(rec):
+            continue
+        why = schema.misfit(rec)
+        if why is None:
+            return schema, misses
+        misses[schema.name] = why
+    return None, misses
+
+
+# Of the sniffed records: the detected schema must fit at least this share, and no other
+# schema may fit a quarter as many (else the file is a mix: refused, never guessed).
+MIN_FIT_SHARE = 0.5
+MAX_RIVAL_RATIO = 0.25
+# The English check: records whose user text has this many letters are sampled; the file is
+# refused when fewer than half of them are identified as English.
+LANG_MIN_LETTERS = 24
+LANG_MIN_SHARE = 0.5
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def _not_english(schema: Schema, head: list[tuple[int, dict]]) -> str | None:
+    """``None`` when the sampled user texts are English (or too short to tell)."""
+    samples = [schema.prose(rec)[:600] for _, rec in head]
+    samples = [t for t in samples if len(_LETTERS.findall(t)) >= LANG_MIN_LETTERS]
+    if not samples:
+        return None
+    try:
+        from ultralink.text.langid import LanguageIdentifier
+
+        ident = _identifier(LanguageIdentifier)
+        labels = [(ident.predict(t, k=1) or [("?", 0.0)])[0][0] for t in samples]
+    except (ImportError, FileNotFoundError, OSError, ValueError):
+        return None  # no fastText here: the check is skipped, never guessed
+    english = sum(1 for lab in labels if lab == "en")
+    if english >= LANG_MIN_SHARE * len(labels):
+        return None
+    top = max(set(labels), key=labels.count)
+    return (f"records are not English ({top} in {labels.count(top)} of {len(labels)} sampled "
+            f"{schema.name} prompts); the readers take English sources only")
+
+
+_IDENTIFIERS: dict[str, object] = {}
+
+
+def _identifier(cls: type) -> object:
+    ident = _IDENTIFIERS.get("default")
+    if ident is None:
+        ident = cls()
+        ident.setup()
+        _IDENTIFIERS["default"] = ident
+    return ident
 
 
 def stable_id(*parts: str) -> str:
@@ -239,14 +404,29 @@ def read_sft(loc: Location, subset: str, counters: Counters, log: Log,
         return
     keys: set[str] = set()
     votes: dict[str, int] = {}
+    misses: dict[str, str] = {}
     for _, rec in head:
         keys |= set(rec)
-        schema = detect_schema(set(rec))
-        if schema:
-            votes[schema.name] = votes.get(schema.name, 0) + 1
+        fit, why = fit_schema(rec)
+        if fit:
+            votes[fit.name] = votes.get(fit.name, 0) + 1
+        for name, reason in why.items():
+            misses.setdefault(name, reason)
     if not votes:
-        raise SchemaError(loc.uri, keys)
-    schema = next(s for s in SCHEMAS if s.name == max(votes, key=votes.get))
+        near = "; ".join(f"not {n}: {r}" for n, r in misses.items())
+        raise SchemaError(loc.uri, keys, "records match no known schema" + (
+            f" ({near})" if near else ""))
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    best, n_best = ranked[0]
+    if n_best < MIN_FIT_SHARE * len(head) or (
+            len(ranked) > 1 and ranked[1][1] >= MAX_RIVAL_RATIO * n_best):
+        mix = ", ".join(f"{n} {v}" for n, v in ranked)
+        raise SchemaError(loc.uri, keys, f"ambiguous: of {len(head)} sampled records {mix} fit "
+                                         "a known schema; split the file by schema")
+    schema = next(s for s in SCHEMAS if s.name == best)
+    foreign = _not_english(schema, head)
+    if foreign:
+        raise SchemaError(loc.uri, keys, foreign)
     log(f"{loc.uri}: schema {schema.name} detected")
     counters.add(f"schema_{schema.name}", 0)
 
@@ -257,15 +437,20 @@ def read_sft(loc: Location, subset: str, counters: Counters, log: Log,
     seen: set[str] = set()
     for where, rec in all_records():
         counters.add("read")
-        if not schema.matches(set(rec)):
+        why = schema.misfit(rec)
+        if why is not None:
             counters.drop("schema_mismatch")
-            log(f"{loc.uri}:{where}: skipped: keys {sorted(rec)} do not match {schema.name}")
+            log(f"{loc.uri}:{where}: skipped: not a {schema.name} record: {why}")
             continue
         try:
             conv = to_conversation(rec, schema, subset, loc.uri, tool_roles)
         except Dropped as exc:
             counters.drop(exc.reason)
             log(f"{loc.uri}:{where}: dropped: {exc}")
+            continue
+        except Exception as exc:  # one poison record must not lose the file
+            counters.drop(f"error:{type(exc).__name__}")
+            log(f"{loc.uri}:{where}: dropped: error:{type(exc).__name__}: {exc}")
             continue
         if conv.id in seen:
             counters.drop("duplicate_id")

@@ -40,7 +40,9 @@ from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig, resolve_model
+from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
+from ultralink.pipeline.error_guard import ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
@@ -51,6 +53,8 @@ from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, Dialogue
 log = logging.getLogger("ultralink.specific")
 
 JOB = "specific"
+# Keys that steer a run but not what it writes: not part of the output's identity (hash).
+RUN_CONTROL = {"max_dialogues", "error_limits", "request_cache"}
 SEGMENT_COLUMNS = ("id", "doc_id", "title", "url", "language", "segment_index", "text",
                    "source_file")
 
@@ -84,6 +88,8 @@ class SpecificConfig(Strict):
     fasttext_model: str | None = Field(None, description="lid.176 path (default: the shipped "
                                        ".ftz)")
     dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
+    error_limits: ErrorLimits = Field(default_factory=ErrorLimits)
+    request_cache: RequestCacheConfig = Field(default_factory=RequestCacheConfig)
     llm: EngineConfig = Field(default_factory=lambda: EngineConfig(engine="llamacpp",
                                                                    model="gemma3-270m",
                                                                    n_threads=1,
@@ -212,7 +218,7 @@ def run_specific(language: str, inputs: list[str], output: str,
     # max_dialogues selects a prefix of the same units: not part of the output's identity.
     # Re-validated so defaults get their field types (0 -> 0.0) as a YAML-loaded config does.
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
-        exclude={"max_dialogues"}))
+        exclude=RUN_CONTROL))
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
     store = UnitStore(out, JOB, job_config)
     store.open(overwrite)
@@ -236,7 +242,8 @@ def run_specific(language: str, inputs: list[str], output: str,
     if pending:
         init_ray(ray_address)
         rows = load_rows(files, members, pending)
-        collector = StatsCollector(store, pending, conversation_schema(), _to_record)
+        collector = StatsCollector(store, pending, conversation_schema(), _to_record,
+                                   limits=cfg.error_limits)
         collector.finish_empty()
         own_pool = pool is None
         if own_pool:
@@ -252,7 +259,9 @@ def run_specific(language: str, inputs: list[str], output: str,
                 keep_dropped=True, language=language, config=cfg.dialogue.model_dump(),
                 seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
                 prompts_dir=cfg.prompts_dir, max_in_flight=_in_flight(cfg),
-                fasttext_model=cfg.fasttext_model)
+                fasttext_model=cfg.fasttext_model,
+                request_cache=CacheSpec.for_output(out, cfg.llm.engine, spec.name,
+                                                   cfg.request_cache))
             for row in ds.iter_rows():
                 collector.add(row)
             llm_stats = pool.stats()

@@ -31,6 +31,7 @@ import yaml
 
 from ultralink.bundled import prompts_dir
 from ultralink.languages import get_language
+from ultralink.llm.escape import escape_tags, tag_names
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 
 PROMPTS_DIR = prompts_dir()
@@ -229,6 +230,9 @@ class PromptBuilder:
         self.assistant = speaker_prefix(prompts.assistant_label, prompts.validation.role_labels)
         self.format = prompt_format
         self.num_examples = num_examples
+        # Tags this prompt uses: untrusted text can open or close none of them.
+        self._tags = tag_names(prompts.document_open, prompts.document_close) + (
+            "document", "task", "principles")
         self._system = self._render_system()
         self._examples = self._render_examples() if prompt_format == "completion" else ""
 
@@ -246,16 +250,20 @@ class PromptBuilder:
         """The part identical for every request of the job (system prompt + all principles)."""
         return self._system
 
+    def escape(self, text: str) -> str:
+        """Untrusted text (document, generated turns) that cannot open or close our blocks."""
+        return escape_tags(text, self._tags, (self.p.document_open, self.p.document_close))
+
     def document_block(self, document: str) -> str:
-        return f"{self.p.document_open}\n{document.strip()}\n{self.p.document_close}"
+        return f"{self.p.document_open}\n{self.escape(document.strip())}\n{self.p.document_close}"
 
     def history_lines(self, history: list[Turn], pending_question: str | None = None) -> str:
         lines = []
         for t in history:
-            lines.append(_line(self.user, t.question))
-            lines.append(_line(self.assistant, t.answer))
+            lines.append(_line(self.user, self.escape(t.question)))
+            lines.append(_line(self.assistant, self.escape(t.answer)))
         if pending_question is not None:
-            lines.append(_line(self.user, pending_question))
+            lines.append(_line(self.user, self.escape(pending_question)))
         return "\n".join(lines)
 
     def _render_examples(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from ultralink.counters import Counters
+from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
 from ultralink.records import conversation_schema
@@ -89,8 +90,8 @@ class DialogueStage(LLMStage):
     def __init__(self, pool: HostPool, *, language: str, config: dict[str, Any], seed: int,
                  prompt_format: str, model: str, prompts_dir: str | None = None,
                  max_in_flight: int = 256, fasttext_model: str | None = None,
-                 keep_dropped: bool = False) -> None:
-        super().__init__(pool, keep_dropped=keep_dropped)
+                 keep_dropped: bool = False, request_cache: CacheSpec | None = None) -> None:
+        super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)
         self.language = language
         self.cfg = DialogueConfig(**config)
         self.seed = seed

@@ -9,7 +9,7 @@ from typing import Any
 from ultralink.counters import Counters
 from ultralink.languages import get_language
 from ultralink.records import Document
-from ultralink.stage import Step
+from ultralink.stage import Step, record_error
 
 
 @lru_cache(maxsize=None)
@@ -48,12 +48,16 @@ class ToSimplified(Step[Document, Document]):
     def run(self, items: Iterable[Document], counters: Counters) -> Iterator[Document]:
         configs: dict[str, str | None] = {}
         for doc in items:
-            with counters.timed(self.name):
-                if doc.language not in configs:
-                    configs[doc.language] = get_language(doc.language).opencc
-                config = configs[doc.language]
-                if config:
-                    convert = converter(config).convert
-                    doc.title = convert(doc.title)
-                    doc.text = convert(doc.text)
+            try:
+                with counters.timed(self.name):
+                    if doc.language not in configs:
+                        configs[doc.language] = get_language(doc.language).opencc
+                    config = configs[doc.language]
+                    if config:
+                        convert = converter(config).convert
+                        doc.title = convert(doc.title)
+                        doc.text = convert(doc.text)
+            except Exception as exc:  # one poison record must not stop the unit
+                record_error(counters, self.name, doc, exc)
+                continue
             yield doc

@@ -38,7 +38,7 @@ import tiktoken
 from ultralink.counters import Counters
 from ultralink.languages import get_language
 from ultralink.records import Document, Segment
-from ultralink.stage import Filter, Step
+from ultralink.stage import Filter, Step, record_error
 from ultralink.text.sentences import _ends_with, sentence_ends
 from ultralink.text.tokens import DEFAULT_ENCODING, get_encoding
 
@@ -448,9 +448,14 @@ class SegmentDocuments(Step[Document, Segment]):
 
     def run(self, items: Iterable[Document], counters: Counters) -> Iterator[Segment]:
         for doc in items:
-            with counters.timed(self.name):
-                pieces = self._segmenter(doc.language).segment(doc.text, counters, doc.sentences)
-                doc.sentences = None
+            try:
+                with counters.timed(self.name):
+                    pieces = self._segmenter(doc.language).segment(doc.text, counters,
+                                                                   doc.sentences)
+                    doc.sentences = None
+            except Exception as exc:  # one poison record must not stop the unit
+                record_error(counters, self.name, doc, exc)
+                continue
             for index, piece in enumerate(pieces):
                 counters.add("segments")
                 counters.add("segment_tokens", piece.n_tokens)
