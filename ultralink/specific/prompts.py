@@ -73,6 +73,9 @@ class ValidationRules:
     question_words: tuple[str, ...]
     min_question_chars: int
     min_answer_chars: int
+    # regexes (case-insensitive): references to the unseen document, and meta talk/preambles
+    leakage_patterns: tuple[str, ...] = ()
+    meta_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,8 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         question_words=r.strings("question_words", v, "validation"),
         min_question_chars=r.get("min_question_chars", int, v, "validation"),
         min_answer_chars=r.get("min_answer_chars", int, v, "validation"),
+        leakage_patterns=_optional_strings(r, "leakage_patterns", v),
+        meta_patterns=_optional_strings(r, "meta_patterns", v),
     )
     return DialoguePrompts(
         language=language, version=r.get("version"), path=shown,
@@ -183,6 +188,11 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         user_label=r.get("user_label", str, d, "dialogue").strip(),
         assistant_label=r.get("assistant_label", str, d, "dialogue").strip(),
         parts=parts, examples=tuple(examples), validation=rules)
+
+
+def _optional_strings(r: _Reader, key: str, node: dict) -> tuple[str, ...]:
+    """A list key a prompt file may leave out (older files, test fixtures)."""
+    return r.strings(key, node, "validation") if key in node else ()
 
 
 # --------------------------------------------------------------------------------- rendering
