@@ -21,6 +21,7 @@ DIALOGUE_PARTS = {  # part -> number of principles (paper Figures 5-8)
     "expansive_question": 5,
 }
 VALIDATION_LISTS = ("role_labels", "leakage_phrases", "question_marks", "question_words")
+PATTERN_LISTS = ("leakage_patterns", "meta_patterns")  # regexes (the quality gate)
 PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 
 
@@ -122,7 +123,8 @@ def test_dialogue_examples(code):
 def test_validation_section(code):
     p = load(f"{code}.yaml")
     v = p["validation"]
-    assert set(v) == {*VALIDATION_LISTS, "min_question_chars", "min_answer_chars"}
+    assert set(v) == {*VALIDATION_LISTS, *PATTERN_LISTS, "min_question_chars",
+                      "min_answer_chars"}
     for key in VALIDATION_LISTS:
         assert_str_list(v[key], key)
         assert len(set(v[key])) == len(v[key]), f"{key} has duplicates"
@@ -132,6 +134,10 @@ def test_validation_section(code):
     for key in ("min_question_chars", "min_answer_chars"):
         assert isinstance(v[key], int) and not isinstance(v[key], bool) and v[key] > 0, key
     assert v["min_answer_chars"] > v["min_question_chars"]
+    for key in PATTERN_LISTS:
+        assert_str_list(v[key], key)
+        for pattern in v[key]:
+            re.compile(pattern)
     assert "?" in v["question_marks"]
     # the dialogue's own speaker labels are among the prefixes that get stripped
     d = p["dialogue"]
@@ -154,7 +160,9 @@ def test_chinese_limits_are_smaller():
 @pytest.mark.parametrize("code", CODES)
 def test_translation_section(code):
     t = load(f"{code}.yaml")["translation"]
-    assert set(t) == {"system", "instruction", "principles", "examples"}
+    assert set(t) == {"system", "instruction", "principles", "examples", "preamble_patterns"}
+    for pattern in t["preamble_patterns"]:
+        re.compile(pattern)
     assert nonempty_str(t["system"]) and nonempty_str(t["instruction"])
     assert "⟦P0⟧" in t["instruction"], "the instruction must explain the placeholders"
     assert_str_list(t["principles"], "translation.principles", 5)

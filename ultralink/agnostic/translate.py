@@ -246,17 +246,17 @@ class Validator:
         numbers = self._numbers(source, output)
         if numbers:
             return "numbers", numbers
+        if len(_WORD.findall(src)) >= 2 and out.casefold() == src.casefold():
+            return "untranslated", out[:60]
+        line = self._untranslated_line(source, output)
+        if line:
+            return "untranslated", line[:60]
         if len(src) >= self.cfg.ratio_min_chars:
             expected = EXPECTED_RATIO.get(self.language, 1.15)
             ratio = len(out) / max(1, len(src))
             slack = self.cfg.ratio_slack
             if not expected / slack <= ratio <= expected * slack:
                 return "length_ratio", f"{ratio:.2f} (expected ~{expected})"
-        if len(_WORD.findall(src)) >= 2 and out.casefold() == src.casefold():
-            return "untranslated", out[:60]
-        line = self._untranslated_line(source, output)
-        if line:
-            return "untranslated", line[:60]
         stray = checks.stray_script(output, self.language)
         if stray and not checks.stray_script(source, self.language):
             return "mixed_script", stray[:20]
@@ -297,13 +297,14 @@ class Validator:
         return None
 
     def _untranslated_line(self, source: str, output: str) -> str | None:
-        """A line of English prose (4+ words) copied as is into the translation."""
+        """A line of English prose (3+ words) copied as is into the translation."""
         if self.language == "en":
             return None
         src_lines = {" ".join(line.split()).casefold() for line in source.splitlines()}
         for line in output.splitlines():
             text = " ".join(PLACEHOLDER_RE.sub(" ", line).split())
-            if len(_WORD.findall(text)) >= 4 and " ".join(line.split()).casefold() in src_lines:
+            if len(_WORD.findall(text)) >= 3 and len(text) >= 12 and \
+                    " ".join(line.split()).casefold() in src_lines:
                 return text
         return None
 

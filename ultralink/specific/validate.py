@@ -36,7 +36,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ultralink.languages import get_language
 from ultralink.quality import checks
@@ -130,6 +130,15 @@ class MessageValidator:
         for text in echo_sources:
             self._echo |= self._shingles(text)
 
+    @classmethod
+    def for_dialogue(cls, prompts: DialoguePrompts, cfg: Any, echo_sources: Iterable[str],
+                     fasttext_model: str | None = None) -> MessageValidator:
+        """The validator a dialogue stage with ``cfg`` (a ``DialogueConfig``) uses; one place,
+        so ``ultralink validate`` checks exactly as the stage does."""
+        return cls(prompts, langid_threshold=cfg.langid_threshold, echo_sources=echo_sources,
+                   echo_ngram_words=cfg.echo_ngram_words, echo_ngram_chars=cfg.echo_ngram_chars,
+                   repeat_fraction=cfg.repeat_fraction, fasttext_model=fasttext_model)
+
     def setup(self) -> None:
         self.identifier.setup()
 
@@ -192,36 +201,44 @@ class MessageValidator:
             return "leakage"
         if checks.first_match(self.meta, text):
             return "meta"
+        earlier_questions = [q for q in previous[0::2] if q.strip() != text.strip()]
+        if role == "question" and len(earlier_questions) == len(previous[0::2]) and \
+                checks.near_duplicate(text, earlier_questions, self.duplicate_threshold):
+            return "near_duplicate_question"  # (an exact repeat is an echo, below)
         if self.echoes(text, previous):
             return "echo"
         if checks.repetition(text):
             return "repetition"
-        if role == "question" and checks.near_duplicate(text, previous[0::2],
-                                                        self.duplicate_threshold):
-            return "near_duplicate_question"
         if self.language_score(text) < self.threshold:
-            return "wrong_language"
+            # some sentences in the language and some not: a mixed message, else wrong
+            return "mixed_language" if self.foreign_sentences(text) == "some" else \
+                "wrong_language"
         if checks.stray_script(text, self.language):
             return "mixed_script"
-        if self.mixed_language(text):
+        if checks.english_run(text, self.language) or self.foreign_sentences(text) == "some":
             return "mixed_language"
         return None
 
-    def mixed_language(self, text: str) -> bool:
-        """A whole sentence in another language: fastText per sentence of 8+ words (or 20+
-        characters of unspaced script), confidently another language; zh/ru: a Latin run."""
-        if checks.english_run(text, self.language):
-            return True
+    def foreign_sentences(self, text: str) -> str:
+        """``"none"``, ``"some"`` or ``"all"``: sentences (8+ words, or 20+ characters of
+        unspaced script) that fastText confidently gives to another language."""
+        foreign = native = 0
         for sentence in checks.sentences(checks.prose_only(text)):
-            long_enough = (len(sentence) >= 20 if checks.is_unspaced(sentence)
-                           else len(sentence.split()) >= 8)
-            if not long_enough:
+            unspaced = checks.is_unspaced(sentence)
+            size = len(sentence) if unspaced else len(sentence.split())
+            if size < (6 if unspaced else 3):
                 continue
             top = self.identifier.predict(sentence, k=2)
-            if top and top[0][0] != self.language and top[0][1] >= 0.9 and \
+            if not top:
+                continue
+            if top[0][0] == self.language:
+                native += 1
+            elif size >= (20 if unspaced else 8) and top[0][1] >= 0.8 and \
                     all(label != self.language or p < 0.05 for label, p in top):
-                return True
-        return False
+                foreign += 1
+        if not foreign:
+            return "none"
+        return "some" if native else "all"
 
     def language_score(self, text: str) -> float:
         """fastText probability of the target language among the top 5 labels, renormalised
