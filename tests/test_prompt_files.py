@@ -79,13 +79,14 @@ def test_top_level(code):
 def test_dialogue_section(code):
     d = load(f"{code}.yaml")["dialogue"]
     expected = {"system", "document_open", "document_close", "user_label", "assistant_label",
-                "examples", *DIALOGUE_PARTS}
+                "examples", "principles_note", *DIALOGUE_PARTS}
     assert set(d) == expected, f"missing {expected - set(d)}, unexpected {set(d) - expected}"
     for key in ("system", "user_label", "assistant_label"):
         assert nonempty_str(d[key]), key
     assert d["document_open"] == "<document>"
     assert d["document_close"] == "</document>"
     assert d["user_label"] != d["assistant_label"]
+    assert '<principles kind="{kind}">' in d["principles_note"], "the task names its principles"
     for part, n in DIALOGUE_PARTS.items():
         assert set(d[part]) == {"instruction", "principles"}, part
         assert nonempty_str(d[part]["instruction"]), part

@@ -79,17 +79,20 @@ class CriteriaPrompt:
         return "\n".join(f"{c.id}. {c.name}: {c.description}" for c in self.criteria)
 
 
-def render_conversation(messages: list[dict[str, str]], message_chars: int, total_chars: int) -> str:
-    """``User: …`` / ``Assistant: …`` lines, each message and the whole cut to a budget."""
+def render_conversation(messages: list[dict[str, str]], message_chars: int | None = None,
+                        total_chars: int | None = None) -> str:
+    """``User: …`` / ``Assistant: …`` lines; each message and the whole cut to a budget only
+    when one is set (by default the judge sees the whole conversation: the pre-filter's
+    ``max_conversation_tokens`` already bounds what is admitted)."""
     labels = {"user": "User", "assistant": "Assistant", "system": "System"}
     parts = []
     for m in messages:
         text = m["content"].strip()
-        if len(text) > message_chars:
+        if message_chars is not None and len(text) > message_chars:
             text = text[:message_chars] + " […]"
         parts.append(f"{labels.get(m['role'], m['role'])}: {text}")
     out = "\n".join(parts)
-    return out if len(out) <= total_chars else out[:total_chars] + " […]"
+    return out if total_chars is None or len(out) <= total_chars else out[:total_chars] + " […]"
 
 
 def _flag(value: Any) -> bool | None:
