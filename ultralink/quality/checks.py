@@ -187,8 +187,8 @@ def number_words(n: int, language: str) -> list[str]:
     words = [num2words(n, lang=lang)]
     if language in ("fr", "es") and n == 1:
         words.append({"fr": "une", "es": "una"}[language])
-    if language == "es" and n % 100 != 1 and words[0].endswith("uno"):
-        words.append(words[0][:-1])  # "veintiún"
+    if language == "es" and words[0].endswith("uno"):
+        words += [words[0][:-1], words[0][:-3] + "ún", words[0][:-1] + "a"]  # veintiún, -una
     if language == "ru":
         w = words[0]
         words = [w[:-1] if len(w) > 3 and " " not in w else w]
