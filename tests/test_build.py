@@ -48,7 +48,11 @@ def test_shipped_configs_load():
     assert full.engines.generator.engine == "vllm" and full.engines.generator.num_gpus == 1
     assert full.agnostic_config("math").prune_size == 32000
     assert full.agnostic_config("code").prune_size == 16000
-    assert full.specific_config().max_dialogues == 36000
+    # Table 1 per language, counted as finished dialogues (a single int still works: sample)
+    assert full.specific_config("zh").target_dialogues == 36000
+    assert {lang: full.specific_config(lang).target_dialogues for lang in full.languages} == \
+        {"en": 10000, "zh": 36000, "ru": 37000, "fr": 30000, "es": 34000}
+    assert sample.specific_config("fr").target_dialogues == 2
 
 
 def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):

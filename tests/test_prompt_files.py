@@ -21,6 +21,7 @@ DIALOGUE_PARTS = {  # part -> number of principles (paper Figures 5-8)
     "expansive_question": 5,
 }
 VALIDATION_LISTS = ("role_labels", "leakage_phrases", "question_marks", "question_words")
+PATTERN_LISTS = ("leakage_patterns", "meta_patterns")  # regexes (the quality gate)
 PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 
 
@@ -78,13 +79,14 @@ def test_top_level(code):
 def test_dialogue_section(code):
     d = load(f"{code}.yaml")["dialogue"]
     expected = {"system", "document_open", "document_close", "user_label", "assistant_label",
-                "examples", *DIALOGUE_PARTS}
+                "examples", "principles_note", *DIALOGUE_PARTS}
     assert set(d) == expected, f"missing {expected - set(d)}, unexpected {set(d) - expected}"
     for key in ("system", "user_label", "assistant_label"):
         assert nonempty_str(d[key]), key
     assert d["document_open"] == "<document>"
     assert d["document_close"] == "</document>"
     assert d["user_label"] != d["assistant_label"]
+    assert '<principles kind="{kind}">' in d["principles_note"], "the task names its principles"
     for part, n in DIALOGUE_PARTS.items():
         assert set(d[part]) == {"instruction", "principles"}, part
         assert nonempty_str(d[part]["instruction"]), part
@@ -122,7 +124,8 @@ def test_dialogue_examples(code):
 def test_validation_section(code):
     p = load(f"{code}.yaml")
     v = p["validation"]
-    assert set(v) == {*VALIDATION_LISTS, "min_question_chars", "min_answer_chars"}
+    assert set(v) == {*VALIDATION_LISTS, *PATTERN_LISTS, "min_question_chars",
+                      "min_answer_chars"}
     for key in VALIDATION_LISTS:
         assert_str_list(v[key], key)
         assert len(set(v[key])) == len(v[key]), f"{key} has duplicates"
@@ -132,6 +135,10 @@ def test_validation_section(code):
     for key in ("min_question_chars", "min_answer_chars"):
         assert isinstance(v[key], int) and not isinstance(v[key], bool) and v[key] > 0, key
     assert v["min_answer_chars"] > v["min_question_chars"]
+    for key in PATTERN_LISTS:
+        assert_str_list(v[key], key)
+        for pattern in v[key]:
+            re.compile(pattern)
     assert "?" in v["question_marks"]
     # the dialogue's own speaker labels are among the prefixes that get stripped
     d = p["dialogue"]
@@ -154,7 +161,9 @@ def test_chinese_limits_are_smaller():
 @pytest.mark.parametrize("code", CODES)
 def test_translation_section(code):
     t = load(f"{code}.yaml")["translation"]
-    assert set(t) == {"system", "instruction", "principles", "examples"}
+    assert set(t) == {"system", "instruction", "principles", "examples", "preamble_patterns"}
+    for pattern in t["preamble_patterns"]:
+        re.compile(pattern)
     assert nonempty_str(t["system"]) and nonempty_str(t["instruction"])
     assert "⟦P0⟧" in t["instruction"], "the instruction must explain the placeholders"
     assert_str_list(t["principles"], "translation.principles", 5)

@@ -93,8 +93,10 @@ class SubsetSizes(Strict):
 class Sizes(Strict):
     """How much to make; ``None`` = everything the inputs give."""
 
-    max_dialogues: int | None = Field(None, gt=0, description="segments per language for the "
-                                      "specific chat (first N by id)")
+    max_dialogues: int | dict[str, int] | None = Field(
+        None, description="finished language-specific dialogues per language (Table 1): one "
+        "number for every language or {lang: N}; segments are drawn in id order until it is "
+        "met (specific.target_dialogues)")
     agnostic_limit: SubsetSizes = Field(default_factory=SubsetSizes, description="first N "
                                         "usable English records read per subset")
     prune: SubsetSizes = Field(default_factory=lambda: SubsetSizes(math=32_000, code=16_000),
@@ -118,7 +120,7 @@ class BuildConfig(Strict):
     sources: Sources = Field(default_factory=Sources)
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
     specific: SpecificConfig = Field(default_factory=SpecificConfig, description="its llm, "
-                                     "num_hosts, stage_actors, seed and max_dialogues are set "
+                                     "num_hosts, stage_actors, seed and target_dialogues are set "
                                      "from engines/resources/seed/sizes")
     agnostic: AgnosticConfig = Field(default_factory=AgnosticConfig, description="its seed, "
                                      "limit, prune_size, num_hosts, stage_concurrency and "
@@ -136,10 +138,22 @@ class BuildConfig(Strict):
             get_language(lang)
         return self
 
+    @model_validator(mode="after")
+    def _dialogue_sizes(self) -> BuildConfig:
+        sizes = self.sizes.max_dialogues
+        values = sizes.values() if isinstance(sizes, dict) else [sizes]
+        if any(v is not None and v <= 0 for v in values):
+            raise ValueError(f"sizes.max_dialogues must be > 0, got {sizes}")
+        return self
+
     # -- per-stage configs ------------------------------------------------------------------
-    def specific_config(self) -> SpecificConfig:
+    def dialogues_for(self, language: str | None) -> int | None:
+        sizes = self.sizes.max_dialogues
+        return sizes.get(language or "") if isinstance(sizes, dict) else sizes
+
+    def specific_config(self, language: str | None = None) -> SpecificConfig:
         return self.specific.model_copy(update={
-            "seed": self.seed, "max_dialogues": self.sizes.max_dialogues,
+            "seed": self.seed, "target_dialogues": self.dialogues_for(language),
             "llm": self.engines.generator, "num_hosts": self.resources.num_hosts,
             "stage_actors": self.resources.stage_actors,
             "prompts_dir": self.specific.prompts_dir or self.prompts_dir})
@@ -415,7 +429,7 @@ class Build:
                                "config": cfg.prepare.model_dump(mode="json")}, None,
                               lambda: run_prepare(lang, wiki, seg_uri, cfg.prepare,
                                                   self.ray_address, self.overwrite))
-            spec_cfg = cfg.specific_config()
+            spec_cfg = cfg.specific_config(lang)
             out_uri = self.uri(lang, "chat_specific")
             gen = cfg.engines.generator
 

@@ -17,6 +17,7 @@ from ultralink.agnostic.translate import (
     Validator,
     join_pieces,
     split_pieces,
+    unwrap_source,
 )
 from ultralink.llm.types import ChatRequest, Completion
 
@@ -71,7 +72,7 @@ def body_of(request: ChatRequest) -> str:
     """The English piece a request asks for (completion or chat form)."""
     if request.prompt is not None:
         return request.prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
-    return request.messages[-1].content
+    return unwrap_source(request.messages[-1].content)
 
 
 class ScriptClient:

@@ -7,6 +7,7 @@ wrong and how. Script keys (``EngineConfig.engine_kwargs``):
 
 - ``bad``: ``{"<turn>:<role>:<attempt>": kind}`` (``*`` matches any field); kinds below;
 - ``calls_dir``: append each request id to ``<pid>.calls`` there (count calls across actors);
+- ``fail_marker``: every question of a segment whose text holds this string is too short;
 - ``language``: the job's language (default en); ``latency_s``: sleep per request; ``max_model_len``: context, with ``count_tokens`` = words.
 
 Bad kinds: ``empty``, ``short``, ``leak``, ``nomark``, ``foreign``, ``echo``, ``length``,
@@ -219,6 +220,9 @@ class DialogueFake:
         role = role_of(request)
         lang = self.script.get("language", "en")
         kind = self._bad_kind(turn, role, attempt)
+        marker = self.script.get("fail_marker")  # segments whose text holds it never yield
+        if marker and role == "question" and marker in self._text(request):
+            kind = "short"
         if kind == "overflow":
             raise RequestError("context_overflow", "scripted", retryable=False)
         if kind == "error":
@@ -229,8 +233,11 @@ class DialogueFake:
                           completion_tokens=max(1, len(text.split())), model=self.model_name)
 
     def count_tokens(self, request: ChatRequest) -> int:
-        text = request.prompt or "\n".join(m.content for m in request.messages or [])
-        return len(text.split())
+        return len(self._text(request).split())
+
+    @staticmethod
+    def _text(request: ChatRequest) -> str:
+        return request.prompt or "\n".join(m.content for m in request.messages or [])
 
     def shutdown(self) -> None:
         pass

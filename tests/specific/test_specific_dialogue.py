@@ -32,13 +32,17 @@ DOC = "A short document about rivers, canals and the towns that grew beside them
 
 def test_closed_form_of_the_stop_rule():
     dist = turn_distribution(DialogueConfig())
-    # p = 0.1, 0.2, 0.4, 0.8, 1.0 before follow-ups 1..5
-    expected = {1: 0.1, 2: 0.9 * 0.2, 3: 0.9 * 0.8 * 0.4, 4: 0.9 * 0.8 * 0.6 * 0.8,
-                5: 0.9 * 0.8 * 0.6 * 0.2}
+    # As the reference (ProbabilityIterator(0.1)): one follow-up always, then stop with
+    # p = 0.1, 0.2, 0.4, 0.8, 1.6 after follow-ups 1..5 (this test used to encode the old rule
+    # that checked before the first follow-up: 10 % single-turn dialogues, mean 3.14 pairs).
+    expected = {2: 0.1, 3: 0.9 * 0.2, 4: 0.9 * 0.8 * 0.4, 5: 0.9 * 0.8 * 0.6 * 0.8,
+                6: 0.9 * 0.8 * 0.6 * 0.2}
     assert dist.keys() == expected.keys()
     for n, p in expected.items():
         assert dist[n] == pytest.approx(p)
     assert sum(dist.values()) == pytest.approx(1.0)
+    assert sum(n * p for n, p in dist.items()) == pytest.approx(4.1384)
+    assert turn_distribution(DialogueConfig(max_turns=1)) == {1: 1.0}
 
 
 @pytest.mark.parametrize("cfg", [DialogueConfig(), DialogueConfig(stop_first=0.3, stop_growth=1.5),
@@ -50,8 +54,10 @@ def test_turn_counts_match_the_closed_form(cfg):
     assert set(counts) <= set(dist)
     chi2 = sum((counts.get(n, 0) - N * p) ** 2 / (N * p) for n, p in dist.items())
     dof = len(dist) - 1
-    # 99.9th percentile of chi-square: dof 1..4 -> 10.8, 13.8, 16.3, 18.5
-    assert chi2 < {1: 10.8, 2: 13.8, 3: 16.3, 4: 18.5}[dof], (chi2, counts, dist)
+    # 99.9th percentile of chi-square: dof 1..5 -> 10.8, 13.8, 16.3, 18.5, 20.5
+    assert chi2 < {1: 10.8, 2: 13.8, 3: 16.3, 4: 18.5, 5: 20.5}[dof], (chi2, counts, dist)
+    mean = sum(n * c for n, c in counts.items()) / N
+    assert mean == pytest.approx(sum(n * p for n, p in dist.items()), abs=0.03)
 
 
 def test_the_coin_is_fair_and_configurable():

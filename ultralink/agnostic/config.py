@@ -38,10 +38,12 @@ class AgnosticConfig(Strict):
     judge: bool = Field(True, description="run the six-criteria LLM judge on chat")
     judge_attempts: int = Field(3, ge=1, description="tries for a parseable verdict")
     judge_max_tokens: int = Field(80, gt=0)
-    judge_message_chars: int = Field(1500, gt=0, description="each message is cut to this "
-                                     "many characters in the judge prompt")
-    judge_total_chars: int = Field(6000, gt=0, description="the whole conversation shown to "
-                                   "the judge is cut to this many characters")
+    judge_message_chars: int | None = Field(None, gt=0, description="each message is cut to "
+                                            "this many characters in the judge prompt; None: "
+                                            "never (the judge sees every admitted message)")
+    judge_total_chars: int | None = Field(None, gt=0, description="the conversation shown to "
+                                          "the judge is cut to this many characters; None: "
+                                          "never (max_conversation_tokens bounds it)")
     # -- translator -------------------------------------------------------------------------
     prompt_style: Literal["auto", "completion", "chat"] = Field(
         "auto", description="auto: the model registry's prompt_format (base models get "

@@ -84,8 +84,11 @@ CONVERSATION_OPEN = "<conversation>"
 CONVERSATION_CLOSE = "</conversation>"
 
 
-def render_conversation(messages: list[dict[str, str]], message_chars: int, total_chars: int) -> str:
-    """``User: …`` / ``Assistant: …`` lines, each message and the whole cut to a budget.
+def render_conversation(messages: list[dict[str, str]], message_chars: int | None = None,
+                        total_chars: int | None = None) -> str:
+    """``User: …`` / ``Assistant: …`` lines; each message and the whole cut to a budget only
+    when one is set (by default the judge sees the whole conversation: the pre-filter's
+    ``max_conversation_tokens`` already bounds what is admitted).
 
     The conversation is data: its text cannot close the ``<conversation>`` block (tags
     escaped) and its continuation lines are indented, so ``Verdict: {…}`` or ``User:`` inside
@@ -95,12 +98,12 @@ def render_conversation(messages: list[dict[str, str]], message_chars: int, tota
     parts = []
     for m in messages:
         text = m["content"].strip()
-        if len(text) > message_chars:
+        if message_chars is not None and len(text) > message_chars:
             text = text[:message_chars] + " […]"
         text = indent_continuations(escape_tags(text, ("conversation",)))
         parts.append(f"{labels.get(m['role'], m['role'])}: {text}")
     out = "\n".join(parts)
-    return out if len(out) <= total_chars else out[:total_chars] + " […]"
+    return out if total_chars is None or len(out) <= total_chars else out[:total_chars] + " […]"
 
 
 def conversation_block(conversation: str) -> str:

@@ -22,12 +22,17 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("marker", r"⟦P\d+⟧"),
     ("fenced_code", r"(?ms)^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[ \t]*$"),
     ("fenced_code_unclosed", r"(?s)```.*\Z"),
+    # Markdown indented code (after a blank line, first line code-like, not a list item).
+    ("indented_code", r"(?m)(?:(?<=\n\n)|\A)(?: {4}|\t)(?![ \t]*(?:[-*+]|\d{1,3}[.)])[ \t])"
+                      r"(?=[^\n]*[=(){}\[\];<>#])[^\n]*(?:\n(?: {4}|\t)[^\n]*)*"),
     ("latex_display", r"(?s)\$\$.+?\$\$"),
     ("latex_bracket", r"(?s)\\\[.+?\\\]"),
     ("latex_paren", r"(?s)\\\(.+?\\\)"),
     ("latex_env", r"(?s)\\begin\{(\w+\*?)\}.*?\\end\{\1\}"),
     ("inline_code", r"`[^`\n]+`"),
     ("latex_inline", r"(?<![\\$\w])\$(?!\s)(?:[^$\n]|\\\$)+?(?<![\s\\])\$(?![\w$])"),
+    # Bare LaTeX outside $…$ (``\frac{a}{b}``, ``\sqrt{x}``, ``\alpha``): copied verbatim too.
+    ("latex_bare", r"\\(?:[a-zA-Z]+|[,;!])(?:[ \t]*(?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\[[^\]\n]*\]))*"),
     ("url", r"\b(?:https?|ftp)://[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]"),
     ("calc_mark", r"<<[^<>\n]*>>"),
     # Arithmetic written inline ("24 * 3 = 72", "12 - 5 = 7"): math symbols are copied

@@ -9,7 +9,8 @@ a formula, a blank line) are copied without a request. Chinese output goes throu
 
 Prompts come from ``prompts/<lang>.yaml`` ``translation``: for chat models the target
 language's system text + instruction + principles, the three examples as earlier turns, then
-the piece; for completion (base) models the same text as a preamble followed by few-shot
+the piece — always inside a ``<source>`` block, never as a bare chat turn (an instruct model
+answers a bare English question instead of translating it); for completion (base) models the same text as a preamble followed by few-shot
 ``English: …`` / ``<Language>: …`` pairs, generation stopping at the end of the line.
 """
 
@@ -31,11 +32,13 @@ from ultralink.agnostic.protect import (
     Protected,
     check_numbers,
     check_restored,
+    number_multiset,
     protect,
 )
 from ultralink.bundled import prompts_dir
 from ultralink.languages import get_language
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
+from ultralink.quality import checks
 
 PROMPTS_DIR = prompts_dir()
 
@@ -51,6 +54,23 @@ EXPECTED_RATIO = {"zh": 0.33, "ja": 0.45, "ko": 0.5, "ru": 1.1, "fr": 1.2, "es":
 _LINE_PREFIX = re.compile(r"^(\s*(?:(?:[-*+]|\d{1,3}[.)]|#{1,6}|>)\s+)*)")
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+SOURCE_OPEN, SOURCE_CLOSE = "<source>", "</source>"
+_BLOCK_TAGS = re.compile(r"^\s*</?(?:source|translation|target)>\s*|\s*</?(?:source|translation|"
+                         r"target)>\s*$")
+_QUESTION_END = re.compile(r"[?？]\W*$")
+_FENCE = re.compile(r"^\s*(?:```|~~~)", re.MULTILINE)
+
+
+def source_block(body: str) -> str:
+    """The text to translate as the chat models see it: delimited, never a bare turn."""
+    return f"{SOURCE_OPEN}\n{body}\n{SOURCE_CLOSE}"
+
+
+def unwrap_source(content: str) -> str:
+    """The inverse of :func:`source_block` (for tests and fakes reading requests)."""
+    if content.startswith(SOURCE_OPEN + "\n") and content.endswith("\n" + SOURCE_CLOSE):
+        return content[len(SOURCE_OPEN) + 1:-len(SOURCE_CLOSE) - 1]
+    return content
 
 
 class TranslationFailed(Exception):
@@ -73,6 +93,7 @@ class TranslationPrompt:
     instruction: str
     principles: tuple[str, ...]
     examples: tuple[tuple[str, str], ...]
+    preamble_patterns: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, language: str, prompts_dir: str | Path | None = None) -> TranslationPrompt:
@@ -84,7 +105,8 @@ class TranslationPrompt:
                    version=str(data["version"]), system=t["system"].strip(),
                    instruction=t["instruction"].strip(),
                    principles=tuple(p.strip() for p in t["principles"]),
-                   examples=tuple((e["source"], e["target"]) for e in t["examples"]))
+                   examples=tuple((e["source"], e["target"]) for e in t["examples"]),
+                   preamble_patterns=tuple(t.get("preamble_patterns") or ()))
 
     def preamble(self) -> str:
         lines = [self.system, self.instruction]
@@ -175,11 +197,31 @@ class LanguageCheck:
 
 @dataclass(slots=True)
 class Validator:
-    """Every check a translation must pass; returns a failure slug + detail, or None."""
+    """Every check a translation must pass; returns a failure slug + detail, or None.
+
+    Reasons: ``truncated``, ``empty``, ``placeholders``, ``preamble`` (a "Voici la
+    traduction :" lead-in or a translator's note the source does not have), ``answered`` (an
+    English question answered instead of translated, or code written for an instruction),
+    ``duplicated`` (the output said twice), ``numbers`` (digits lost or added; a number the
+    target writes as words, "三个苹果" for "3 apples", is accepted), ``length_ratio``,
+    ``untranslated`` (the whole text or a line of prose copied in English), ``language``,
+    ``mixed_script`` (Han inside Russian, Cyrillic inside Chinese, …).
+    """
 
     language: str
     cfg: AgnosticConfig
     langid: Any  # LanguageCheck-like: score(text, language) -> float
+    patterns: tuple[re.Pattern[str], ...] = ()         # target preambles/notes (+ English)
+    source_patterns: tuple[re.Pattern[str], ...] = ()  # the same in English: in the source
+
+    @classmethod
+    def for_language(cls, language: str, cfg: AgnosticConfig, langid: Any,
+                     prompts_dir: str | Path | None = None) -> Validator:
+        own = TranslationPrompt.load(language, prompts_dir).preamble_patterns
+        english = TranslationPrompt.load("en", prompts_dir).preamble_patterns \
+            if language != "en" else ()
+        return cls(language, cfg, langid, checks.compile_patterns((*own, *english)),
+                   checks.compile_patterns(english or own))
 
     def check(self, source: str, output: str, finish: str = "stop",
               langid_min_chars: int | None = None) -> tuple[str, str] | None:
@@ -191,23 +233,80 @@ class Validator:
         got = Counter(PLACEHOLDER_RE.findall(output))
         if want != got:
             return "placeholders", f"expected {sorted(want.elements())}, got {sorted(got.elements())}"
-        numbers = check_numbers(source, output)
+        meta = checks.first_match(self.patterns, output)
+        if meta and not checks.first_match(self.source_patterns, source):
+            return "preamble", meta[:60]
+        src, out = prose(source), prose(output)
+        if _QUESTION_END.search(src) and not re.search(r"[?？]", out):
+            return "answered", "the question came back without a question mark"
+        if _FENCE.search(output) and not _FENCE.search(source):
+            return "answered", "code written for an instruction"
+        doubled = self._duplicated(src, out)
+        if doubled:
+            return "duplicated", doubled
+        numbers = self._numbers(source, output)
         if numbers:
             return "numbers", numbers
-        src, out = prose(source), prose(output)
+        if len(_WORD.findall(src)) >= 2 and out.casefold() == src.casefold():
+            return "untranslated", out[:60]
+        line = self._untranslated_line(source, output)
+        if line:
+            return "untranslated", line[:60]
         if len(src) >= self.cfg.ratio_min_chars:
             expected = EXPECTED_RATIO.get(self.language, 1.15)
             ratio = len(out) / max(1, len(src))
             slack = self.cfg.ratio_slack
             if not expected / slack <= ratio <= expected * slack:
                 return "length_ratio", f"{ratio:.2f} (expected ~{expected})"
-        if len(_WORD.findall(src)) >= 2 and out.casefold() == src.casefold():
-            return "untranslated", out[:60]
+        stray = checks.stray_script(output, self.language)
+        if stray and not checks.stray_script(source, self.language):
+            return "mixed_script", stray[:20]
         min_chars = self.cfg.langid_min_chars if langid_min_chars is None else langid_min_chars
         if len(src) >= min_chars and self.language != "en":
             score = self.langid.score(out, self.language)
             if score < self.cfg.langid_threshold:
                 return "language", f"{self.language} score {score:.2f}"
+        return None
+
+    def _numbers(self, source: str, output: str) -> str | None:
+        """Digits must survive; a number written as words on the other side counts."""
+        if check_numbers(source, output) is None:
+            return None
+        a, b = number_multiset(source), number_multiset(output)
+        lost = [n for n in (a - b).elements()
+                if not (n.isdigit() and checks.spelled(int(n), self.language, output))]
+        added = [n for n in (b - a).elements()
+                 if not (n.isdigit() and checks.spelled(int(n), "en", source))]
+        if not lost and not added:
+            return None
+        return f"numbers changed: lost {sorted(lost)[:5]}, added {sorted(added)[:5]}"
+
+    @staticmethod
+    def _duplicated(src: str, out: str) -> str | None:
+        """The output said twice: halves nearly equal, or a sentence repeated that the source
+        does not repeat."""
+        if len(out) >= 40:
+            half = len(out) // 2
+            for cut in (out.rfind(" ", 0, half + 1), half):
+                a, b = out[:cut].strip(), out[cut:].strip()
+                if a and b and min(len(a), len(b)) / max(len(a), len(b)) > 0.8 and \
+                        checks.similarity(a, b) > 0.85:
+                    return "output repeats itself"
+        sentence = checks.repeated_sentence(out)
+        if sentence and not checks.repeated_sentence(src):
+            return f"sentence repeated: {sentence[:50]}"
+        return None
+
+    def _untranslated_line(self, source: str, output: str) -> str | None:
+        """A line of English prose (3+ words) copied as is into the translation."""
+        if self.language == "en":
+            return None
+        src_lines = {" ".join(line.split()).casefold() for line in source.splitlines()}
+        for line in output.splitlines():
+            text = " ".join(PLACEHOLDER_RE.sub(" ", line).split())
+            if len(_WORD.findall(text)) >= 3 and len(text) >= 12 and \
+                    " ".join(line.split()).casefold() in src_lines:
+                return text
         return None
 
     def check_message(self, protected: Protected, translated: str) -> tuple[str, str] | None:
@@ -254,7 +353,7 @@ class Translator:
         self.granularity = granularity
         self.prompt = TranslationPrompt.load(language, prompts_dir)
         self.langid = langid or LanguageCheck(cfg.fasttext_model)
-        self.validator = Validator(language, cfg, self.langid)
+        self.validator = Validator.for_language(language, cfg, self.langid, prompts_dir)
         self.opencc = get_language(language).opencc
         self._completion_prefix = self._build_completion_prefix()
         # Completion prompts are "English: …" / "<Language>: …" pairs: a line of the message
@@ -296,14 +395,14 @@ class Translator:
         system = p.preamble()
         messages = [Message("system", system)]
         for src, tgt in p.examples:
-            messages += [Message("user", src), Message("assistant", tgt)]
-        messages.append(Message("user", body))
+            messages += [Message("user", source_block(src)), Message("assistant", tgt)]
+        messages.append(Message("user", source_block(body)))
         return ChatRequest(messages=messages, affinity=affinity, request_id=request_id,
                            sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens,
                                                    seed=seed))
 
     def clean(self, text: str) -> str:
-        out = text.strip()
+        out = _BLOCK_TAGS.sub("", text.strip()).strip()
         label = f"{self.prompt.label}:"
         if out.startswith(label):
             out = out[len(label):].strip()

@@ -54,7 +54,8 @@ log = logging.getLogger("ultralink.specific")
 
 JOB = "specific"
 # Keys that steer a run but not what it writes: not part of the output's identity (hash).
-RUN_CONTROL = {"max_dialogues", "error_limits", "request_cache"}
+RUN_CONTROL = {"max_dialogues", "target_dialogues", "target_rounds", "error_limits",
+               "request_cache"}
 SEGMENT_COLUMNS = ("id", "doc_id", "title", "url", "language", "segment_index", "text",
                    "source_file")
 
@@ -74,6 +75,11 @@ class SpecificConfig(Strict):
     seed: int = Field(0, description="with the segment id, fixes every random choice")
     max_dialogues: int | None = Field(None, gt=0, description="only the first N segments by "
                                       "id (deterministic)")
+    target_dialogues: int | None = Field(None, gt=0, description="finished dialogues wanted: "
+                                         "segments are taken in id order, more in each round "
+                                         "(sized by the yield so far) until the target is met "
+                                         "or the segments (or max_dialogues) run out")
+    target_rounds: int = Field(8, gt=0, description="rounds at most to reach target_dialogues")
     unit_size: int = Field(64, gt=0, description="segments per work unit (output shard)")
     batch_size: int = Field(16, gt=0, description="segments per Ray Data batch")
     num_hosts: int = Field(1, gt=0, description="engine host actors (one model each)")
@@ -211,6 +217,8 @@ def run_specific(language: str, inputs: list[str], output: str,
 
     get_language(language)
     cfg = config or SpecificConfig()
+    if cfg.target_dialogues is not None:
+        return _run_to_target(language, inputs, output, cfg, ray_address, overwrite, pool)
     prompts = load_prompts(language, cfg.prompts_dir)  # a missing key fails before Ray starts
     spec = resolve_model(cfg.llm.model, cfg.llm.models_yaml)
     started = time.time()
@@ -281,6 +289,44 @@ def run_specific(language: str, inputs: list[str], output: str,
     store.write_manifest(status="done", units_total=len(units), units_done=len(store.done()),
                          dialogues=report["dialogues"]["out"])
     print(summary_text(report))
+    return report
+
+
+def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificConfig,
+                   ray_address: str | None, overwrite: bool, pool: Any) -> dict[str, Any]:
+    """Rounds of :func:`run_specific` over a growing id-ordered prefix of the segments until
+    ``target_dialogues`` dialogues are finished. Each round resumes the last (finished units
+    keep their ids; only a file's partial last unit is redone), so the result is the same
+    as one run over the final prefix: deterministic."""
+    import math
+
+    files, _ = expand_inputs(inputs)
+    available = 0
+    for loc in files:
+        if posixpath.basename(loc.path).endswith(".parquet"):
+            with loc.fs.open_input_file(loc.path) as f:
+                available += pq.ParquetFile(f).metadata.num_rows
+    cap = min(available, cfg.max_dialogues or available)
+    target = cfg.target_dialogues or 0
+    n = min(cap, target)
+    report: dict[str, Any] = {}
+    got = 0
+    for round_ in range(cfg.target_rounds):
+        once = cfg.model_copy(update={"max_dialogues": max(1, n), "target_dialogues": None})
+        report = run_specific(language, inputs, output, once, ray_address,
+                              overwrite and round_ == 0, pool)
+        got = report["dialogues"]["out"]
+        if got >= target or n >= cap:
+            break
+        # the yield so far sizes the next round (2 % over, so one more round is the rule)
+        per_segment = got / n if got else 0.5
+        n = min(cap, n + math.ceil(1.02 * (target - got) / max(per_segment, 0.05)))
+    report["target"] = {"dialogues": target, "met": got >= target, "segments_used": n,
+                        "segments_available": available, "rounds": round_ + 1}
+    if got < target:
+        log.warning("specific %s: %d of %d dialogues: the %d segments%s do not allow more",
+                    language, got, target, cap, " (max_dialogues)" if cap < available else "")
+    UnitStore(resolve(output), JOB, {}).write_report(report)
     return report
 
 

@@ -11,7 +11,8 @@ all of its turns (and, for the part before the document, every dialogue of the j
     [few-shot examples, completion-format base models only]
     <document>{segment}</document>                                 per dialogue
     {user_label}: …\\n{assistant_label}: …                          history so far
-    <task kind="…">{instruction of this part}</task>                the short ask
+    <task kind="…">{instruction of this part}                     the short ask, naming
+    {principles_note: follow <principles kind="…">}</task>          the principle set
 
 Chat models get the part up to the principles as the system message and the rest as one user
 message. Base (completion) models get one plain prompt: the examples from the YAML rendered as
@@ -75,6 +76,9 @@ class ValidationRules:
     question_words: tuple[str, ...]
     min_question_chars: int
     min_answer_chars: int
+    # regexes (case-insensitive): references to the unseen document, and meta talk/preambles
+    leakage_patterns: tuple[str, ...] = ()
+    meta_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,8 @@ class DialoguePrompts:
     parts: dict[str, Part]
     examples: tuple[Example, ...]
     validation: ValidationRules
+    # names the principle set of the task's turn; ``{kind}`` is replaced by the part
+    principles_note: str = ""
 
 
 class _Reader:
@@ -176,6 +182,8 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         question_words=r.strings("question_words", v, "validation"),
         min_question_chars=r.get("min_question_chars", int, v, "validation"),
         min_answer_chars=r.get("min_answer_chars", int, v, "validation"),
+        leakage_patterns=_optional_strings(r, "leakage_patterns", v),
+        meta_patterns=_optional_strings(r, "meta_patterns", v),
     )
     return DialoguePrompts(
         language=language, version=r.get("version"), path=shown,
@@ -184,7 +192,14 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         document_close=r.get("document_close", str, d, "dialogue"),
         user_label=r.get("user_label", str, d, "dialogue").strip(),
         assistant_label=r.get("assistant_label", str, d, "dialogue").strip(),
-        parts=parts, examples=tuple(examples), validation=rules)
+        parts=parts, examples=tuple(examples), validation=rules,
+        principles_note=(r.get("principles_note", str, d, "dialogue").strip()
+                         if "principles_note" in d else ""))
+
+
+def _optional_strings(r: _Reader, key: str, node: dict) -> tuple[str, ...]:
+    """A list key a prompt file may leave out (older files, test fixtures)."""
+    return r.strings(key, node, "validation") if key in node else ()
 
 
 # --------------------------------------------------------------------------------- rendering
@@ -298,7 +313,9 @@ class PromptBuilder:
             body = [self.document_block(document)]
             if hist:
                 body.append(hist)
-            body.append(f'<task kind="{part}">\n{self.p.parts[part].instruction}\n</task>')
+            note = self.p.principles_note.replace("{kind}", part)
+            task = self.p.parts[part].instruction + (f"\n{note}" if note else "")
+            body.append(f'<task kind="{part}">\n{task}\n</task>')
             return [Message("system", self._system), Message("user", "\n\n".join(body))]
         label = self.assistant if is_answer else self.user
         head = self._system + ("\n\n" + self._examples if self._examples else "")

@@ -112,11 +112,8 @@ class DialogueStage(LLMStage):
         self._version = f"{prompts.language}:{prompts.version}"
         builder = PromptBuilder(prompts, self.prompt_format,  # type: ignore[arg-type]
                                 num_examples=self.cfg.num_examples)
-        validator = MessageValidator(
-            prompts, langid_threshold=self.cfg.langid_threshold,
-            echo_sources=builder.echo_sources(), echo_ngram_words=self.cfg.echo_ngram_words,
-            echo_ngram_chars=self.cfg.echo_ngram_chars, repeat_fraction=self.cfg.repeat_fraction,
-            fasttext_model=self.fasttext_model)
+        validator = MessageValidator.for_dialogue(prompts, self.cfg, builder.echo_sources(),
+                                                  self.fasttext_model)
         validator.setup()
         enc = get_encoding(self.cfg.encoding)
         self._dialogue = Dialogue(builder, validator, self.cfg, self.seed,

