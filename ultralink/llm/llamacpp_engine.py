@@ -10,6 +10,7 @@ KV state, so consecutive requests sharing a prefix (one dialogue's turns) reuse 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,44 @@ def _import_llama() -> type[Llama]:
     return Llama
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return " amx_int8" in f.read()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _weights_in_plain_buffers() -> Any:
+    """Load weights without llama.cpp's extra CPU buffer types where the CPU has AMX.
+
+    A wheel built with GGML_NATIVE on an AMX machine puts quantised weights in AMX buffers,
+    and ``ggml_backend_amx_mul_mat`` then segfaults on Gemma 3's Q4_K weights (seen with
+    llama-cpp-python 0.3.36). ``Llama()`` does not expose ``use_extra_bufts``, so its
+    default model params are wrapped while the model loads.
+    """
+    if not _cpu_has_amx():
+        yield
+        return
+    import llama_cpp.llama as llama_module
+
+    lib = llama_module.llama_cpp
+    original = lib.llama_model_default_params
+
+    def plain_params() -> Any:
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    lib.llama_model_default_params = plain_params
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = original
+
+
 class LlamaCppEngine:
     """One GGUF model loaded once; implements ChatEngine."""
 
@@ -59,15 +98,16 @@ class LlamaCppEngine:
         common: dict[str, Any] = {"model_path": path, "verbose": False}
         self._vocab = llama_cls(**common, vocab_only=True)
         self._vocab_lock = threading.Lock()
-        self._llm: Llama = llama_cls(
-            **common,
-            n_ctx=self.max_model_len,
-            n_batch=min(512, self.max_model_len),
-            n_threads=config.n_threads,
-            n_threads_batch=config.n_threads,
-            n_gpu_layers=-1 if config.num_gpus > 0 else 0,
-            seed=config.seed if config.seed is not None else 0xFFFFFFFF,
-        )
+        with _weights_in_plain_buffers():
+            self._llm: Llama = llama_cls(
+                **common,
+                n_ctx=self.max_model_len,
+                n_batch=min(512, self.max_model_len),
+                n_threads=config.n_threads,
+                n_threads_batch=config.n_threads,
+                n_gpu_layers=-1 if config.num_gpus > 0 else 0,
+                seed=config.seed if config.seed is not None else 0xFFFFFFFF,
+            )
         self._formatter = self._chat_formatter() if self._spec.prompt_format == "chat" else None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._closed = False
