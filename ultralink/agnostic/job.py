@@ -136,6 +136,8 @@ def _collector_class() -> type:
                     c.add("llm_" + key, int(usage.get(key, 0)))
                 for reason, n in usage.get("failures", {}).items():
                     c.add("attempt_failed_" + reason, int(n))
+                if res.get("judge_reused"):
+                    c.add("judge_reused")  # verdict of an earlier language, no LLM call
                 if res.get("judged"):
                     c.add("judged")
                     for crit in res.get("criteria") or []:
@@ -433,6 +435,7 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
                   "run": len(pending)},
         "rows_in": int(c.get("rows_in", 0)),
         "judged": int(c.get("judged", 0)),
+        "judge_reused": int(c.get("judge_reused", 0)),
         "criteria_hits": criteria,
         "translated": int(c.get("translated", 0)),
         "translated_messages": int(c.get("translated_messages", 0)),

@@ -323,6 +323,7 @@ class HostSupervisor:
         self._locks: list[asyncio.Lock] | None = None
         self._stages: dict[str, dict[str, Any]] = {}
         self._info: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}  # results shared by every stage of the pool's job
         # per host: the latest snapshot seen and the sum of its earlier incarnations, so a
         # restarted or re-created host's counters and held GPU time are not lost
         self._last: list[dict[str, Any] | None] = [None] * num_hosts
@@ -339,8 +340,9 @@ class HostSupervisor:
             from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
             if index not in self._groups:
+                bundle = {k: v for k, v in (("CPU", self.options.num_cpus), ("GPU", gpus)) if v}
                 self._groups[index] = placement_group(
-                    [{"CPU": self.options.num_cpus, "GPU": gpus}], strategy="STRICT_PACK",
+                    [bundle], strategy="STRICT_PACK",
                     name=f"{self.name_prefix}-tp-{index}")
             placement["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                 self._groups[index], placement_group_bundle_index=0,
@@ -427,6 +429,12 @@ class HostSupervisor:
 
     async def report(self, stage: str, delta: dict[str, Any]) -> None:
         self._stages[stage] = merge_snapshots(self._stages.get(stage), delta)
+
+    async def recall(self, key: str) -> Any:
+        return self._memo.get(key)
+
+    async def remember(self, key: str, value: Any) -> None:
+        self._memo[key] = value
 
     async def stats(self) -> dict[str, Any]:
         snaps = await self._host_snapshots()
@@ -736,6 +744,17 @@ class HostPool:
             info = ray.get(sup.info.remote())
             n = len(ray.get(sup.hosts.remote()))
         return {**info, "num_hosts": n, "total_in_flight": int(info["max_in_flight"]) * n}
+
+    async def recall(self, key: str) -> Any:
+        """A value some stage of this pool stored under ``key`` (e.g. a judge verdict that
+        every target language reuses), or None."""
+        await self._connect()
+        return await _invoke(self._supervisor, "recall", key)
+
+    async def remember(self, key: str, value: Any) -> None:
+        """Store a small JSON-able value for every stage of this pool (kept for the job)."""
+        await self._connect()
+        await _invoke(self._supervisor, "remember", key, value)
 
     async def stats_async(self) -> dict[str, Any]:
         await self._connect()

@@ -83,6 +83,13 @@ class StageClient:
         """``model``, ``max_model_len`` and ``max_in_flight`` of the hosts (token budgets)."""
         return await self.pool.info()
 
+    async def recall(self, key: str) -> Any:
+        """A result another stage (or language) of this job stored with :meth:`remember`."""
+        return await self.pool.recall(key)
+
+    async def remember(self, key: str, value: Any) -> None:
+        await self.pool.remember(key, value)
+
 
 class LLMStage:
     """Base class; subclasses set ``name``, ``reads``, ``writes`` and write ``process_row``."""
