@@ -45,7 +45,7 @@ def test_shipped_configs_load():
     sample = load_config(str(ROOT / "jobs" / "sample.yaml"))
     assert sample.sizes.max_dialogues == 2 and sample.engines.generator.n_threads == 1
     full = load_config(str(ROOT / "jobs" / "full.yaml"))
-    assert full.engines.generator.engine == "vllm" and full.engines.generator.num_gpus == 1
+    assert full.engines.generator.engine == "vllm" and full.engines.generator.gpus_per_host == 1
     assert full.agnostic_config("math").prune_size == 32000
     assert full.agnostic_config("code").prune_size == 16000
     # Table 1 per language, counted as finished dialogues (a single int still works: sample)

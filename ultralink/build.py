@@ -106,7 +106,7 @@ class Sizes(Strict):
 
 class Resources(Strict):
     num_hosts: int = Field(1, gt=0, description="engine hosts per engine config (one model "
-                           "each; GPUs per host = the engine's num_gpus × tensor_parallel_size)")
+                           "each; GPUs per host = the engine's tensor_parallel_size for vLLM)")
     stage_actors: int = Field(1, gt=0, description="LLM stage actors per stage")
 
 
@@ -240,11 +240,12 @@ class _Pools:
             self.pools[k] = HostPool.create(engine, self.num_hosts,
                                             f"ul-build-{uuid.uuid4().hex[:8]}",
                                             options=HostOptions(num_cpus=1))
-            self.gpus[k] = engine.num_gpus
+            self.gpus[k] = engine.gpus_per_host
         return self.pools[k]
 
     def busy(self, engine: EngineConfig) -> tuple[float, float]:
-        """(engine-seconds, GPU-seconds) so far on this config's hosts (0 if not started)."""
+        """(engine busy seconds, GPU-seconds held) so far on this config's hosts (0 if not
+        started): the projection prices the GPU time held, idle gaps included."""
         from ultralink.llm.metrics import job_report
 
         pool = self.pools.get(self.key(engine))
@@ -511,7 +512,7 @@ def projection(stages: dict[str, dict[str, Any]], cfg: BuildConfig) -> dict[str,
         r[0] += s["this_run"]["engine_s"]
         r[1] += s["this_run"]["gpu_s"]
         r[2] += produced
-    gpus = cfg.engines.generator.num_gpus * cfg.engines.generator.tensor_parallel_size
+    gpus = cfg.engines.generator.gpus_per_host
     rows = []
     total_engine_h = total_gpu_h = 0.0
     for lang in cfg.languages:
@@ -565,8 +566,8 @@ def summary_text(result: dict[str, Any], cfg: BuildConfig) -> str:
         lines.append(format_table(prow, ["subset", "engine_s_per_record", "gpu_s_per_record"]))
     lines.append(f"projection to the Table 1 targets ({', '.join(cfg.languages)}): "
                  f"{proj['engine_hours']:,} engine-hours, {proj['gpu_hours']:,} GPU-hours at "
-                 f"these rates (engine-hours × GPUs per host = GPU-hours; CPU engines hold 0 "
-                 f"GPUs)" + (f"; not measured this run: {', '.join(proj['unmeasured'])}"
+                 f"these rates (GPU-hours: GPU time the hosts held, idle included; CPU engines "
+                 f"hold 0 GPUs)" + (f"; not measured this run: {', '.join(proj['unmeasured'])}"
                              if proj["unmeasured"] else ""))
     lines.append(format_tables(result["stats"]))
     return "\n".join(lines)

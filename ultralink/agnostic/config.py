@@ -86,9 +86,9 @@ class AgnosticConfig(Strict):
     limit: int | None = Field(None, gt=0, description="only the first N usable records of "
                               "the input (after reading, before pruning)")
     # -- job --------------------------------------------------------------------------------
-    batch_size: int = Field(16, gt=0, description="rows per LLM stage batch (all run "
-                            "concurrently)")
-    stage_concurrency: int = Field(2, gt=0, description="LLM stage actors")
+    batch_size: int | None = Field(None, gt=0, description="rows per LLM stage batch; default: "
+                                   "sized from the hosts' capacity (llm_stage.stage_sizing)")
+    stage_concurrency: int = Field(2, gt=0, description="LLM stage actors (all started at once)")
     num_hosts: int = Field(1, gt=0, description="engine hosts (one model each)")
     error_limits: ErrorLimits = Field(default_factory=ErrorLimits, description="when rows "
                                       "failing with errors stop the job (not hashed)")

@@ -165,6 +165,28 @@ def parse_verdict(text: str, criteria: tuple[Criterion, ...]) -> dict[str, bool]
     return complete([(m.group(1), m.group(2)) for m in reversed(list(_LINE.finditer(text)))])
 
 
+def verdict_schema(criteria: tuple[Criterion, ...]) -> dict[str, Any]:
+    """The verdict as a JSON schema (``{"1": "yes"|"no", …}``): engines with structured output
+    (vLLM guided decoding, a llama.cpp grammar, OpenAI ``response_format``) can only write a
+    parseable verdict; :func:`parse_verdict` stays the fallback for engines without."""
+    keys = [str(c.id) for c in criteria]
+    return {"type": "object", "properties": {k: {"type": "string", "enum": ["yes", "no"]}
+                                             for k in keys},
+            "required": keys, "additionalProperties": False}
+
+
+def verdict_key(prompt: CriteriaPrompt, cfg: AgnosticConfig, style: str,
+                messages: list[dict[str, str]]) -> str:
+    """What fixes a verdict: the English conversation, the judge prompt and its settings; the
+    same for every target language, so one verdict serves them all."""
+    import hashlib
+
+    blob = json.dumps([prompt.version, style, cfg.seed, cfg.judge_attempts, cfg.temperature,
+                       cfg.retry_temperature, cfg.judge_max_tokens, cfg.judge_message_chars,
+                       cfg.judge_total_chars, messages], ensure_ascii=False, sort_keys=True)
+    return "judge:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
 class Judge:
     """Asks the model for a verdict, retrying unparseable answers with a new seed."""
 
@@ -195,7 +217,7 @@ class Judge:
                                       f"Verdict: {{{partial}",
                                sampling=sampling, affinity=affinity, request_id=request_id)
         sampling = SamplingParams(temperature=temperature, max_tokens=self.cfg.judge_max_tokens,
-                                  seed=seed)
+                                  seed=seed, json_schema=verdict_schema(self.prompt.criteria))
         p = self.prompt
         messages = [Message("system", f"{p.system}\n\n{p.instruction}\n\nCriteria:\n"
                                       f"{p.criteria_text()}")]

@@ -142,6 +142,8 @@ def _collector_class() -> type:
                     c.add("llm_" + key, int(usage.get(key, 0)))
                 for reason, n in usage.get("failures", {}).items():
                     c.add("attempt_failed_" + reason, int(n))
+                if res.get("judge_reused"):
+                    c.add("judge_reused")  # verdict of an earlier language, no LLM call
                 if res.get("judged"):
                     c.add("judged")
                     for crit in res.get("criteria") or []:
@@ -349,10 +351,11 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                     pool = HostPool.create(engine, cfg.num_hosts,
                                            f"agnostic-{uuid.uuid4().hex[:8]}",
                                            options=HostOptions(num_cpus=1))
-                # several batches in flight per stage actor keep the engine fed
+                # many small batches in flight per stage actor, sized from the hosts' capacity,
+                # keep the engines fed whatever the tail of conversation lengths
                 ds = AgnosticStage.apply(
-                    ds, pool, concurrency=(1, cfg.stage_concurrency), batch_size=cfg.batch_size,
-                    max_concurrent_batches=8, num_cpus=0.25, language=language, subset=subset,
+                    ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
+                    num_cpus=0.25, language=language, subset=subset,
                     config=cfg.model_dump(), style=style, granularity=granularity,
                     prompts_dir=prompts_dir,
                     request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
@@ -449,6 +452,7 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
                   "run": len(pending)},
         "rows_in": int(c.get("rows_in", 0)),
         "judged": int(c.get("judged", 0)),
+        "judge_reused": int(c.get("judge_reused", 0)),
         "criteria_hits": criteria,
         "translated": int(c.get("translated", 0)),
         "translated_messages": int(c.get("translated_messages", 0)),
@@ -537,6 +541,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-threads", type=int, default=None, help="llama.cpp threads per engine")
     p.add_argument("--max-model-len", type=int, default=None)
     p.add_argument("--max-concurrency", type=int, default=None, help="in-flight requests per engine")
+    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
+                   "engine host (the host reserves them)")
     p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (one model each)")
     p.add_argument("--limit", type=int, default=None, help="only the first N records read")
     p.add_argument("--seed", type=int, default=None)
@@ -571,7 +577,8 @@ def _run_cli(args: argparse.Namespace) -> int:
                 values[key] = getattr(args, key)
         if args.languages:
             values["languages"] = [x.strip() for x in args.languages.split(",") if x.strip()]
-        for key in ("engine", "model", "base_url", "n_threads", "max_model_len", "max_concurrency"):
+        for key in ("engine", "model", "base_url", "n_threads", "max_model_len", "max_concurrency",
+                    "tensor_parallel_size"):
             if getattr(args, key) is not None:
                 llm[key] = getattr(args, key)
         if llm.get("engine", "llamacpp") == "llamacpp" and "max_concurrency" not in llm:

@@ -15,7 +15,7 @@ import json
 from typing import Any, ClassVar
 
 from ultralink.agnostic.config import AgnosticConfig
-from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable
+from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
 from ultralink.agnostic.translate import (
     Granularity,
     Style,
@@ -70,12 +70,26 @@ class AgnosticStage(LLMStage):
         result: dict[str, Any] = {"messages": None, "criteria": None, "reject": "", "detail": "",
                                   "judged": False, "retries": None}
         if self.judge is not None:
-            try:
-                verdict, judge_usage = await self.judge.judge(messages, client, affinity, affinity)
-            except JudgeUnparseable as exc:
-                result.update(reject="judge_unparseable", detail=exc.last_output[:200])
-                return self._done(result, usage)
-            usage.merge(judge_usage)
+            # one verdict per English conversation: the first language judges, the others
+            # (same pool in a build) reuse it
+            key = verdict_key(self.judge.prompt, self.judge.cfg, self.style, messages)
+            known = await client.recall(key)
+            if known is not None:
+                result["judge_reused"] = True
+                if "unparseable" in known:
+                    result.update(reject="judge_unparseable", detail=known["unparseable"])
+                    return self._done(result, usage)
+                verdict = known["verdict"]
+            else:
+                try:
+                    verdict, judge_usage = await self.judge.judge(messages, client, affinity,
+                                                                  affinity)
+                except JudgeUnparseable as exc:
+                    await client.remember(key, {"unparseable": exc.last_output[:200]})
+                    result.update(reject="judge_unparseable", detail=exc.last_output[:200])
+                    return self._done(result, usage)
+                await client.remember(key, {"verdict": verdict})
+                usage.merge(judge_usage)
             result["judged"] = True
             result["criteria"] = [{"name": k, "hit": v} for k, v in verdict.items()]
             if any(verdict.values()):

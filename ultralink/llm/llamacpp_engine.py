@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -110,11 +111,12 @@ class LlamaCppEngine:
                 n_batch=min(512, self.max_model_len),
                 n_threads=config.n_threads,
                 n_threads_batch=config.n_threads,
-                n_gpu_layers=-1 if config.num_gpus > 0 else 0,
+                n_gpu_layers=-1 if config.gpus_per_host > 0 else 0,
                 seed=config.seed if config.seed is not None else 0xFFFFFFFF,
             )
         self._formatter = self._chat_formatter() if self._spec.prompt_format == "chat" else None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self._grammars: dict[str, Any] = {}
         self._closed = False
 
     def _chat_formatter(self) -> Any:
@@ -224,6 +226,7 @@ class LlamaCppEngine:
                 min_p=0.0,
                 stop=stop,
                 seed=sampling.seed,
+                grammar=self._grammar(sampling.json_schema),
             )
         except (RuntimeError, ValueError) as exc:
             llm.reset()  # drop possibly half-evaluated KV state; the next request starts clean
@@ -233,6 +236,17 @@ class LlamaCppEngine:
         finish = "length" if choice["finish_reason"] == "length" else "stop"
         return (choice["text"], finish, usage["prompt_tokens"], usage["completion_tokens"],
                 cached)
+
+    def _grammar(self, schema: dict[str, Any] | None) -> Any:
+        """A GBNF grammar for a JSON schema (built once per schema): structured output."""
+        if schema is None:
+            return None
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
 
     def shutdown(self) -> None:
         """Finish the running request, drop queued ones, free the model."""

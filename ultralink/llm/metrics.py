@@ -9,9 +9,13 @@ keys:
 - timings ``busy`` (wall seconds with at least one request in flight) and ``latency``
   (summed request latencies).
 
-A host reports ``num_gpus`` beside its counters, so GPU-seconds = ``num_gpus × busy``.
-Stage rows (the same counters plus ``total``/``kept``/``dropped_<reason>``) get an estimated
-GPU-second share: the hosts' GPU-seconds split by each stage's share of completion tokens.
+A host also reports ``held`` (seconds from its start, model load included, to its stop) and
+``num_gpus`` (GPUs per host = the tensor-parallel group), so GPU-seconds = ``num_gpus × held``:
+the GPU time a job pays for, idle or not. ``busy`` GPU-seconds (≥ 1 request in flight) are
+reported beside it; their ratio is how well the job kept its GPUs fed. Restarted hosts' earlier
+incarnations are summed by the pool's supervisor. Stage rows (the same counters plus
+``total``/``kept``/``dropped_<reason>``) get an estimated GPU-second share: the hosts'
+GPU-seconds split by each stage's share of completion tokens.
 """
 
 from __future__ import annotations
@@ -147,15 +151,18 @@ def job_report(stats: Mapping[str, Any]) -> dict[str, Any]:
     ``stats`` is ``{"stages": {name: snapshot}, "hosts": {name: snapshot}}``.
     """
     hosts = {}
-    gpu_seconds = 0.0
+    gpu_seconds = gpu_busy = 0.0
     for name, snap in sorted(stats.get("hosts", {}).items()):
         row = _row(name, snap)
         row["num_gpus"] = float(snap.get("num_gpus", 0.0))
-        row["gpu_seconds"] = round(row["num_gpus"] * row["busy_s"], 3)
-        for key in ("restarts", "model"):
+        row["held_s"] = round(float(snap.get("timings", {}).get("held", row["busy_s"])), 3)
+        row["gpu_seconds"] = round(row["num_gpus"] * row["held_s"], 3)
+        row["gpu_busy_seconds"] = round(row["num_gpus"] * row["busy_s"], 3)
+        for key in ("restarts", "model", "incarnations"):
             if key in snap:
                 row[key] = snap[key]
         gpu_seconds += row["gpu_seconds"]
+        gpu_busy += row["gpu_busy_seconds"]
         hosts[name] = row
     stages = {name: _row(name, snap) for name, snap in sorted(stats.get("stages", {}).items())}
     stage_tokens = sum(r["tokens_completion"] for r in stages.values())
@@ -175,6 +182,7 @@ def job_report(stats: Mapping[str, Any]) -> dict[str, Any]:
             "tokens_completion": stage_tokens,
             "tokens_cached": sum(r["tokens_cached"] for r in stages.values()),
             "gpu_seconds": round(gpu_seconds, 3),
+            "gpu_busy_seconds": round(gpu_busy, 3),
             "tokens_per_gpu_second": (round(total_completion / gpu_seconds, 1)
                                       if gpu_seconds else 0.0),
             "host_busy_s_max": total_busy,
@@ -186,7 +194,8 @@ _STAGE_COLS = ("name", "rows_total", "rows_kept", "requests", "retries", "failed
                "tokens_prompt", "tokens_completion", "tokens_cached", "tokens_per_s",
                "gpu_seconds_share")
 _HOST_COLS = ("name", "requests", "errors", "tokens_completion", "tokens_cached", "busy_s",
-              "tokens_per_s", "num_gpus", "gpu_seconds", "max_in_flight", "restarts")
+              "held_s", "tokens_per_s", "num_gpus", "gpu_seconds", "gpu_busy_seconds",
+              "max_in_flight", "restarts")
 
 
 def format_summary(stats_or_report: Mapping[str, Any]) -> str:

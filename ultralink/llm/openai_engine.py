@@ -158,6 +158,9 @@ class OpenAIEngine:
             body["seed"] = s.seed
         if rendered.messages is not None:
             body["messages"] = rendered.messages
+            if s.json_schema is not None:  # structured output (vLLM's server accepts it too)
+                body["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "answer", "schema": s.json_schema}}
             template = self.config.chat_template or self._spec.chat_template
             if template:
                 body["chat_template"] = template  # vLLM extension; OpenAI itself rejects it

@@ -152,7 +152,15 @@ class EngineConfig(Strict):
     max_model_len: int | None = Field(
         default=None, gt=0, description="context to allocate; default: the registry's "
         "default_max_model_len")
-    max_concurrency: int = Field(64, gt=0, description="in-flight requests per engine")
+    max_concurrency: int = Field(64, gt=0, description="in-flight requests per engine; for "
+                                 "vLLM also its max_num_seqs unless that is set")
+    max_num_seqs: int | None = Field(
+        default=None, gt=0, description="vLLM: sequences batched per step; default "
+        "max_concurrency. The host reads the engine's real value back and gates on it")
+    max_num_batched_tokens: int | None = Field(
+        default=8192, gt=0, description="vLLM: token budget of one step (chunked prefill "
+        "splits longer prompts); 8192 suits a 7-8B model on one H100; None = vLLM's default")
+    enable_chunked_prefill: bool = True
     served_model_name: str | None = Field(
         default=None, description="'model' sent to an OpenAI server; default: the registry "
         "source if it is an HF id, else the model name")
@@ -180,7 +188,9 @@ class EngineConfig(Strict):
         default=None, description="engine-level seed; a request's own seed wins")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="passed through "
                                           "to vLLM's engine args unchecked")
-    num_gpus: float = Field(0, ge=0, description="GPUs per engine host actor")
+    num_gpus: float | None = Field(
+        default=None, ge=0, description="GPUs per engine host actor; vLLM: must equal "
+        "tensor_parallel_size (the default), others: default 0 (llama.cpp: > 0 offloads)")
 
     @field_validator("engine")
     @classmethod
@@ -195,6 +205,37 @@ class EngineConfig(Strict):
         if self.engine == "openai" and not self.base_url:
             raise ValueError("engine 'openai' needs base_url")
         return self
+
+    @model_validator(mode="after")
+    def _one_capacity_source(self) -> EngineConfig:
+        """GPUs per host = tensor_parallel_size for vLLM; batch limits only in typed fields."""
+        tp = self.tensor_parallel_size
+        if self.engine == "vllm":
+            if self.num_gpus is not None and self.num_gpus != tp:
+                raise ValueError(f"num_gpus {self.num_gpus:g} != tensor_parallel_size {tp}: a "
+                                 "vLLM host holds exactly its tensor-parallel GPUs (leave "
+                                 "num_gpus unset)")
+        elif tp > 1 and self.engine in _BUILTIN_ENGINES:
+            raise ValueError(f"tensor_parallel_size {tp} is for engine 'vllm', not "
+                             f"{self.engine!r}")
+        clash = sorted({"max_num_seqs", "max_num_batched_tokens", "tensor_parallel_size",
+                        "enable_chunked_prefill"} & set(self.engine_kwargs))
+        if clash:
+            raise ValueError(f"engine_kwargs {clash}: set them as EngineConfig fields (the "
+                             "host derives its admission gate from them)")
+        return self
+
+    @property
+    def gpus_per_host(self) -> float:
+        """GPUs one engine host reserves: vLLM's tensor-parallel group, else num_gpus (0)."""
+        if self.num_gpus is not None:
+            return float(self.num_gpus)
+        return float(self.tensor_parallel_size) if self.engine == "vllm" else 0.0
+
+    @property
+    def seqs(self) -> int:
+        """Sequences the engine batches (vLLM max_num_seqs); the host's gate follows it."""
+        return self.max_num_seqs or self.max_concurrency
 
 
 def load_models_yaml(path: str | Path) -> dict[str, ModelSpec]:

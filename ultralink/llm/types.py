@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
 
@@ -21,6 +21,10 @@ class SamplingParams:
     max_tokens: int = 512
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    # Structured output: engines that can constrain decoding to this JSON schema do so
+    # (vLLM guided decoding, a llama.cpp grammar, OpenAI response_format); others ignore it,
+    # so callers still parse the text.
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

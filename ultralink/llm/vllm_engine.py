@@ -68,6 +68,19 @@ class _VLLM:
         except ImportError:
             from vllm.inputs import TokensPrompt
             self.tokens_input = lambda ids: TokensPrompt(prompt_token_ids=ids)
+        try:  # structured output: vLLM >= 0.11 names it structured_outputs, older guided_decoding
+            from vllm.sampling_params import StructuredOutputsParams
+
+            self.structured: Any = lambda schema: {
+                "structured_outputs": StructuredOutputsParams(json=schema)}
+        except ImportError:
+            try:
+                from vllm.sampling_params import GuidedDecodingParams
+
+                self.structured = lambda schema: {
+                    "guided_decoding": GuidedDecodingParams(json=schema)}
+            except ImportError:
+                self.structured = None
         self.version = vllm.__version__
         self.AsyncLLM = AsyncLLM
         self.AsyncEngineArgs = AsyncEngineArgs
@@ -85,8 +98,9 @@ class VLLMEngine:
         llm:
           engine: vllm
           model: qwen2.5-7b-instruct
-          tensor_parallel_size: 2
-          engine_kwargs: {max_num_seqs: 256}
+          tensor_parallel_size: 2          # the host holds 2 GPUs (num_gpus follows)
+          max_concurrency: 256             # = vLLM max_num_seqs; the host gates on it
+          max_num_batched_tokens: 8192     # chunked-prefill step budget
     """
 
     def __init__(self, config: EngineConfig) -> None:
@@ -113,12 +127,21 @@ class VLLMEngine:
         self._engine = self._v.AsyncLLM.from_engine_args(engine_args)
         self.load_s = time.perf_counter() - t0
         self.max_model_len: int = int(self._engine.model_config.max_model_len)
-        self.max_num_seqs: int = int(self._engine.vllm_config.scheduler_config.max_num_seqs)
+        vcfg = self._engine.vllm_config
+        self.max_num_seqs: int = int(vcfg.scheduler_config.max_num_seqs)
+        blocks = getattr(vcfg.cache_config, "num_gpu_blocks", None)
+        self.kv_cache_tokens: int | None = (int(blocks) * int(vcfg.cache_config.block_size)
+                                            if blocks else None)
         self.tokenizer = self._load_tokenizer(weights)
         self._chat_template = self._resolve_chat_template()
         self._check_bos()
-        log.info("vLLM %s loaded %s in %.1fs (max_model_len %d, max_num_seqs %d)",
-                 self._v.version, weights, self.load_s, self.max_model_len, self.max_num_seqs)
+        log.info("vLLM %s loaded %s in %.1fs (max_model_len %d, max_num_seqs %d, KV cache %s "
+                 "tokens)", self._v.version, weights, self.load_s, self.max_model_len,
+                 self.max_num_seqs, self.kv_cache_tokens)
+
+    def capacity(self) -> dict[str, int | None]:
+        """What vLLM actually allocated, read back after load: the host's gate follows it."""
+        return {"max_num_seqs": self.max_num_seqs, "kv_cache_tokens": self.kv_cache_tokens}
 
     def _engine_args(self, weights: str, max_model_len: int | None) -> dict[str, Any]:
         """Typed config first; ``engine_kwargs`` (unchecked pass-through) overrides."""
@@ -130,7 +153,14 @@ class VLLMEngine:
             "gpu_memory_utilization": c.gpu_memory_utilization,
             "enable_prefix_caching": c.enable_prefix_caching,
             "enforce_eager": c.enforce_eager,
+            "max_num_seqs": c.seqs,
+            "enable_chunked_prefill": c.enable_chunked_prefill,
         }
+        if c.max_num_batched_tokens:
+            args["max_num_batched_tokens"] = c.max_num_batched_tokens
+        if c.tensor_parallel_size > 1:
+            # every TP worker on the host's node, inside the GPUs Ray gave the host actor
+            args["distributed_executor_backend"] = "mp"
         if max_model_len:
             args["max_model_len"] = max_model_len
         if c.seed is not None:
@@ -215,6 +245,8 @@ class VLLMEngine:
             "stop": stop or None,
             "seed": sampling.seed,
         }
+        if sampling.json_schema is not None and self._v.structured is not None:
+            kwargs.update(self._v.structured(sampling.json_schema))
         if self._v.final_only is not None:
             kwargs["output_kind"] = self._v.final_only  # one output per request, not per token
         return self._v.SamplingParams(**kwargs)

@@ -38,6 +38,7 @@ import math
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from collections import OrderedDict
 from typing import Any, Literal
@@ -73,6 +74,9 @@ class HostOptions(Strict):
     ready_timeout_s: float = Field(3600.0, gt=0, description="model load time allowed")
     exit_on_engine_dead: bool = Field(True, description="exit the actor process on EngineDead "
                                       "so Ray restarts it with a fresh engine")
+    stats_poll_s: float = Field(10.0, ge=0, description="how often the supervisor reads host "
+                                "counters (a dead host loses at most this much); 0: only on "
+                                "stats()")
     admission: Literal["oldest_dialogue", "fifo"] = Field(
         "oldest_dialogue", description="which queued request enters the engine next: the one "
         "whose affinity key the host saw first (finishes started dialogues, so Ray Data "
@@ -96,44 +100,82 @@ class RetryPolicy(Strict):
         return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
 
 
-def max_in_flight_for(config: EngineConfig, options: HostOptions) -> int:
+def max_in_flight_for(config: EngineConfig, options: HostOptions,
+                      engine_seqs: int | None = None) -> int:
+    """The host's gate: ~1.1 × the sequences the engine really batches (read back after load,
+    else the config's), so the engine's own queue holds only the next step's refills."""
     if options.max_in_flight:
         return options.max_in_flight
-    return max(1, math.ceil(1.1 * config.max_concurrency))
+    return max(1, math.ceil(1.1 * (engine_seqs or config.seqs)))
+
+
+def engine_capacity(engine: Any, config: EngineConfig) -> dict[str, int | None]:
+    """``max_num_seqs`` and ``kv_cache_tokens`` the engine reports (``capacity()``), else the
+    config's sequences and an unknown (unlimited) KV cache."""
+    cap = getattr(engine, "capacity", None)
+    got = cap() if callable(cap) else {}
+    return {"max_num_seqs": int(got.get("max_num_seqs") or config.seqs),
+            "kv_cache_tokens": (int(got["kv_cache_tokens"]) if got.get("kv_cache_tokens")
+                                else None)}
 
 
 _MAX_KEYS = 200_000
 
 
 class _PriorityGate:
-    """A semaphore whose waiters enter lowest priority number first (ties: arrival order)."""
+    """Slots and KV tokens; waiters enter lowest priority number first (ties: arrival order).
 
-    def __init__(self, capacity: int) -> None:
+    A request holds one slot and ``tokens`` (prompt + max new tokens) of the KV budget while
+    inside the engine, so admitted work always fits the engine's KV cache (no preemption
+    thrash on small cards). One request is always admitted into an empty engine.
+    """
+
+    def __init__(self, capacity: int, kv_tokens: int | None = None) -> None:
         self.free = capacity
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.kv_free = kv_tokens
+        self._kv_total = kv_tokens
+        self._waiters: list[tuple[int, int, int, asyncio.Future[None]]] = []
         self._seq = 0
 
-    async def acquire(self, priority: int) -> None:
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
+    def _fits(self, tokens: int) -> bool:
+        if self.free <= 0:
+            return False
+        return (self.kv_free is None or tokens <= self.kv_free
+                or self.kv_free == self._kv_total)
+
+    def _take(self, tokens: int) -> None:
+        self.free -= 1
+        if self.kv_free is not None:
+            self.kv_free -= tokens
+
+    async def acquire(self, priority: int, tokens: int = 0) -> None:
+        if not self._waiters and self._fits(tokens):
+            self._take(tokens)
             return
         self._seq += 1
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, self._seq, fut))
+        heapq.heappush(self._waiters, (priority, self._seq, tokens, fut))
         try:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():  # granted, then cancelled: pass it on
-                self.release()
+                self.release(tokens)
             raise
 
-    def release(self) -> None:
-        while self._waiters:
-            _, _, fut = heapq.heappop(self._waiters)
-            if not fut.done():
-                fut.set_result(None)
-                return
+    def release(self, tokens: int = 0) -> None:
         self.free += 1
+        if self.kv_free is not None:
+            self.kv_free += tokens
+        while self._waiters:
+            _, _, need, fut = self._waiters[0]
+            if fut.done():
+                heapq.heappop(self._waiters)
+                continue
+            if not self._fits(need):
+                return
+            heapq.heappop(self._waiters)
+            self._take(need)
+            fut.set_result(None)
 
 
 class EngineHost:
@@ -141,12 +183,17 @@ class EngineHost:
 
     def __init__(self, config: EngineConfig, index: int = 0, options: HostOptions | None = None,
                  engine_factory: EngineFactory | None = None) -> None:
+        self._started = time.time()  # GPU time is held from here (model load included)
+        self._stopped: float | None = None
+        self.incarnation = uuid.uuid4().hex[:12]
         self.config = config
         self.index = index
         self.options = options or HostOptions()
         self.engine = (engine_factory or build_engine)(config)  # weights load once, here
-        self.metrics = LLMMetrics(num_gpus=float(config.num_gpus))
-        self.max_in_flight = max_in_flight_for(config, self.options)
+        self.metrics = LLMMetrics(num_gpus=config.gpus_per_host)
+        self.capacity = engine_capacity(self.engine, config)
+        self.max_in_flight = max_in_flight_for(config, self.options,
+                                               self.capacity["max_num_seqs"])
         self._gate: _PriorityGate | None = None
         self._first_seen: OrderedDict[str, int] = OrderedDict()
         self._arrivals = 0
@@ -157,16 +204,30 @@ class EngineHost:
 
     async def ready(self) -> dict[str, Any]:
         """Answers once the model is loaded; what the stages need to budget tokens."""
+        in_actor = ray.is_initialized() and ray.get_runtime_context().get_actor_id()
         return {"index": self.index, "model": self.engine.model_name,
                 "max_model_len": self.engine.max_model_len, "pid": os.getpid(),
-                "max_in_flight": self.max_in_flight}
+                "max_in_flight": self.max_in_flight, **self.capacity,
+                "gpus": self.config.gpus_per_host,
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()] if in_actor else []}
+
+    def _kv_need(self, request: ChatRequest) -> int:
+        """KV tokens a request may grow to (prompt + max new); 0 when the cache is unknown."""
+        if self.capacity["kv_cache_tokens"] is None:
+            return 0
+        try:
+            prompt = self.engine.count_tokens(request)
+        except Exception:  # the engine reports a bad prompt itself, in generate
+            prompt = 0
+        return prompt + request.sampling.max_tokens
 
     async def generate(self, request: ChatRequest) -> Completion:
         if self._dead:
             raise EngineDead(f"host {self.index}: {self._dead}")
         if self._gate is None:
-            self._gate = _PriorityGate(self.max_in_flight)
-        await self._gate.acquire(self._priority(request.affinity))
+            self._gate = _PriorityGate(self.max_in_flight, self.capacity["kv_cache_tokens"])
+        need = self._kv_need(request)
+        await self._gate.acquire(self._priority(request.affinity), need)
         try:
             if self._dead:
                 raise EngineDead(f"host {self.index}: {self._dead}")
@@ -193,7 +254,7 @@ class EngineHost:
             finally:
                 self.metrics.end()
         finally:
-            self._gate.release()
+            self._gate.release(need)
         if not completion.latency_s:
             completion.latency_s = time.perf_counter() - start
         self.metrics.completed(completion)
@@ -216,8 +277,10 @@ class EngineHost:
 
     async def stats(self) -> dict[str, Any]:
         snap = self.metrics.snapshot()
+        held = (self._stopped or time.time()) - self._started
+        snap["timings"]["held"] = round(held, 6)
         snap.update(index=self.index, model=self.engine.model_name, restarts=self._restarts,
-                    dead=self._dead or "")
+                    dead=self._dead or "", incarnation=self.incarnation)
         engine_stats = getattr(self.engine, "stats", None)
         if callable(engine_stats):
             snap["engine"] = engine_stats()
@@ -226,12 +289,14 @@ class EngineHost:
     async def shutdown(self) -> None:
         """Release the engine explicitly (STYLE: no cleanup by ``__del__``)."""
         self._dead = self._dead or "shut down"
+        self._stopped = self._stopped or time.time()
         self.engine.shutdown()
 
     def _die(self, why: str) -> None:
         if self._dead:
             return
         self._dead = why
+        self._stopped = time.time()
         log.error("host %d: engine dead (%s)", self.index, why)
         try:
             self.engine.shutdown()
@@ -252,25 +317,81 @@ class HostSupervisor:
         self.name_prefix = name_prefix
         self.namespace = namespace
         self.options = options
+        self._groups: dict[int, Any] = {}
         self._hosts: list[Any] = [self._create(i) for i in range(num_hosts)]
         self._recreates = [0] * num_hosts
         self._locks: list[asyncio.Lock] | None = None
         self._stages: dict[str, dict[str, Any]] = {}
         self._info: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}  # results shared by every stage of the pool's job
+        # per host: the latest snapshot seen and the sum of its earlier incarnations, so a
+        # restarted or re-created host's counters and held GPU time are not lost
+        self._last: list[dict[str, Any] | None] = [None] * num_hosts
+        self._carried: list[dict[str, Any] | None] = [None] * num_hosts
+        self._incarnations = [1] * num_hosts
+        self._poller: asyncio.Task[None] | None = None
 
     def _create(self, index: int) -> Any:
-        num_gpus = float(self.config.num_gpus)
+        gpus = self.config.gpus_per_host
+        placement: dict[str, Any] = {}
+        if self.config.tensor_parallel_size > 1:
+            # a TP group is all-or-nothing on one node: reserve its GPUs as one bundle
+            from ray.util.placement_group import placement_group
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            if index not in self._groups:
+                bundle = {k: v for k, v in (("CPU", self.options.num_cpus), ("GPU", gpus)) if v}
+                self._groups[index] = placement_group(
+                    [bundle], strategy="STRICT_PACK",
+                    name=f"{self.name_prefix}-tp-{index}")
+            placement["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+                self._groups[index], placement_group_bundle_index=0,
+                placement_group_capture_child_tasks=True)
         return _remote(EngineHost).options(
             name=f"{self.name_prefix}-host-{index}", namespace=self.namespace,
-            num_cpus=self.options.num_cpus, num_gpus=num_gpus,
+            num_cpus=self.options.num_cpus, num_gpus=gpus,
             max_restarts=self.options.max_restarts, max_task_retries=0,
-            max_concurrency=self.options.actor_max_concurrency,
+            max_concurrency=self.options.actor_max_concurrency, **placement,
         ).remote(self.config, index, self.options)
 
     async def ready(self) -> list[dict[str, Any]]:
         infos = await asyncio.gather(*(_invoke(h, "ready") for h in self._hosts))
         self._info = infos[0]
+        if self._poller is None and self.options.stats_poll_s:
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
         return infos
+
+    async def _poll(self) -> None:
+        """Read host counters now and then, so a host that dies loses at most one period."""
+        while True:
+            await asyncio.sleep(self.options.stats_poll_s)
+            await self._host_snapshots()
+
+    async def _host_snapshots(self) -> list[dict[str, Any]]:
+        async def one(i: int, h: Any) -> dict[str, Any]:
+            try:
+                snap = await asyncio.wait_for(_invoke(h, "stats"), 30)
+            except Exception as e:  # dead or restarting: its earlier counters are kept below
+                return {"counts": {}, "timings": {}, "error": type(e).__name__}
+            last = self._last[i]
+            if last is not None and last.get("incarnation") != snap.get("incarnation"):
+                self._carried[i] = merge_snapshots(self._carried[i], last)
+                self._incarnations[i] += 1
+            self._last[i] = snap
+            return snap
+
+        snaps = await asyncio.gather(*(one(i, h) for i, h in enumerate(self._hosts)))
+        out = []
+        for i, snap in enumerate(snaps):
+            current = snap if "error" not in snap else (self._last[i] or snap)
+            total = merge_snapshots(self._carried[i], current) if self._carried[i] else dict(
+                current)
+            for key in ("index", "model", "restarts", "dead", "engine", "incarnation", "error"):
+                if key in snap:
+                    total[key] = snap[key]
+            total["incarnations"] = self._incarnations[i]
+            out.append(total)
+        return out
 
     async def hosts(self) -> list[Any]:
         return list(self._hosts)
@@ -309,16 +430,16 @@ class HostSupervisor:
     async def report(self, stage: str, delta: dict[str, Any]) -> None:
         self._stages[stage] = merge_snapshots(self._stages.get(stage), delta)
 
-    async def stats(self) -> dict[str, Any]:
-        async def one(i: int, h: Any) -> dict[str, Any]:
-            try:
-                snap = await asyncio.wait_for(_invoke(h, "stats"), 30)
-            except Exception as e:  # a dead host's counters are lost with its process
-                snap = {"counts": {}, "timings": {}, "error": type(e).__name__}
-            snap["recreated"] = self._recreates[i]
-            return snap
+    async def recall(self, key: str) -> Any:
+        return self._memo.get(key)
 
-        snaps = await asyncio.gather(*(one(i, h) for i, h in enumerate(self._hosts)))
+    async def remember(self, key: str, value: Any) -> None:
+        self._memo[key] = value
+
+    async def stats(self) -> dict[str, Any]:
+        snaps = await self._host_snapshots()
+        for i, snap in enumerate(snaps):
+            snap["recreated"] = self._recreates[i]
         return {"stages": dict(self._stages),
                 "hosts": {f"{self.name_prefix}-host-{i}": s for i, s in enumerate(snaps)}}
 
@@ -331,7 +452,15 @@ class HostSupervisor:
             if isinstance(h, ActorHandle):
                 ray.kill(h)
 
+        if self._poller is not None:
+            self._poller.cancel()
+        await self._host_snapshots()  # the final counters, held time up to the stop
         await asyncio.gather(*(one(h) for h in self._hosts))
+        if self._groups:
+            from ray.util.placement_group import remove_placement_group
+
+            for group in self._groups.values():
+                remove_placement_group(group)
 
 
 class _LocalHost:
@@ -603,6 +732,29 @@ class HostPool:
         """Merge a stage's counter delta into the pool's record (kept by the supervisor)."""
         await self._connect()
         await _invoke(self._supervisor, "report", stage, delta)
+
+    def capacity(self) -> dict[str, Any]:
+        """Host 0's ``ready()`` info (engine capacity read back after load) plus
+        ``num_hosts`` and ``total_in_flight``: what the stages size their concurrency from."""
+        if self._local:
+            info = asyncio.run(self._supervisor.info())
+            n = len(self._supervisor._hosts)
+        else:
+            sup = self._sup_handle()
+            info = ray.get(sup.info.remote())
+            n = len(ray.get(sup.hosts.remote()))
+        return {**info, "num_hosts": n, "total_in_flight": int(info["max_in_flight"]) * n}
+
+    async def recall(self, key: str) -> Any:
+        """A value some stage of this pool stored under ``key`` (e.g. a judge verdict that
+        every target language reuses), or None."""
+        await self._connect()
+        return await _invoke(self._supervisor, "recall", key)
+
+    async def remember(self, key: str, value: Any) -> None:
+        """Store a small JSON-able value for every stage of this pool (kept for the job)."""
+        await self._connect()
+        await _invoke(self._supervisor, "remember", key, value)
 
     async def stats_async(self) -> dict[str, Any]:
         await self._connect()

@@ -24,10 +24,11 @@ Example::
 
     ds = Answer.apply(ds, pool, concurrency=2, batch_size=256)
 
-``apply`` is ``map_batches`` with what an async LLM stage needs (as Ray Data LLM sets it): the
-stage actor runs ``max_concurrent_batches`` tasks at once (Ray Data's default actor
-``max_concurrency`` is 1, and one task is often one batch, so a plain ``map_batches`` keeps
-only one batch of dialogues in flight and every batch's slowest dialogue idles the engine).
+``apply`` is ``map_batches`` with what an async LLM stage needs, sized from the hosts' real
+capacity (:func:`stage_sizing`): a batch keeps its Ray Data task until its slowest row ends,
+so each stage actor runs many *small* batches at once, enough that the rows in flight stay
+above the hosts' gates (the surplus waits in the host, oldest dialogue first) whatever the
+tail of dialogue lengths. Nobody sets batch sizes; the actor pool starts at its full size.
 
 Rows a stage drops leave the output and are counted as ``dropped_<reason>`` (LLM failures
 after retries: ``dropped_llm_<reason>``); ``keep_dropped=True`` keeps them instead, with a
@@ -38,7 +39,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -107,6 +110,13 @@ class StageClient:
         """``model``, ``max_model_len`` and ``max_in_flight`` of the hosts (token budgets)."""
         return await self.pool.info()
 
+    async def recall(self, key: str) -> Any:
+        """A result another stage (or language) of this job stored with :meth:`remember`."""
+        return await self.pool.recall(key)
+
+    async def remember(self, key: str, value: Any) -> None:
+        await self.pool.remember(key, value)
+
 
 class LLMStage:
     """Base class; subclasses set ``name``, ``reads``, ``writes`` and write ``process_row``."""
@@ -133,18 +143,24 @@ class LLMStage:
 
     @classmethod
     def apply(cls, ds: Any, pool: HostPool, *, concurrency: int | tuple[int, int] = 1,
-              batch_size: int = 256, max_concurrent_batches: int = 8, num_cpus: float = 1.0,
-              **stage_kwargs: Any) -> Any:
-        """``ds.map_batches`` over this stage with several batches in flight per actor.
+              batch_size: int | None = None, max_concurrent_batches: int | None = None,
+              num_cpus: float = 1.0, **stage_kwargs: Any) -> Any:
+        """``ds.map_batches`` over this stage with many small batches in flight per actor.
 
         Args:
             concurrency: stage actors (or ``(min, max)``); they only wait on the hosts, so a
                 few per job are enough — the GPUs are sized by the pool, not here.
-            max_concurrent_batches: batches one actor runs at once (Ray actor
-                ``max_concurrency``); rows in flight per actor = this × ``batch_size``.
+            batch_size, max_concurrent_batches: ``None`` (the default): from
+                :func:`stage_sizing` of the pool's capacity; rows in flight per actor =
+                ``batch_size × max_concurrent_batches``.
         """
         from ray.data import ActorPoolStrategy
 
+        if batch_size is None or max_concurrent_batches is None:
+            actors = concurrency[1] if isinstance(concurrency, tuple) else concurrency
+            auto = stage_sizing(pool.capacity()["total_in_flight"], actors)
+            batch_size = batch_size or auto.batch_size
+            max_concurrent_batches = max_concurrent_batches or auto.max_concurrent_batches
         size = ({"min_size": concurrency[0], "max_size": concurrency[1]}
                 if isinstance(concurrency, tuple) else {"size": concurrency})
         return ds.map_batches(
@@ -248,6 +264,27 @@ class LLMStage:
         except Exception:  # counters must never fail the batch; send them with the next one
             log.exception("stage %s: could not report counters", self.stage_name)
             self._unreported = delta
+
+
+@dataclass(frozen=True, slots=True)
+class StageSizing:
+    rows_per_actor: int
+    batch_size: int
+    max_concurrent_batches: int
+
+
+def stage_sizing(total_in_flight: int, actors: int, headroom: float = 2.0,
+                 max_batch: int = 16) -> StageSizing:
+    """Ray Data batching that keeps every host's gate full without a batch barrier.
+
+    ``headroom`` × the hosts' total in-flight cap is kept in flight over all actors: the
+    surplus covers rows whose batch waits on a slower sibling and the next turn's gap, and
+    waits in the hosts' priority gates. Batches are small (≤ ``max_batch`` rows, ~32+ per
+    actor) so one slow dialogue holds few finished ones.
+    """
+    rows = max(1, math.ceil(headroom * total_in_flight / max(1, actors)))
+    batch = max(1, min(max_batch, rows // 32))
+    return StageSizing(rows, batch, max(1, math.ceil(rows / batch)))
 
 
 def rows_of(batch: Any) -> tuple[list[dict[str, Any]], list[str] | None]:

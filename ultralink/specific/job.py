@@ -43,7 +43,7 @@ from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.error_guard import ErrorLimits
-from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
 from ultralink.sink import UnitStore
@@ -81,14 +81,17 @@ class SpecificConfig(Strict):
                                          "or the segments (or max_dialogues) run out")
     target_rounds: int = Field(8, gt=0, description="rounds at most to reach target_dialogues")
     unit_size: int = Field(64, gt=0, description="segments per work unit (output shard)")
-    batch_size: int = Field(16, gt=0, description="segments per Ray Data batch")
+    batch_size: int | None = Field(None, gt=0, description="segments per Ray Data batch; "
+                                   "default: sized from the hosts' capacity "
+                                   "(llm_stage.stage_sizing)")
     num_hosts: int = Field(1, gt=0, description="engine host actors (one model each)")
-    stage_actors: int = Field(1, gt=0, description="DialogueStage actors (cheap: they only "
-                              "hold requests)")
+    stage_actors: int = Field(1, gt=0, description="DialogueStage actors, all started at once "
+                              "(cheap: they only hold requests)")
     dialogues_in_flight: int | None = Field(None, gt=0, description="dialogues running at "
                                             "once per stage actor; default: num_hosts for "
                                             "llama.cpp (keeps its one-slot prompt cache on "
-                                            "one document), else 1.1 × max_concurrency × hosts")
+                                            "one document), else the stage sizing's rows per "
+                                            "actor (2 × the hosts' gates / actors)")
     prompts_dir: str | None = Field(None, description="directory of <lang>.yaml (default: the "
                                     "repository's prompts/)")
     fasttext_model: str | None = Field(None, description="lid.176 path (default: the shipped "
@@ -188,12 +191,12 @@ def _drop_stale(store: UnitStore, planned: set[str]) -> list[str]:
     return store.drop_stale(planned)
 
 
-def _in_flight(cfg: SpecificConfig) -> int:
+def _in_flight(cfg: SpecificConfig, rows_per_actor: int) -> int:
     if cfg.dialogues_in_flight:
         return cfg.dialogues_in_flight
     if cfg.llm.engine == "llamacpp":
         return cfg.num_hosts
-    return max(1, int(1.1 * cfg.llm.max_concurrency * cfg.num_hosts / cfg.stage_actors))
+    return rows_per_actor
 
 
 # ------------------------------------------------------------------------------------ run
@@ -257,16 +260,20 @@ def run_specific(language: str, inputs: list[str], output: str,
         if own_pool:
             pool = HostPool.create(cfg.llm, cfg.num_hosts, f"ul-specific-{uuid.uuid4().hex[:8]}")
         try:
-            ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // max(
-                1, cfg.batch_size), 256)))
-            # several batches in flight per stage actor, so no batch's slowest dialogue
-            # leaves the engine idle (Ray Data runs one call per actor by default)
+            # many small batches in flight per stage actor, sized from the hosts' real
+            # capacity, so no batch's slowest dialogue leaves an engine slot idle
+            sizing = stage_sizing(pool.capacity()["total_in_flight"], cfg.stage_actors)
+            batch_size = cfg.batch_size or sizing.batch_size
+            ds = ray.data.from_items(rows, override_num_blocks=max(1, min(
+                len(rows) // batch_size, 256)))
             ds = DialogueStage.apply(
-                ds, pool, concurrency=(1, cfg.stage_actors), batch_size=cfg.batch_size,
-                max_concurrent_batches=8, num_cpus=0.25,
+                ds, pool, concurrency=cfg.stage_actors, batch_size=batch_size,
+                max_concurrent_batches=max(1, -(-sizing.rows_per_actor // batch_size)),
+                num_cpus=0.25,
                 keep_dropped=True, language=language, config=cfg.dialogue.model_dump(),
                 seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
-                prompts_dir=cfg.prompts_dir, max_in_flight=_in_flight(cfg),
+                prompts_dir=cfg.prompts_dir,
+                max_in_flight=_in_flight(cfg, sizing.rows_per_actor),
                 fasttext_model=cfg.fasttext_model,
                 request_cache=CacheSpec.for_output(out, cfg.llm.engine, spec.name,
                                                    cfg.request_cache))
@@ -426,6 +433,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="registry name, local path or HF id "
                    "(default gemma3-270m on llama.cpp)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
+    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
+                   "engine host (the host reserves them)")
     p.add_argument("--max-dialogues", type=int, default=None, help="only the first N segments "
                    "by id")
     p.add_argument("--seed", type=int, default=None)
@@ -450,13 +459,13 @@ def config_from_args(args: argparse.Namespace) -> SpecificConfig:
                .model_dump(exclude_defaults=True))
     if args.engine is not None and args.engine != llm.get("engine", "llamacpp"):
         # another engine: drop the llama.cpp defaults that do not apply to it
-        llm = {"engine": args.engine}
-        if args.engine == "vllm":
-            llm["num_gpus"] = 1
+        llm = {"engine": args.engine}  # vLLM hosts hold their tensor-parallel GPUs by default
     if args.model is not None:
         llm["model"] = args.model
     if args.base_url is not None:
         llm["base_url"] = args.base_url
+    if args.tensor_parallel_size is not None:
+        llm["tensor_parallel_size"] = args.tensor_parallel_size
     values["llm"] = llm
     return SpecificConfig(**values)
 

@@ -1,0 +1,68 @@
+"""One criteria verdict per English conversation, reused by every target language; the judge
+asks for structured output (a JSON schema) and still parses free text as the fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.criteria_filter import CriteriaPrompt, Judge, verdict_schema
+from ultralink.agnostic.stage import AgnosticStage
+from ultralink.llm.types import Completion
+
+CONV = {"messages": [{"role": "user", "content": "Where is the best bakery on Rue Cler?"},
+                     {"role": "assistant", "content": "Try the one at number 12."}]}
+HIT = '{"1": "no", "2": "yes", "3": "no", "4": "no", "5": "no", "6": "no"}'
+
+
+class MemoClient:
+    """generate (a fixed verdict) + the pool's recall/remember, shared across stages."""
+
+    def __init__(self) -> None:
+        self.memo: dict[str, object] = {}
+        self.requests = []
+
+    async def generate(self, request):
+        self.requests.append(request)
+        return Completion(text=HIT, finish_reason="stop", prompt_tokens=50, completion_tokens=20)
+
+    async def recall(self, key):
+        return self.memo.get(key)
+
+    async def remember(self, key, value):
+        self.memo[key] = value
+
+
+def run(stage: AgnosticStage, client: MemoClient) -> dict:
+    async def go():
+        await stage.setup()
+        out = await stage.process_row({"id": "c1", "conversation": json.dumps(CONV)}, client)
+        return json.loads(out["result"])
+    return asyncio.run(go())
+
+
+def test_second_language_reuses_the_verdict():
+    client = MemoClient()
+    results = []
+    for lang in ("zh", "ru", "fr"):
+        stage = AgnosticStage(None, language=lang, subset="chat",
+                              config=AgnosticConfig().model_dump(), style="chat",
+                              granularity="message")
+        results.append(run(stage, client))
+    assert len(client.requests) == 1  # judged once, for zh
+    assert [r["reject"] for r in results] == ["criteria"] * 3
+    assert [r.get("judge_reused", False) for r in results] == [False, True, True]
+    assert results[1]["criteria"] == results[0]["criteria"]
+    assert results[0]["usage"]["requests"] == 1 and results[1]["usage"]["requests"] == 0
+
+
+def test_chat_judge_requests_a_json_schema():
+    criteria = CriteriaPrompt.load().criteria
+    schema = verdict_schema(criteria)
+    assert schema["required"] == [str(c.id) for c in criteria]
+    req = Judge(AgnosticConfig(), "chat").build_request("User: hi", 1, 0.0, "a", "r")
+    assert req.sampling.json_schema == schema
+    # completion style writes the JSON value by value already: no schema there
+    req = Judge(AgnosticConfig(), "completion").build_request("User: hi", 1, 0.0, "a", "r")
+    assert req.sampling.json_schema is None
