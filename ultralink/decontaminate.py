@@ -6,7 +6,8 @@ CJK/Thai text (:mod:`ultralink.text.ngrams`) — built per text field of each ro
 ``task_id`` are skipped). The index goes to the workers once (``ray.put``); one Ray task per
 shard streams its records and drops any with a message sharing an n-gram with a set, reason
 ``contaminated:<set>`` (the set is the file name without extensions). A text shorter than n
-tokens matches only a whole message equal to it after normalisation.
+tokens matches only a whole message equal to it after normalisation, and only when it has more
+than n/2 tokens (a bare answer such as ``48`` is no evidence).
 
 ``ultralink build`` runs it over every language × subset when ``decontaminate:`` lists sets;
 ``ultralink decontaminate`` cleans an existing dataset into a new root::
@@ -162,7 +163,9 @@ def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N) -> 
                 idx.row_text.append(" | ".join(texts)[:SNIPPET])
                 n_rows += 1
                 for t in texts:
-                    h = idx.grams(t)[1]
+                    toks, h, n = idx.grams(t)
+                    if len(toks) < n and len(toks) <= n // 2:
+                        continue  # a bare answer ("48") or label is no evidence of anything
                     chunks.append(h)
                     owners.append(np.full(len(h), r, np.uint32))
         idx.rows_per_set.append(n_rows)
