@@ -25,7 +25,7 @@ def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     src = tmp_path / "math.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = BuildConfig(output=str(tmp_path / "out"), languages=["en"],
-                      sources={"math": [str(src)]},
+                      sources={"math": [str(src)]}, dedup={},
                       decontaminate=[str(EVALS / "gsm_style_test.jsonl")])
     out = Path(cfg.output)
     result = run_build(cfg, progress=False)

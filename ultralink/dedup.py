@@ -27,7 +27,7 @@ from pydantic import Field
 
 from ultralink.config import Strict
 from ultralink.fs import Location
-from ultralink.text.ngrams import text_hash, tokens, is_cjk, window_hashes
+from ultralink.text.ngrams import is_cjk, text_hash, tokens, window_hashes
 
 log = logging.getLogger("ultralink.dedup")
 
@@ -191,7 +191,7 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
         cand_b.append(live[o[start[sel]]])
     if cand_a:
         pairs = np.unique(np.stack([np.concatenate(cand_a), np.concatenate(cand_b)], 1), axis=0)
-        report["candidate_pairs"] = int(len(pairs))
+        report["candidate_pairs"] = len(pairs)
         wanted_rows = np.unique(pairs)
         wanted_by_shard: dict[int, set[str]] = {}
         for r in wanted_rows.tolist():
