@@ -163,11 +163,10 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
                               "near_dropped": 0, "candidate_pairs": 0}
     if n < 2:
         return report
-    id_arr = np.array(ids, dtype=object)
     h = np.concatenate(hashes)
     b = np.concatenate(bands)
-    # exact: every row joins the first row (in id order) with its hash
-    order = np.lexsort((id_arr.astype(str), h))
+    # exact: every row joins the first row with its hash (the kept id is chosen below)
+    order = np.argsort(h, kind="stable")
     first = np.empty(n, dtype=np.int64)
     same = np.r_[False, h[order][1:] == h[order][:-1]]
     run_start = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
