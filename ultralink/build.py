@@ -33,6 +33,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.config import PrepareConfig, Strict
+from ultralink.dedup import DedupConfig
 from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig
 from ultralink.specific.job import SpecificConfig
@@ -129,6 +130,12 @@ class BuildConfig(Strict):
     sizes: Sizes = Field(default_factory=Sizes)
     resources: Resources = Field(default_factory=Resources)
     prompts_dir: str | None = None
+    dedup: DedupConfig | None = Field(None, description="near-duplicate removal of segments "
+                                      "and of each language's questions; unset = off, {} = "
+                                      "the defaults")
+    decontaminate: list[str] = Field(default_factory=list, description="evaluation sets "
+                                     "(JSONL/TSV/Parquet paths or s3:// URIs) whose n-grams "
+                                     "no output record may share")
 
     @model_validator(mode="after")
     def _languages(self) -> BuildConfig:
@@ -288,6 +295,8 @@ def _stage_done(out_uri: str) -> bool:
 
 def _summarize(job: str, report: dict[str, Any]) -> dict[str, Any]:
     """The run-summary numbers of one sub-job report."""
+    if "summary" in report:  # dedup / decontaminate carry their own
+        return report["summary"]
     if job == "prepare":
         return {"in": report["documents"]["seen"], "out": report["segments_written"],
                 "dropped": report["dropped"], "tokens": report["tokens"], "tokens_kind": "segment"}
@@ -411,6 +420,7 @@ class Build:
         try:
             for lang in cfg.languages:
                 self._language(lang)
+            self._clean()
         finally:
             self.pools.shutdown()
         stats = self._finish()
@@ -430,6 +440,8 @@ class Build:
                                "config": cfg.prepare.model_dump(mode="json")}, None,
                               lambda: run_prepare(lang, wiki, seg_uri, cfg.prepare,
                                                   self.ray_address, self.overwrite))
+            if cfg.dedup and cfg.dedup.segments and prep["out"]:
+                prep = self._dedup(lang, "segments", seg_uri, [f"prepare/{lang}"])
             spec_cfg = cfg.specific_config(lang)
             out_uri = self.uri(lang, "chat_specific")
             gen = cfg.engines.generator
@@ -470,6 +482,70 @@ class Build:
                        {"lang": lang, "inputs": inputs, "config": a_cfg.model_dump(mode="json"),
                         "engine": eng.model_dump(mode="json") if lang != "en" else None},
                        eng if lang != "en" else None, agnostic)
+
+    def _fresh(self, work: str, after: list[str]) -> list[str]:
+        """Keys of the ``after`` stages; a cleaning stage whose input stage ran again this
+        run (rewriting shards the cleaning had already thinned) loses its done marker."""
+        from ultralink.fs import exists, resolve
+
+        marker = resolve(work).join(MANIFEST)
+        if any(not self.stages[a].get("skipped") for a in after) and exists(marker):
+            marker.fs.delete_file(marker.path)
+        return [self.stages[a]["key"] for a in after]
+
+    def _dedup(self, lang: str, kind: str, data_uri: str, after: list[str]) -> dict[str, Any]:
+        """Near-dup removal in place over ``data_uri``'s shards, a stage of its own."""
+        from ultralink.dedup import dedup_shards
+        from ultralink.fs import resolve
+        from ultralink.pipeline.runtime import init_ray
+        from ultralink.shard_filter import parts
+
+        work = self.uri("_work", "dedup", lang, kind)
+        after = self._fresh(work, after)
+        dcfg = self.cfg.dedup or DedupConfig()  # only called when dedup is set
+
+        def run() -> dict[str, Any]:
+            shards = parts(resolve(data_uri))
+            if kind == "questions":  # {lang}/{subset}/part-*: not _work or other languages
+                shards = [s for s in shards if s.path.count("/") == resolve(data_uri).path.count("/") + 2]
+            init_ray(self.ray_address)
+            return dedup_shards(shards, kind, dcfg, resolve(work), lang)  # type: ignore[arg-type]
+
+        entry = self.stage(f"dedup/{lang}/{kind}", "dedup", lang, work,
+                           {"after": after, "config": dcfg.model_dump()}, None, run)
+        return {**entry, "key": stage_key("dedup-out", {"after": after, "dedup": entry["key"]})}
+
+    def _clean(self) -> None:
+        """Per-language question dedup, then decontamination of every record."""
+        from ultralink.fs import resolve
+
+        for lang in self.cfg.languages if self.cfg.dedup and self.cfg.dedup.questions else []:
+            after = [n for n, s in self.stages.items() if s["language"] == lang
+                     and s["job"] in ("specific", "agnostic")]
+            if after:
+                self._dedup(lang, "questions", self.uri(lang), after)
+        if not self.cfg.decontaminate:
+            return
+        from ultralink.decontaminate import REPORT_FILE, decontaminate
+        from ultralink.pipeline.runtime import init_ray
+        from ultralink.stats import dataset_parts
+
+        work = self.uri("_work", "decontaminate")
+        after = self._fresh(work, [n for n in self.stages if n != "decontaminate"])
+
+        def run() -> dict[str, Any]:
+            shards = [loc for locs in dataset_parts(self.root).values() for loc in locs]
+            init_ray(self.ray_address)
+            report = decontaminate(shards, self.root, self.root, self.cfg.decontaminate,
+                                   report_to=self.root.join(REPORT_FILE))
+            from ultralink.fs import write_atomic
+
+            write_atomic(resolve(work).join(MANIFEST), json.dumps(
+                {"job": "decontaminate", "status": "done", "summary": report["summary"]}).encode())
+            return report
+
+        self.stage("decontaminate", "decontaminate", "*", work,
+                   {"after": sorted(after), "against": self.cfg.decontaminate}, None, run)
 
     def _finish(self) -> dict[str, Any]:
         from ultralink.card import write_card

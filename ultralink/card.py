@@ -89,8 +89,10 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None) -> str:
-    """The card's text (front matter + Markdown body)."""
+def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None,
+                decontamination: dict[str, Any] | None = None) -> str:
+    """The card's text (front matter + Markdown body); ``decontamination``: the
+    ``_decontamination.json`` report, stated in its own section when given."""
     meta = front_matter(stats)
     first = meta["configs"][0] if meta["configs"] else {"config_name": "zh_chat_specific",
                                                          "data_files": "zh/chat_specific/*.parquet"}
@@ -224,6 +226,8 @@ ShareGPT or OpenAI chat format: `ultralink export {local_root} --format ultralin
 
 {LICENSE_NOTE}
 """
+    if decontamination:
+        body += decontamination_section(decontamination)
     if config:
         body += ("\n## Build configuration\n\n```yaml\n"
                  + yaml.safe_dump(_redact(config), sort_keys=True, allow_unicode=True).rstrip()
@@ -241,8 +245,29 @@ The method and the original dataset:
     return f"---\n{head}---\n\n{body}"
 
 
+def decontamination_section(report: dict[str, Any]) -> str:
+    """Which evaluation sets were checked and how many records each removed."""
+    sets = "\n".join(f"| `{s['name']}` | {s['rows']:,} | {report['removed_by_set'].get(s['name'], 0):,} |"
+                     for s in report["sets"])
+    return (f"\n## Decontamination\n\nEvery record was checked against these evaluation sets "
+            f"({report['word_ngram']}-word n-grams; {report['char_ngram']}-character n-grams for "
+            f"Chinese, Japanese, Korean and Thai text); a record sharing any n-gram with a set's "
+            f"row was removed. {report['removed']:,} of {report['checked']:,} records went "
+            f"(ids, sets and matched texts: `_decontamination.json`).\n\n"
+            f"| set | rows | records removed |\n|---|---|---|\n{sets}\n")
+
+
 def write_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None) -> str:
-    """Write ``README.md`` at the dataset root; returns its text."""
-    text = render_card(output_uri, stats, config)
-    write_atomic(resolve(output_uri).join(CARD_FILE), text.encode("utf-8"))
+    """Write ``README.md`` at the dataset root (stating ``_decontamination.json`` when there);
+    returns its text."""
+    import json
+
+    from ultralink.fs import exists, read_bytes
+
+    root = resolve(output_uri)
+    decon = None
+    if exists(root.join("_decontamination.json")):
+        decon = json.loads(read_bytes(root.join("_decontamination.json")))
+    text = render_card(output_uri, stats, config, decon)
+    write_atomic(root.join(CARD_FILE), text.encode("utf-8"))
     return text

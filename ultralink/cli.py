@@ -119,7 +119,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
 # Each job module adds its own subcommand with ``add_cli(subparsers)``; the parser setter
 # takes the job's arguments and returns the exit status.
 JOB_MODULES = ("ultralink.specific.job", "ultralink.agnostic.job", "ultralink.build", "ultralink.stats",
-               "ultralink.export", "ultralink.quality.gate")
+               "ultralink.export", "ultralink.quality.gate", "ultralink.decontaminate")
 
 
 def build_parser() -> argparse.ArgumentParser:

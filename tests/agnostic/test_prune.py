@@ -39,3 +39,18 @@ def test_bad_arguments():
         select(IDS, -1, 1, "zh", LANGS)
     with pytest.raises(ValueError):
         select(IDS, 10, 1, "de", LANGS, "disjoint")
+
+
+def test_groups_prefer_distinct_original_questions():
+    # 50 problems with 20 rephrasings each (MetaMathQA-style): 50 picks cover all 50 problems
+    ids = [f"q{p}-r{r}" for p in range(50) for r in range(20)]
+    groups = {i: i.split("-")[0] for i in ids}
+    picked = select(ids, 50, 3, "zh", LANGS, groups=groups)
+    assert len(picked) == 50 and len({groups[i] for i in picked}) == 50
+    assert len({groups[i] for i in select(ids, 50, 3, "zh", LANGS)}) < 50  # plain rank repeats
+    more = select(ids, 120, 3, "zh", LANGS, groups=groups)
+    per_group = [sum(1 for i in more if groups[i] == g) for g in set(groups.values())]
+    assert sorted(set(per_group)) == [2, 3]   # round by round: no problem thrice before all twice
+    disjoint = [select(ids, 50, 3, lang, LANGS, "disjoint", groups) for lang in LANGS[1:]]
+    assert all(len({groups[i] for i in s}) == 50 for s in disjoint)
+    assert len(set().union(*disjoint)) == 200

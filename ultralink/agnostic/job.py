@@ -57,6 +57,7 @@ def file_key(uri: str) -> str:
 def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any]) -> dict[str, Any]:
     """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
     from ultralink.agnostic.heuristics import prefilter_reason
+    from ultralink.text.ngrams import text_hash
     from ultralink.sources.sft import SchemaError, read_sft
 
     cfg = AgnosticConfig(**config)
@@ -69,6 +70,7 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
             problems.append(line)
 
     records: list[tuple[int, str, str]] = []
+    groups: dict[str, int] = {}  # key → hash of MetaMathQA's original_question (pruning)
     error = ""
     try:
         for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles)):
@@ -81,12 +83,14 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
                     log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
                               type(exc).__name__, exc)
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
+            if isinstance(conv.source.get("original_question"), str):  # stable across workers
+                groups[records[-1][1]] = text_hash(conv.source["original_question"])
     except SchemaError as exc:
         error = str(exc)
     except (OSError, ValueError) as exc:
         error = f"{loc.uri}: {type(exc).__name__}: {exc}"
     return {"uri": loc.uri, "records": records, "counters": counters.to_dict(),
-            "problems": problems, "error": error}
+            "problems": problems, "error": error, "groups": groups}
 
 
 # -- read (Ray Data flat_map) --------------------------------------------------------------
@@ -281,7 +285,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     if size is None:
         selected = set(candidates)
     else:
-        selected = select(candidates, size, cfg.seed, language, cfg.languages, cfg.prune_mode)
+        groups = {k: g for s in scans for k, g in s.get("groups", {}).items()}
+        selected = select(candidates, size, cfg.seed, language, cfg.languages, cfg.prune_mode,
+                          groups)
     del seen
 
     # 3. units: file × block of records -----------------------------------------------------

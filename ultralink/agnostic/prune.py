@@ -3,14 +3,17 @@
 Selection is by a seeded hash rank of each record's id, so it is deterministic, needs one
 streaming pass and memory for the kept ids only (a bounded heap), and happens before translation (no LLM time is
 spent on records that would be cut). ``shared`` gives every language the same subset;
-``disjoint`` gives each language its own slice of the ranking.
+``disjoint`` gives each language its own slice of the ranking. With ``groups`` (MetaMathQA's
+``original_question`` per id) every group's best-ranked record comes before any group's second,
+so a pruned set holds as many distinct problems as it can rather than rephrasings of one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 Mode = Literal["shared", "disjoint"]
@@ -20,8 +23,28 @@ def rank(seed: int, record_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{record_id}".encode(), digest_size=8).digest(), "big")
 
 
+def _occurrences(ids: Iterable[str], seed: int, groups: Mapping[str, object]
+                 ) -> dict[str, tuple[int, int, object]]:
+    """id → (its turn within its group, its rank position, its group), in rank order."""
+    seen: Counter[object] = Counter()
+    out = {}
+    for pos, i in enumerate(sorted(ids, key=lambda i: rank(seed, i))):
+        g = groups.get(i, ("id", i))
+        out[i] = (seen[g], pos, g)
+        seen[g] += 1
+    return out
+
+
+def _first(n: int, ids: Iterable[str], seed: int, groups: Mapping[str, object] | None) -> list[str]:
+    """The ``n`` best-ranked ids; with ``groups``, round by round over distinct groups."""
+    if not groups:
+        return heapq.nsmallest(n, ids, key=lambda i: rank(seed, i))
+    occ = _occurrences(ids, seed, groups)
+    return sorted(occ, key=lambda i: occ[i][:2])[:n]
+
+
 def select(ids: Iterable[str], size: int, seed: int, language: str, languages: Sequence[str],
-           mode: Mode = "shared") -> set[str]:
+           mode: Mode = "shared", groups: Mapping[str, object] | None = None) -> set[str]:
     """The ids ``language`` keeps out of ``ids`` (all of them for English, the source)."""
     if size < 0:
         raise ValueError("size must be >= 0")
@@ -29,9 +52,14 @@ def select(ids: Iterable[str], size: int, seed: int, language: str, languages: S
         return set(ids)
     targets = [lang for lang in languages if lang != "en"]
     if mode == "shared":
-        return set(heapq.nsmallest(size, ids, key=lambda i: rank(seed, i)))
+        return set(_first(size, ids, seed, groups))
     if language not in targets:
         raise ValueError(f"{language!r} is not among the pruned languages {targets}")
-    ordered = heapq.nsmallest(size * len(targets), ids, key=lambda i: rank(seed, i))
     k = targets.index(language)
+    if groups:  # a group's t-th member goes to language (t + offset of the group) mod L
+        occ = _occurrences(ids, seed, groups)
+        L = len(targets)
+        mine = [i for i in occ if (occ[i][0] + rank(seed, repr(occ[i][2]))) % L == k]
+        return set(sorted(mine, key=lambda i: (occ[i][0] // L, occ[i][1]))[:size])
+    ordered = heapq.nsmallest(size * len(targets), ids, key=lambda i: rank(seed, i))
     return set(ordered[k::len(targets)][:size])
