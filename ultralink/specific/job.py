@@ -214,14 +214,13 @@ def run_specific(language: str, inputs: list[str], output: str,
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
         exclude={"max_dialogues"}))
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
-    store = UnitStore(out, JOB, job_config)
-    store.open(overwrite)
-
-    files, problems = expand_inputs(inputs)
+    files, problems = expand_inputs(inputs)   # checks before writing anything
     files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
-    store.record_inputs(files)
     if not files:
         raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
+    store = UnitStore(out, JOB, job_config)
+    store.open(overwrite)
+    store.record_inputs(files)
     units, members = plan_units(files, cfg.unit_size, cfg.max_dialogues)
     stale = _drop_stale(store, {u.unit_id for u in units})
     if stale:
