@@ -106,3 +106,15 @@ def test_cli_build(ray_local, tmp_path, capsys):
     assert (out2 / "fr" / "chat_specific").is_dir() and (out2 / "README.md").exists()
     assert not (tmp_path / "out").exists()
     assert "ultralink build → " + str(out2) in capsys.readouterr().out
+
+
+def test_stage_key_follows_the_inputs_identity(tmp_path):
+    """A dump replaced under the same name must rerun its stage, not be skipped as done."""
+    from ultralink.build import stage_key
+
+    dump = tmp_path / "enwiki.xml"
+    dump.write_text("<mediawiki>cut")
+    before = stage_key("prepare/en", {"lang": "en", "inputs": [str(dump)]})
+    assert stage_key("prepare/en", {"lang": "en", "inputs": [str(dump)]}) == before
+    dump.write_text("<mediawiki>the whole download</mediawiki>")
+    assert stage_key("prepare/en", {"lang": "en", "inputs": [str(dump)]}) != before

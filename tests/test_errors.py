@@ -54,6 +54,7 @@ def test_unreachable_s3_endpoint_is_refused_up_front(tmp_path, monkeypatch, caps
     assert main(["prepare", "--language", "en", "--input", "s3://bucket/dumps/x.xml",
                  "--output", str(tmp_path / "o")]) == 2
     assert "not reachable" in one_line(capsys)
+    assert not (tmp_path / "o").exists()           # refused before anything was written
 
 
 def test_build_with_a_missing_input_writes_nothing(tmp_path, capsys):

@@ -99,3 +99,32 @@ def test_s3_lease_conditional_put_heartbeat_and_takeover(s3_env, monkeypatch):
     finally:
         a._thread = None
         a.release()
+
+
+def test_simultaneous_starts_admit_exactly_one(tmp_path):
+    """Starts racing through a barrier: one takes the output, every other one is refused."""
+    import threading
+
+    for round_ in range(3):
+        out = resolve(str(tmp_path / f"out{round_}"))
+        barrier = threading.Barrier(4)
+        won: list[UnitStore] = []
+        refused: list[Exception] = []
+
+        def start(config: int, out=out, barrier=barrier, won=won, refused=refused) -> None:
+            store = UnitStore(out, "prepare", {"config": config})
+            barrier.wait()
+            try:
+                store.open(overwrite=False)
+                won.append(store)
+            except (OutputBusy, Exception) as exc:  # noqa: BLE001 - sorted below
+                refused.append(exc)
+
+        threads = [threading.Thread(target=start, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1 and len(refused) == 3
+        assert all(isinstance(e, OutputBusy) for e in refused), refused
+        won[0].close()

@@ -86,3 +86,14 @@ def test_stale_units_and_unowned_shards_are_dropped(tmp_path):
     store.write_manifest("done")
     store.close()
     assert json.loads((tmp_path / "out" / "_manifest.json").read_text())["inputs"][0]["uri"]
+
+
+def test_a_unit_made_from_another_version_of_its_input_is_stale(tmp_path):
+    store = UnitStore(resolve(str(tmp_path / "out")), "specific", {})
+    store.open(overwrite=False)
+    store.finish_unit("a", {"rows": 0, "info": {"version": "size=1;mtime_ns=1"}})
+    store.finish_unit("b", {"rows": 0, "info": {"version": "size=1;mtime_ns=1"}})
+    versions = {"a": "size=1;mtime_ns=1", "b": "size=9;mtime_ns=2"}   # b's file was rewritten
+    assert store.drop_stale(["a", "b"], versions) == ["b"]
+    assert sorted(store.done()) == ["a"]
+    store.close()

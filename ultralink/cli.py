@@ -27,6 +27,7 @@ def run_job(name: str, job: Callable[[], object],
     from ultralink.errors import UsageError, redact
     from ultralink.fs import NoInput
     from ultralink.pipeline.error_guard import TooManyErrors
+    from ultralink.lease import LeaseLost
     from ultralink.sink import JobIncomplete, OutputConflict
 
     try:
@@ -44,7 +45,7 @@ def run_job(name: str, job: Callable[[], object],
         print(redact(f"ultralink {name}: {exc.filename or ''}: {exc.strerror or exc}"),
               file=sys.stderr)
         return 2
-    except (NoInput, JobIncomplete, TooManyErrors) as exc:
+    except (NoInput, JobIncomplete, TooManyErrors, LeaseLost) as exc:
         print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
         return 1
     return 0

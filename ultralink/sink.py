@@ -250,11 +250,18 @@ class UnitStore:
                    **marker}
         write_atomic(self.marker(unit_id), json.dumps(payload, ensure_ascii=False).encode())
 
-    def drop_stale(self, planned: Iterable[str]) -> list[str]:
+    def drop_stale(self, planned: Iterable[str],
+                   versions: Mapping[str, str] | None = None) -> list[str]:
         """Remove finished units outside this plan (a changed or removed input, a partial
-        chunk since completed) and shards no marker owns, so the output equals a fresh run."""
+        chunk since completed) and shards no marker owns, so the output equals a fresh run.
+
+        ``versions``: the input identity each planned unit must have been made from (for
+        units whose id does not hold it); a marker recording another one is stale too.
+        """
         planned = set(planned)
-        stale = sorted(set(self.done()) - planned)
+        versions = versions or {}
+        stale = sorted(uid for uid, m in self.done().items() if uid not in planned
+                       or (uid in versions and (m.get("info") or {}).get("version") != versions[uid]))
         for uid in stale:
             for loc in (self.marker(uid), self.shard(uid)):   # marker first: never a bare one
                 with contextlib.suppress(FileNotFoundError, OSError):

@@ -236,13 +236,12 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     job_config = {"language": language, "subset": subset, "agnostic": cfg.identity(),
                   "engine": {"engine": engine.engine, "model": engine.model} if translate else None,
                   "style": style, "granularity": granularity, "prompt_version": prompt_version}
-    store = UnitStore(out, "agnostic", job_config)
-    store.open(overwrite)
-
-    files, problems = expand_inputs(inputs)
-    store.record_inputs(files)
+    files, problems = expand_inputs(inputs)   # checks before writing anything
     if len({loc.is_s3 for loc in files}) > 1:
         raise ValueError("mixing local and s3:// inputs in one job is not supported")
+    store = UnitStore(out, "agnostic", job_config)
+    store.open(overwrite)
+    store.record_inputs(files)
 
     init_ray(ray_address)
     # 1. scan every file once (ids only) --------------------------------------------------

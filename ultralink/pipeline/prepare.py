@@ -183,10 +183,9 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     started = time.time()
     out = resolve(output)
     job_config = {"language": language, "prepare": cfg.model_dump(exclude={"error_limits"})}
+    files, problems = expand_inputs(inputs)   # checks (S3 reachable) before writing anything
     store = UnitStore(out, "prepare", job_config)
     store.open(overwrite)
-
-    files, problems = expand_inputs(inputs)
     store.record_inputs(files)
 
     init_ray(ray_address)

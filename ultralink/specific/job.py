@@ -108,14 +108,17 @@ class SpecificConfig(Strict):
 # --------------------------------------------------------------------------------- planning
 
 
-def unit_id_for(file_uri: str, start: int, end: int, version: str = "",
-                members: list[str] | None = None) -> str:
-    """Readable and content-keyed: the file's identity and the unit's segment ids are in the
-    hash, so a changed input file (or a changed selection) makes new units."""
+def unit_id_for(file_uri: str, start: int, end: int, members: list[str] | None = None) -> str:
+    """Readable and keyed by the unit's segment ids (a changed selection makes a new unit).
+
+    The file's identity (size + mtime) is kept in the unit's marker, not its name: segment
+    files are this project's own outputs, rewritten with new mtimes by every build, and equal
+    content must name equal units across builds; a changed file still redoes its units
+    (``UnitStore.drop_stale`` compares the marker's version)."""
     name = posixpath.basename(file_uri)
     key = f"{name}\x1f{start}\x1f{end}"
-    if version or members:
-        key += "\x1f" + version + "\x1f" + "\x1e".join(members or [])
+    if members:
+        key += "\x1f" + "\x1e".join(members)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{posixpath.splitext(name)[0].removeprefix('part-')[:24]}-{start:06d}-{end:06d}-{digest[:8]}"
 
@@ -136,9 +139,10 @@ def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
         ids = ids_by_file[loc.uri]
         for start in range(0, len(ids), unit_size):
             chunk = ids[start:start + unit_size]
-            uid = unit_id_for(loc.uri, start, start + len(chunk), loc.version, chunk)
+            uid = unit_id_for(loc.uri, start, start + len(chunk), chunk)
             units.append(WorkUnit(uid, len(chunk), {"file": loc.uri, "start": start,
-                                                    "end": start + len(chunk)}))
+                                                    "end": start + len(chunk),
+                                                    "version": loc.version}))
             members[uid] = chunk
     return units, members
 
@@ -185,10 +189,11 @@ def _to_record(row: dict[str, Any]) -> dict[str, Any]:
     return row[CONVERSATION_COLUMN]
 
 
-def _drop_stale(store: UnitStore, planned: set[str]) -> list[str]:
+def _drop_stale(store: UnitStore, planned: set[str],
+                versions: Mapping[str, str] | None = None) -> list[str]:
     """Remove finished units that are not in this plan (a partial chunk since completed, a
     changed or removed input file)."""
-    return store.drop_stale(planned)
+    return store.drop_stale(planned, versions)
 
 
 def _in_flight(cfg: SpecificConfig, rows_per_actor: int) -> int:
@@ -231,16 +236,16 @@ def run_specific(language: str, inputs: list[str], output: str,
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
         exclude=RUN_CONTROL))
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
-    store = UnitStore(out, JOB, job_config)
-    store.open(overwrite)
-
-    files, problems = expand_inputs(inputs)
+    files, problems = expand_inputs(inputs)   # checks before writing anything
     files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
-    store.record_inputs(files)
     if not files:
         raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
+    store = UnitStore(out, JOB, job_config)
+    store.open(overwrite)
+    store.record_inputs(files)
     units, members = plan_units(files, cfg.unit_size, cfg.max_dialogues)
-    stale = _drop_stale(store, {u.unit_id for u in units})
+    stale = _drop_stale(store, {u.unit_id for u in units},
+                        {u.unit_id: u.info["version"] for u in units})
     if stale:
         log.info("removed %d finished unit(s) outside this plan: %s", len(stale), stale[:5])
     done = store.done()
