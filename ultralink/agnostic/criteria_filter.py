@@ -80,30 +80,33 @@ class CriteriaPrompt:
         return "\n".join(f"{c.id}. {c.name}: {c.description}" for c in self.criteria)
 
 
-CONVERSATION_OPEN = "<conversation>"
-CONVERSATION_CLOSE = "</conversation>"
-
-
 def render_conversation(messages: list[dict[str, str]], message_chars: int | None = None,
                         total_chars: int | None = None) -> str:
     """``User: …`` / ``Assistant: …`` lines; each message and the whole cut to a budget only
     when one is set (by default the judge sees the whole conversation: the pre-filter's
-    ``max_conversation_tokens`` already bounds what is admitted).
-
-    The conversation is data: its text cannot close the ``<conversation>`` block (tags
-    escaped) and its continuation lines are indented, so ``Verdict: {…}`` or ``User:`` inside
-    a message never starts a line the way the prompt's own labels do.
-    """
+    ``max_conversation_tokens`` already bounds what is admitted)."""
     labels = {"user": "User", "assistant": "Assistant", "system": "System"}
     parts = []
     for m in messages:
         text = m["content"].strip()
         if message_chars is not None and len(text) > message_chars:
             text = text[:message_chars] + " […]"
-        text = indent_continuations(escape_tags(text, ("conversation",)))
         parts.append(f"{labels.get(m['role'], m['role'])}: {text}")
     out = "\n".join(parts)
     return out if total_chars is None or len(out) <= total_chars else out[:total_chars] + " […]"
+
+
+CONVERSATION_OPEN = "<conversation>"
+CONVERSATION_CLOSE = "</conversation>"
+
+
+def as_data(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Messages the judge shows as data: their text cannot close the ``<conversation>`` block
+    (tags escaped) and their continuation lines are indented, so ``Verdict: {…}`` or
+    ``User:`` inside a message never starts a line the way the prompt's own labels do."""
+    return [{**m, "content": indent_continuations(escape_tags(m["content"].strip(),
+                                                              ("conversation",)))}
+            for m in messages]
 
 
 def conversation_block(conversation: str) -> str:
@@ -231,7 +234,7 @@ class Judge:
     async def judge(self, messages: list[dict[str, str]], client: Any, affinity: str,
                     key: str) -> tuple[dict[str, bool], Usage]:
         """The verdict of one conversation; raises JudgeUnparseable after every attempt."""
-        conversation = render_conversation(messages, self.cfg.judge_message_chars,
+        conversation = render_conversation(as_data(messages), self.cfg.judge_message_chars,
                                            self.cfg.judge_total_chars)
         usage = Usage()
         text = ""

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from ultralink.cli import add_job_args
-from ultralink.config import Strict
+from ultralink.config import ErrorLimits, Strict
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
 from ultralink.languages import get_language
@@ -42,7 +42,6 @@ from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
-from ultralink.pipeline.error_guard import ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
@@ -234,7 +233,9 @@ def run_specific(language: str, inputs: list[str], output: str,
     # max_dialogues selects a prefix of the same units: not part of the output's identity.
     # Re-validated so defaults get their field types (0 -> 0.0) as a YAML-loaded config does.
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
-        exclude=RUN_CONTROL))
+        exclude={"max_dialogues"}))
+    for key in RUN_CONTROL:  # run controls never change what is written
+        canonical.pop(key, None)
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
     files, problems = expand_inputs(inputs)   # checks before writing anything
     files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
