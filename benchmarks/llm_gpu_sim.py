@@ -102,9 +102,14 @@ class Workload:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, clock: str) -> None:
         self.prompt: dict[int, int] = defaultdict(int)
         self.cached: dict[int, int] = defaultdict(int)
+        self.clock = clock
+        self.last_start = 0.0  # virtual time the last dialogue began
+
+    def started(self) -> None:
+        self.last_start = max(self.last_start, VirtualClock.named(self.clock).now)
 
     def add(self, turn: int, out: Completion) -> None:
         self.prompt[turn + 1] += out.prompt_tokens
@@ -136,6 +141,7 @@ class SimDialogue(LLMStage):
 async def run_dialogue(row: dict[str, Any], wl: Workload, generate: Any,
                        rec: Recorder) -> int:
     history: list[Turn] = []
+    rec.started()
     for turn in range(row["turns"]):
         q = await generate(wl.request(row, history, turn, "q"))
         rec.add(turn, q)
@@ -164,7 +170,7 @@ def make_pool(cfg: EngineConfig, hosts: int) -> tuple[HostPool, list[GPUEngineMo
 
 
 def summarize(engines: list[GPUEngineModel], clock: VirtualClock, n: int,
-              gpus_per_host: float) -> dict[str, Any]:
+              gpus_per_host: float, fed_until: float) -> dict[str, Any]:
     makespan = clock.now
     seqs = engines[0].max_num_seqs
     model = engines[0].model
@@ -176,8 +182,13 @@ def summarize(engines: list[GPUEngineModel], clock: VirtualClock, n: int,
     p = prefilled / max(1, out)
     ceiling = seqs / model.step_s(int(seqs * (1 + p)), int(seqs * ctx))  # tokens/s per host
     achieved = out / makespan / len(engines)
+    fed = sum(e.seq_seconds_until(fed_until) for e in engines)
     return {"makespan_s": round(makespan, 1),
             "occupancy": seq_seconds / (seqs * makespan * len(engines)),
+            # while the stages still had dialogues to start (before the unavoidable drain of
+            # the last dialogues' sequential turns)
+            "occupancy_while_fed": fed / (seqs * fed_until * len(engines)) if fed_until else None,
+            "fed_until_s": round(fed_until, 1),
             "tokens_per_s_per_host": round(achieved, 1), "ceiling_tokens_per_s": round(ceiling, 1),
             "ceiling_fraction": achieved / ceiling,
             "dialogues_per_gpu_hour": n / (len(engines) * gpus_per_host * makespan / 3600),
@@ -296,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in ("ours", "barrier", "static"):
         if name == "static" and args.skip_static:
             continue
-        rec = Recorder()
+        rec = Recorder(name)
         extra: dict[str, Any] = {}
         if name == "ours":
             (engines, extra), clock, wall = timed_run(
@@ -307,11 +318,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             engines, clock, wall = timed_run(
                 name, lambda: run_static(cfgs[name], hosts, wl, rec))
-        r = summarize(engines, clock, n, gen.gpus_per_host)
+        r = summarize(engines, clock, n, gen.gpus_per_host, rec.last_start)
         r.update(extra)
         results[name] = r
         hits[name] = rec.by_turn()
-        print(f"  {name:<8} occupancy {r['occupancy']:6.1%}  ceiling {r['ceiling_fraction']:6.1%}"
+        print(f"  {name:<8} occupancy {r['occupancy']:6.1%} (while fed "
+              f"{r['occupancy_while_fed'] or 0:6.1%})  ceiling {r['ceiling_fraction']:6.1%}"
               f"  {r['dialogues_per_gpu_hour']:8.1f} dialogues/GPU-h  makespan "
               f"{r['makespan_s']:8.1f}s  preemptions {r['preemptions']}  prefix hit "
               f"{hits[name]}  (wall {wall:.0f}s)", flush=True)
@@ -320,6 +332,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "config": "jobs/full.yaml" if Path(args.config).resolve() == (
             ROOT / "jobs" / "full.yaml").resolve() else args.config,
         "occupancy": round(ours["occupancy"], 4),
+        "occupancy_while_fed": round(ours["occupancy_while_fed"] or 0, 4),
         "ceiling_fraction": round(ours["ceiling_fraction"], 4),
         "vs_turn_barrier": round(ours["dialogues_per_gpu_hour"]
                                  / results["barrier"]["dialogues_per_gpu_hour"], 2),

