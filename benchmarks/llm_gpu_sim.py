@@ -40,23 +40,23 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-import yaml  # noqa: E402
+import yaml
 
-from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock  # noqa: E402
-from ultralink.build import load_config  # noqa: E402
-from ultralink.llm.registry import EngineConfig  # noqa: E402
-from ultralink.llm.types import ChatRequest, Completion  # noqa: E402
-from ultralink.pipeline.engine_host import HostOptions, HostPool  # noqa: E402
-from ultralink.pipeline.llm_stage import LLMStage, stage_sizing  # noqa: E402
-from ultralink.specific.dialogue import DialogueConfig, plan_dialogue  # noqa: E402
-from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts  # noqa: E402
+from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
+from ultralink.build import load_config
+from ultralink.llm.registry import EngineConfig
+from ultralink.llm.types import ChatRequest, Completion
+from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.pipeline.llm_stage import LLMStage, stage_sizing
+from ultralink.specific.dialogue import DialogueConfig, plan_dialogue
+from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts
 
 INSTANCE_GPU = {"p5": "h100", "p4d": "a100", "p4de": "a100", "g6e": "l40s", "g5": "a10g"}
 VOCAB = [f"{a}{b}" for a in "bcdfghklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en",
@@ -124,8 +124,8 @@ class SimDialogue(LLMStage):
     """(a): one coroutine per dialogue, question then answer per turn."""
 
     name = "dialogue_gpu_sim"
-    reads = {"id": "segment id"}
-    writes = {"turns": "turns generated"}
+    reads: ClassVar[dict[str, str]] = {"id": "segment id"}
+    writes: ClassVar[dict[str, str]] = {"turns": "turns generated"}
 
     def __init__(self, pool: HostPool, *, workload: Workload, recorder: Recorder) -> None:
         super().__init__(pool)
@@ -309,15 +309,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         rec = Recorder(name)
         extra: dict[str, Any] = {}
+        cfg = cfgs[name]
         if name == "ours":
             (engines, extra), clock, wall = timed_run(
-                name, lambda: run_ours(cfgs[name], hosts, actors, wl, rec))
+                name, lambda c=cfg, r=rec: run_ours(c, hosts, actors, wl, r))
         elif name == "barrier":
             engines, clock, wall = timed_run(
-                name, lambda: run_barrier(cfgs[name], hosts, wl, wl.rows, rec))
+                name, lambda c=cfg, r=rec: run_barrier(c, hosts, wl, wl.rows, r))
         else:
             engines, clock, wall = timed_run(
-                name, lambda: run_static(cfgs[name], hosts, wl, rec))
+                name, lambda c=cfg, r=rec: run_static(c, hosts, wl, r))
         r = summarize(engines, clock, n, gen.gpus_per_host, rec.last_start)
         r.update(extra)
         results[name] = r

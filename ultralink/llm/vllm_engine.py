@@ -164,13 +164,12 @@ class VLLMEngine:
         }
         if c.max_num_batched_tokens:
             args["max_num_batched_tokens"] = c.max_num_batched_tokens
-        if self._v.cpu and c.enable_chunked_prefill:
-            # vLLM-CPU: a seeded request whose prefill is chunked kills the engine core (its
-            # sampler rewinds the request's generator, and CPU generators have no offset), so
-            # CPU prefills are whole: the step budget must hold the longest prompt.
-            args["enable_chunked_prefill"] = False
-            args["max_num_batched_tokens"] = max(c.max_num_batched_tokens or 0,
-                                                 max_model_len or 0, 2048)
+        if self._v.cpu:
+            # vLLM-CPU (0.32): a seeded request whose prefill is split over steps kills the
+            # engine core (the runner rewinds the request's generator; CPU generators have no
+            # offset). A step budget that holds every running prompt whole never splits one.
+            args["max_num_batched_tokens"] = min(65536, max(
+                c.max_num_batched_tokens or 0, (max_model_len or 2048) * c.seqs))
         if c.tensor_parallel_size > 1:
             # every TP worker on the host's node, inside the GPUs Ray gave the host actor
             args["distributed_executor_backend"] = "mp"
