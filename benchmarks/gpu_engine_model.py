@@ -51,7 +51,7 @@ import math
 import random
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ultralink.llm.types import ChatRequest, Completion, RequestError
 
@@ -122,7 +122,7 @@ class StepModel:
 class VirtualClock:
     """Simulated time shared by the engines of one run (discrete-event)."""
 
-    _clocks: dict[str, VirtualClock] = {}
+    _clocks: ClassVar[dict[str, VirtualClock]] = {}
 
     def __init__(self) -> None:
         self.now = 0.0

@@ -48,8 +48,8 @@ for p in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(p))
 
 import yaml
-
 from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
+
 from ultralink.build import load_config
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
