@@ -27,7 +27,8 @@ dialogues per GPU-hour ratio; prefix_hit_by_turn = cached / prompt tokens per tu
 dialogues_per_gpu_hour of (a). Everything is SIMULATED (virtual time); the last line is JSON.
 
     python benchmarks/llm_gpu_sim.py                  # full.yaml sizes (~36K dialogues)
-    python benchmarks/llm_gpu_sim.py --dialogues 4000 # quicker look (the drain weighs more)
+    python benchmarks/llm_gpu_sim.py --dialogues 6000 # quicker (the final drain weighs more)
+    python benchmarks/llm_gpu_sim.py --modes ours     # only (a): no ratios
 """
 
 from __future__ import annotations
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cluster", default=str(ROOT / "cluster.yaml"))
     ap.add_argument("--dialogues", type=int, default=None,
                     help="default: sizes.max_dialogues of the config (one language)")
-    ap.add_argument("--skip-static", action="store_true")
+    ap.add_argument("--modes", default="ours,barrier,static",
+                    help="which of ours, barrier, static to run (ratios need ours + the other)")
     args = ap.parse_args(argv)
 
     build = load_config(args.config)
@@ -304,8 +306,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     results: dict[str, dict[str, Any]] = {}
     hits: dict[str, dict[str, float]] = {}
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for name in ("ours", "barrier", "static"):
-        if name == "static" and args.skip_static:
+        if name not in modes:
             continue
         rec = Recorder(name)
         extra: dict[str, Any] = {}
@@ -329,17 +332,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{r['makespan_s']:8.1f}s  preemptions {r['preemptions']}  prefix hit "
               f"{hits[name]}  (wall {wall:.0f}s)", flush=True)
     ours = results["ours"]
+
+    def ratio(other: str) -> float | None:
+        if other not in results:
+            return None
+        return round(ours["dialogues_per_gpu_hour"] / results[other]["dialogues_per_gpu_hour"], 2)
+
     summary = {
         "config": "jobs/full.yaml" if Path(args.config).resolve() == (
             ROOT / "jobs" / "full.yaml").resolve() else args.config,
         "occupancy": round(ours["occupancy"], 4),
         "occupancy_while_fed": round(ours["occupancy_while_fed"] or 0, 4),
         "ceiling_fraction": round(ours["ceiling_fraction"], 4),
-        "vs_turn_barrier": round(ours["dialogues_per_gpu_hour"]
-                                 / results["barrier"]["dialogues_per_gpu_hour"], 2),
-        "vs_static": (round(ours["dialogues_per_gpu_hour"]
-                            / results["static"]["dialogues_per_gpu_hour"], 2)
-                      if "static" in results else None),
+        "vs_turn_barrier": ratio("barrier"),
+        "vs_static": ratio("static"),
         "prefix_hit_by_turn": hits["ours"],
         "dialogues_per_gpu_hour": round(ours["dialogues_per_gpu_hour"], 1),
     }
