@@ -246,3 +246,18 @@ def test_dead_engine_core_raises_engine_dead(engine: Any, loop: asyncio.Abstract
     engine.shutdown()
     with pytest.raises(EngineDead):
         run(loop, engine.generate(greedy("Hello", 4)))
+
+
+def test_capacity_is_read_back_from_vllm(engine: Any) -> None:
+    """The host gates on what vLLM allocated: its max_num_seqs and KV-cache tokens."""
+    cap = engine.capacity()
+    assert cap["max_num_seqs"] == engine.config.seqs
+    assert cap["kv_cache_tokens"] and cap["kv_cache_tokens"] >= MAX_MODEL_LEN
+
+
+def test_json_schema_constrains_the_output(engine: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Structured output (vLLM guided decoding): a base model writes the schema's JSON."""
+    schema = {"type": "object", "properties": {"1": {"type": "string", "enum": ["yes", "no"]}},
+              "required": ["1"], "additionalProperties": False}
+    out = run(loop, engine.generate(greedy("Answer yes or no as JSON:", 16, json_schema=schema)))
+    assert json.loads(out.text)["1"] in ("yes", "no")
