@@ -51,7 +51,7 @@ import math
 import random
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ultralink.llm.types import ChatRequest, Completion, RequestError
 
@@ -122,7 +122,7 @@ class StepModel:
 class VirtualClock:
     """Simulated time shared by the engines of one run (discrete-event)."""
 
-    _clocks: dict[str, VirtualClock] = {}
+    _clocks: ClassVar[dict[str, VirtualClock]] = {}
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -327,6 +327,7 @@ class GPUEngineModel:
         self.preemptions = 0
         self.context_sum = 0
         self.seq_steps = 0
+        self.trace: list[tuple[float, float, int]] = []  # (step start, duration, running)
         self.first_t: float | None = None
         self.last_t = 0.0
 
@@ -369,6 +370,15 @@ class GPUEngineModel:
         if self._task is not None:
             self._task.cancel()
 
+    def seq_seconds_until(self, t_end: float) -> float:
+        """Σ running × time over steps that start before ``t_end`` (clipped at it)."""
+        total = 0.0
+        for start, dt, running in self.trace:
+            if start >= t_end:
+                break
+            total += running * min(dt, t_end - start)
+        return total
+
     def stats(self) -> dict[str, Any]:
         return {"steps": self.steps, "busy_s": round(self.busy_s, 3),
                 "seq_seconds": round(self.seq_seconds, 3), "tokens_out": self.tokens_out,
@@ -400,6 +410,7 @@ class GPUEngineModel:
             self.busy_s += dt
             self.seq_seconds += len(self._running) * dt
             self.context_sum += context
+            self.trace.append((start, dt, len(self._running)))
             self.seq_steps += len(scheduled)
             self._advance(scheduled)
             self.last_t = clock.now

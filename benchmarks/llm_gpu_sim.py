@@ -27,7 +27,8 @@ dialogues per GPU-hour ratio; prefix_hit_by_turn = cached / prompt tokens per tu
 dialogues_per_gpu_hour of (a). Everything is SIMULATED (virtual time); the last line is JSON.
 
     python benchmarks/llm_gpu_sim.py                  # full.yaml sizes (~36K dialogues)
-    python benchmarks/llm_gpu_sim.py --dialogues 4000 # quicker look (the drain weighs more)
+    python benchmarks/llm_gpu_sim.py --dialogues 6000 # quicker (the final drain weighs more)
+    python benchmarks/llm_gpu_sim.py --modes ours     # only (a): no ratios
 """
 
 from __future__ import annotations
@@ -40,23 +41,23 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-import yaml  # noqa: E402
+import yaml
+from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
 
-from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock  # noqa: E402
-from ultralink.build import load_config  # noqa: E402
-from ultralink.llm.registry import EngineConfig  # noqa: E402
-from ultralink.llm.types import ChatRequest, Completion  # noqa: E402
-from ultralink.pipeline.engine_host import HostOptions, HostPool  # noqa: E402
-from ultralink.pipeline.llm_stage import LLMStage, stage_sizing  # noqa: E402
-from ultralink.specific.dialogue import DialogueConfig, plan_dialogue  # noqa: E402
-from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts  # noqa: E402
+from ultralink.build import load_config
+from ultralink.llm.registry import EngineConfig
+from ultralink.llm.types import ChatRequest, Completion
+from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.pipeline.llm_stage import LLMStage, stage_sizing
+from ultralink.specific.dialogue import DialogueConfig, plan_dialogue
+from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts
 
 INSTANCE_GPU = {"p5": "h100", "p4d": "a100", "p4de": "a100", "g6e": "l40s", "g5": "a10g"}
 VOCAB = [f"{a}{b}" for a in "bcdfghklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en",
@@ -102,9 +103,14 @@ class Workload:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, clock: str) -> None:
         self.prompt: dict[int, int] = defaultdict(int)
         self.cached: dict[int, int] = defaultdict(int)
+        self.clock = clock
+        self.last_start = 0.0  # virtual time the last dialogue began
+
+    def started(self) -> None:
+        self.last_start = max(self.last_start, VirtualClock.named(self.clock).now)
 
     def add(self, turn: int, out: Completion) -> None:
         self.prompt[turn + 1] += out.prompt_tokens
@@ -119,8 +125,8 @@ class SimDialogue(LLMStage):
     """(a): one coroutine per dialogue, question then answer per turn."""
 
     name = "dialogue_gpu_sim"
-    reads = {"id": "segment id"}
-    writes = {"turns": "turns generated"}
+    reads: ClassVar[dict[str, str]] = {"id": "segment id"}
+    writes: ClassVar[dict[str, str]] = {"turns": "turns generated"}
 
     def __init__(self, pool: HostPool, *, workload: Workload, recorder: Recorder) -> None:
         super().__init__(pool)
@@ -136,6 +142,7 @@ class SimDialogue(LLMStage):
 async def run_dialogue(row: dict[str, Any], wl: Workload, generate: Any,
                        rec: Recorder) -> int:
     history: list[Turn] = []
+    rec.started()
     for turn in range(row["turns"]):
         q = await generate(wl.request(row, history, turn, "q"))
         rec.add(turn, q)
@@ -164,7 +171,7 @@ def make_pool(cfg: EngineConfig, hosts: int) -> tuple[HostPool, list[GPUEngineMo
 
 
 def summarize(engines: list[GPUEngineModel], clock: VirtualClock, n: int,
-              gpus_per_host: float) -> dict[str, Any]:
+              gpus_per_host: float, fed_until: float) -> dict[str, Any]:
     makespan = clock.now
     seqs = engines[0].max_num_seqs
     model = engines[0].model
@@ -176,8 +183,13 @@ def summarize(engines: list[GPUEngineModel], clock: VirtualClock, n: int,
     p = prefilled / max(1, out)
     ceiling = seqs / model.step_s(int(seqs * (1 + p)), int(seqs * ctx))  # tokens/s per host
     achieved = out / makespan / len(engines)
+    fed = sum(e.seq_seconds_until(fed_until) for e in engines)
     return {"makespan_s": round(makespan, 1),
             "occupancy": seq_seconds / (seqs * makespan * len(engines)),
+            # while the stages still had dialogues to start (before the unavoidable drain of
+            # the last dialogues' sequential turns)
+            "occupancy_while_fed": fed / (seqs * fed_until * len(engines)) if fed_until else None,
+            "fed_until_s": round(fed_until, 1),
             "tokens_per_s_per_host": round(achieved, 1), "ceiling_tokens_per_s": round(ceiling, 1),
             "ceiling_fraction": achieved / ceiling,
             "dialogues_per_gpu_hour": n / (len(engines) * gpus_per_host * makespan / 3600),
@@ -272,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cluster", default=str(ROOT / "cluster.yaml"))
     ap.add_argument("--dialogues", type=int, default=None,
                     help="default: sizes.max_dialogues of the config (one language)")
-    ap.add_argument("--skip-static", action="store_true")
+    ap.add_argument("--modes", default="ours,barrier,static",
+                    help="which of ours, barrier, static to run (ratios need ours + the other)")
     args = ap.parse_args(argv)
 
     build = load_config(args.config)
@@ -293,39 +306,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     results: dict[str, dict[str, Any]] = {}
     hits: dict[str, dict[str, float]] = {}
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for name in ("ours", "barrier", "static"):
-        if name == "static" and args.skip_static:
+        if name not in modes:
             continue
-        rec = Recorder()
+        rec = Recorder(name)
         extra: dict[str, Any] = {}
+        cfg = cfgs[name]
         if name == "ours":
             (engines, extra), clock, wall = timed_run(
-                name, lambda: run_ours(cfgs[name], hosts, actors, wl, rec))
+                name, lambda c=cfg, r=rec: run_ours(c, hosts, actors, wl, r))
         elif name == "barrier":
             engines, clock, wall = timed_run(
-                name, lambda: run_barrier(cfgs[name], hosts, wl, wl.rows, rec))
+                name, lambda c=cfg, r=rec: run_barrier(c, hosts, wl, wl.rows, r))
         else:
             engines, clock, wall = timed_run(
-                name, lambda: run_static(cfgs[name], hosts, wl, rec))
-        r = summarize(engines, clock, n, gen.gpus_per_host)
+                name, lambda c=cfg, r=rec: run_static(c, hosts, wl, r))
+        r = summarize(engines, clock, n, gen.gpus_per_host, rec.last_start)
         r.update(extra)
         results[name] = r
         hits[name] = rec.by_turn()
-        print(f"  {name:<8} occupancy {r['occupancy']:6.1%}  ceiling {r['ceiling_fraction']:6.1%}"
+        print(f"  {name:<8} occupancy {r['occupancy']:6.1%} (while fed "
+              f"{r['occupancy_while_fed'] or 0:6.1%})  ceiling {r['ceiling_fraction']:6.1%}"
               f"  {r['dialogues_per_gpu_hour']:8.1f} dialogues/GPU-h  makespan "
               f"{r['makespan_s']:8.1f}s  preemptions {r['preemptions']}  prefix hit "
               f"{hits[name]}  (wall {wall:.0f}s)", flush=True)
     ours = results["ours"]
+
+    def ratio(other: str) -> float | None:
+        if other not in results:
+            return None
+        return round(ours["dialogues_per_gpu_hour"] / results[other]["dialogues_per_gpu_hour"], 2)
+
     summary = {
         "config": "jobs/full.yaml" if Path(args.config).resolve() == (
             ROOT / "jobs" / "full.yaml").resolve() else args.config,
         "occupancy": round(ours["occupancy"], 4),
+        "occupancy_while_fed": round(ours["occupancy_while_fed"] or 0, 4),
         "ceiling_fraction": round(ours["ceiling_fraction"], 4),
-        "vs_turn_barrier": round(ours["dialogues_per_gpu_hour"]
-                                 / results["barrier"]["dialogues_per_gpu_hour"], 2),
-        "vs_static": (round(ours["dialogues_per_gpu_hour"]
-                            / results["static"]["dialogues_per_gpu_hour"], 2)
-                      if "static" in results else None),
+        "vs_turn_barrier": ratio("barrier"),
+        "vs_static": ratio("static"),
         "prefix_hit_by_turn": hits["ours"],
         "dialogues_per_gpu_hour": round(ours["dialogues_per_gpu_hour"], 1),
     }

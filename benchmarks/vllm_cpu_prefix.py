@@ -97,7 +97,7 @@ async def static_batches(engine: Any, records: list[dict[str, Any]], seeds: bool
     total = 0
     start = time.perf_counter()
     for key in sorted(groups):
-        async def one(i: int, r: dict[str, Any]) -> int:
+        async def one(i: int, r: dict[str, Any], key: tuple[int, int] = key) -> int:
             n = max(1, r["out"])
             params = v.SamplingParams(temperature=r["temperature"], top_p=r["top_p"],
                                       max_tokens=n, min_tokens=n, ignore_eos=True,
@@ -129,8 +129,8 @@ def main() -> None:
 
     from vllm_smoke import cpu_engine_config, hf_dir, models_yaml
 
-    from ultralink.pipeline.engine_host import HostOptions, HostPool
     from ultralink.llm.vllm_engine import VLLMEngine
+    from ultralink.pipeline.engine_host import HostOptions, HostPool
     from ultralink.specific.dialogue import DialogueConfig
     from ultralink.specific.stage import DialogueStage
 

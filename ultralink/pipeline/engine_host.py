@@ -217,7 +217,7 @@ class EngineHost:
             return 0
         try:
             prompt = self.engine.count_tokens(request)
-        except Exception:  # the engine reports a bad prompt itself, in generate
+        except (RequestError, ValueError, TypeError, KeyError):  # generate reports it
             prompt = 0
         return prompt + request.sampling.max_tokens
 

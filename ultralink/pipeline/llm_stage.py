@@ -22,7 +22,7 @@ Example::
                 raise Drop("short_answer")
             return {"answer": out.text}
 
-    ds = Answer.apply(ds, pool, concurrency=2, batch_size=256)
+    ds = Answer.apply(ds, pool, concurrency=2)   # batching sized from the hosts' capacity
 
 ``apply`` is ``map_batches`` with what an async LLM stage needs, sized from the hosts' real
 capacity (:func:`stage_sizing`): a batch keeps its Ray Data task until its slowest row ends,
@@ -41,8 +41,8 @@ import asyncio
 import logging
 import math
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
