@@ -44,3 +44,13 @@ def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     assert json.loads((out / "stats.json").read_text())["table1"]["UltraLink"]["total"] == 2
     again = run_build(cfg, progress=False)
     assert all(s["skipped"] for s in again["stages"].values()) and ids(out) == left
+
+    # the CLI on a built dataset: same layout elsewhere, stats and card refreshed there
+    from ultralink.cli import main
+
+    clean = tmp_path / "clean"
+    assert main(["decontaminate", "--dataset", str(out), "--output", str(clean), "--against",
+                 str(EVALS / "humaneval_style.jsonl")]) == 0
+    assert ids(clean) == left and (clean / "en" / "math" / "_manifest.json").exists()
+    assert "`humaneval_style`" in (clean / "README.md").read_text()
+    assert json.loads((clean / "stats.json").read_text())["table1"]["UltraLink"]["total"] == 2

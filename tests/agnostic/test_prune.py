@@ -54,3 +54,24 @@ def test_groups_prefer_distinct_original_questions():
     disjoint = [select(ids, 50, 3, lang, LANGS, "disjoint", groups) for lang in LANGS[1:]]
     assert all(len({groups[i] for i in s}) == 50 for s in disjoint)
     assert len(set().union(*disjoint)) == 200
+
+
+def test_scan_reads_original_question_groups(tmp_path):
+    """MetaMathQA's original_question reaches pruning as a stable group key per record."""
+    import json
+
+    from ultralink.agnostic.config import AgnosticConfig
+    from ultralink.agnostic.job import scan_file
+    from ultralink.fs import resolve
+
+    rows = [{"query": f"Rephrasing {i} of problem {i % 2}?", "response": "The answer is 1",
+             "type": "GSM_Rephrased", "original_question": f"Problem {i % 2}?"} for i in range(4)]
+    path = tmp_path / "mm.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scan = scan_file(resolve(str(path)), "zh", "math", AgnosticConfig().model_dump())
+    keys = [k for _, k, _ in scan["records"]]
+    groups = scan["groups"]
+    assert len(keys) == 4 and set(groups) == set(keys)
+    assert groups[keys[0]] == groups[keys[2]] != groups[keys[1]] == groups[keys[3]]
+    assert select(keys, 2, 0, "zh", LANGS, groups=groups) in ({keys[0], keys[1]}, {keys[0], keys[3]},
+                                                             {keys[2], keys[1]}, {keys[2], keys[3]})
