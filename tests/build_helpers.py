@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
+from tests.fakes import translation_filler
 from tests.specific.specific_fakes import DialogueFake
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.records import conversation_schema
@@ -59,11 +60,8 @@ class BuildFake(DialogueFake):
             text = "no"
         else:
             body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
-            filler, ratio = FILLER[prompt.rsplit("\n", 1)[1].rstrip(":").strip()]
-            size = max(4, int(len(_PLACEHOLDER.sub("", body)) * ratio))
-            words = (filler * (size // len(filler) + 1))[:size]
-            if " " in words:
-                words = words.rsplit(" ", 1)[0]
+            label = prompt.rsplit("\n", 1)[1].rstrip(":").strip()
+            words = translation_filler(body, label, FILLER[label][1])
             text = " " + " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
                 _PLACEHOLDER.sub(" ", body))])
         await asyncio.sleep(0)

@@ -183,3 +183,64 @@ def expected_answer(question: str, row_id: str) -> str:
         text = ScriptedEngine.answer(ask(row_id, history))
         history += [Message("assistant", text), Message("user", "go on")]
     return text
+
+
+
+# Distinct natural sentences per target language: scripted "translations" are cut from them in
+# order, so they read as the language (fastText) and never repeat themselves (duplicate check).
+FILLER_SENTENCES = {
+    "French": ["le petit chat regarde la maison blanche pendant que les enfants jouent dans le "
+               "jardin", "la boulangère prépare le pain chaque matin avant le lever du soleil",
+               "nous avons visité un vieux château au bord de la rivière pendant les vacances",
+               "les élèves écoutent attentivement le professeur qui explique la leçon",
+               "ma grand-mère cultive des tomates et des haricots dans son potager",
+               "le train de nuit traverse lentement les montagnes couvertes de neige",
+               "ils ont acheté des fleurs au marché pour décorer la table du dîner",
+               "la bibliothèque municipale ouvre ses portes tous les jours sauf le lundi"],
+    "Spanish": ["el gato pequeño mira la casa blanca mientras los niños juegan en el jardín",
+                "la panadera prepara el pan cada mañana antes de que salga el sol",
+                "visitamos un castillo antiguo a orillas del río durante las vacaciones",
+                "los alumnos escuchan con atención al profesor que explica la lección",
+                "mi abuela cultiva tomates y judías en su huerto detrás de la casa",
+                "el tren nocturno cruza despacio las montañas cubiertas de nieve",
+                "compraron flores en el mercado para adornar la mesa de la cena",
+                "la biblioteca municipal abre sus puertas todos los días excepto el lunes"],
+    "Russian": ["маленький кот смотрит на белый дом пока дети играют в саду",
+                "пекарь каждое утро готовит хлеб ещё до восхода солнца",
+                "во время каникул мы посетили старый замок на берегу реки",
+                "ученики внимательно слушают учителя который объясняет урок",
+                "моя бабушка выращивает помидоры и фасоль в своём огороде",
+                "ночной поезд медленно проезжает через заснеженные горы",
+                "они купили на рынке цветы чтобы украсить стол к ужину",
+                "городская библиотека открыта каждый день кроме понедельника"],
+    "Chinese": ["小猫看着白色的房子孩子们在花园里玩耍", "面包师每天早上在太阳升起之前准备面包",
+                "假期里我们参观了河边的一座古老城堡", "学生们认真地听老师讲解今天的课文",
+                "奶奶在她的菜园里种了西红柿和豆角", "夜班火车慢慢地穿过白雪覆盖的群山",
+                "他们在市场上买了鲜花来装饰晚餐的桌子", "市图书馆除了星期一以外每天都开放"],
+}
+
+
+def translation_filler(body: str, label: str, ratio: float) -> str:
+    """Filler prose in the language ``label`` ("French") of the length a translation of
+    ``body`` would have, ending with a question mark when ``body`` asks one (an unmarked
+    question reads as answered instead of translated)."""
+    import re
+
+    sentences = FILLER_SENTENCES[label]
+    spaced = label != "Chinese"
+    size = max(4, int(len(re.sub(r"⟦P\d+⟧", "", body)) * ratio))
+    text = ""
+    i = 0
+    while len(text) < size:
+        n = len(sentences)  # 8: every pass takes them in another order (an odd stride)
+        sentence = sentences[(i % n) * (2 * (i // n) + 1) % n]
+        if (i // n) % 2:  # and every other pass reads backwards: never a repeat
+            sentence = " ".join(sentence.split()[::-1]) if spaced else sentence[::-1]
+        text += (" " if spaced and text else "") + sentence
+        i += 1
+    text = text[:size]
+    if spaced and " " in text:
+        text = text.rsplit(" ", 1)[0]
+    if body.rstrip().endswith("?"):
+        text += " ?" if spaced else "？"
+    return text

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.fakes import translation_filler
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.job import output_id, run_agnostic
 from ultralink.llm.registry import EngineConfig
@@ -51,9 +52,7 @@ class FrenchishEngine:
             text = "yes" if hit else "no"
         else:
             body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
-            filler = _FILLER[prompt.rsplit("\n", 1)[1].rstrip(":")]
-            size = max(4, int(len(_PLACEHOLDER.sub("", body)) * 1.1))
-            words = (filler * (size // len(filler) + 1))[:size].rsplit(" ", 1)[0]
+            words = translation_filler(body, prompt.rsplit("\n", 1)[1].rstrip(":"), 1.1)
             text = " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
                 _PLACEHOLDER.sub(" ", body))])
         await _tick()
@@ -139,7 +138,8 @@ def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
 
 def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
     report = run("fr", "math", [MATH], tmp_path / "math", prune_size=5, seed=3)
-    assert report["pruning"] == {"size": 5, "mode": "shared", "seed": 3, "selected": 5, "pruned": 7}
+    assert report["pruning"] == {"size": 5, "mode": "shared", "seed": 3, "selected": 5, "pruned": 7,
+                                 "short_by": 5 - report["written"], "pool_left": 7}
     assert report["rows_in"] == 5 and report["judged"] == 0
     written = rows(tmp_path / "math")
     assert len(written) == report["written"]

@@ -15,6 +15,7 @@ JSONL after editing.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "quality_labelled.jsonl"
@@ -765,6 +766,17 @@ def cases() -> list[dict]:
             out.append({"id": f"{lang}_dialogue_bad_{i}_{reason}", "kind": "dialogue",
                         "language": lang, "document": d["document"],
                         "messages": _messages(turns), "label": "bad", "reason": reason})
+    # the scripted dialogue engine's hand-written turns (tests/specific) as more good dialogues
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "specific"))
+    from specific_fakes import ANSWERS, QUESTIONS
+
+    for lang in D:
+        for i in range(3):
+            turns = [QUESTIONS[lang][2 * i], ANSWERS[lang][2 * i], QUESTIONS[lang][2 * i + 1],
+                     ANSWERS[lang][2 * i + 1]]
+            out.append({"id": f"{lang}_dialogue_fixture_{i}", "kind": "dialogue",
+                        "language": lang, "document": "", "messages": _messages(turns),
+                        "label": "good"})
     for lang, t in T.items():
         for i, (src, tgt) in enumerate(t["good"]):
             out.append({"id": f"{lang}_translation_good_{i}", "kind": "translation",

@@ -452,7 +452,11 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
         "prefiltered": pre.dropped(),
         "candidates": n_candidates,
         "pruning": {"size": size, "mode": cfg.prune_mode, "seed": cfg.seed,
-                    "selected": n_selected, "pruned": n_candidates - n_selected},
+                    "selected": n_selected, "pruned": n_candidates - n_selected,
+                    # failed translations are not refilled yet: say how far the output falls
+                    # short of the target and whether the pool had records left for it
+                    "short_by": max(0, size - int(c.get("rows_written", 0))) if size else 0,
+                    "pool_left": n_candidates - n_selected},
         "units": {"total": len(units), "skipped_done": len(units) - len(pending),
                   "run": len(pending)},
         "rows_in": int(c.get("rows_in", 0)),

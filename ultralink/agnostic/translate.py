@@ -17,6 +17,7 @@ answers a bare English question instead of translating it); for completion (base
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import re
 from collections import Counter
@@ -290,7 +291,7 @@ class Validator:
             for cut in (out.rfind(" ", 0, half + 1), half):
                 a, b = out[:cut].strip(), out[cut:].strip()
                 if a and b and min(len(a), len(b)) / max(len(a), len(b)) > 0.8 and \
-                        checks.similarity(a, b) > 0.85:
+                        difflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio() > 0.85:
                     return "output repeats itself"
         sentence = checks.repeated_sentence(out)
         if sentence and not checks.repeated_sentence(src):

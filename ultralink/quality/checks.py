@@ -38,6 +38,7 @@ _EXEMPT = re.compile(
 _LATIN_RUN = re.compile(r"(?:\b[A-Za-z][A-Za-z'’-]*[ ,;:]+){5,}[A-Za-z][A-Za-z'’-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _LIST_ITEM = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•])\s+\S")
 
@@ -71,8 +72,9 @@ def sentences(text: str) -> list[str]:
 
 def repeated_sentence(text: str, min_chars: int = 25) -> str | None:
     """A sentence of at least ``min_chars`` that occurs more than once (degenerate looping)."""
-    counts = Counter(normalize(s) for s in sentences(text)
-                     if len(s) >= (min_chars // 3 if is_unspaced(s) else min_chars))
+    counts = Counter(normalize(s) for s in sentences(prose_only(text))
+                     if len(s) >= (min_chars // 3 if is_unspaced(s) else min_chars)
+                     and not s.startswith("|") and len(_LETTERS.findall(s)) >= len(s) / 2)
     for sentence, n in counts.most_common(1):
         if n > 1:
             return sentence

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections import Counter
@@ -247,8 +248,9 @@ def jsonl_records(path: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     from ultralink.fs import resolve
 
     loc = resolve(path)
-    with loc.fs.open_input_stream(loc.path) as f:
-        for n, raw in enumerate(f.read().decode("utf-8").splitlines(), 1):
+    with loc.fs.open_input_stream(loc.path) as stream, \
+            io.TextIOWrapper(stream, encoding="utf-8") as f:  # streamed, line by line
+        for n, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
             where = f"{path}:{n}"

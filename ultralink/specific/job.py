@@ -443,6 +443,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
                    "engine host (the host reserves them)")
     p.add_argument("--max-dialogues", type=int, default=None, help="only the first N segments "
                    "by id")
+    p.add_argument("--target-dialogues", type=int, default=None, help="finished dialogues "
+                   "wanted: more segments (id order) are drawn until met")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (GPUs / replicas)")
     p.add_argument("--config", default=None, help="YAML with SpecificConfig keys (top level or "
@@ -458,7 +460,7 @@ def config_from_args(args: argparse.Namespace) -> SpecificConfig:
         with open(args.config, encoding="utf-8") as f:
             loaded = yaml.safe_load(f) or {}
         values.update(loaded.get(JOB, loaded))
-    for key in ("seed", "max_dialogues", "num_hosts"):
+    for key in ("seed", "max_dialogues", "target_dialogues", "num_hosts"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     llm = dict(values.get("llm") or SpecificConfig.model_fields["llm"].default_factory()
