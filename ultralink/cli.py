@@ -26,6 +26,7 @@ def run_job(name: str, job: Callable[[], object],
 
     from ultralink.errors import UsageError, redact
     from ultralink.fs import NoInput
+    from ultralink.llm.types import EngineGone
     from ultralink.pipeline.error_guard import TooManyErrors
     from ultralink.lease import LeaseLost
     from ultralink.sink import JobIncomplete, OutputConflict
@@ -48,7 +49,25 @@ def run_job(name: str, job: Callable[[], object],
     except (NoInput, JobIncomplete, TooManyErrors, LeaseLost) as exc:
         print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
         return 1
+    except Exception as exc:  # Ray wraps errors raised in its workers; look for ours inside
+        gone = _cause_of_type(exc, EngineGone)
+        if gone is None:
+            raise
+        print(redact(f"ultralink {name}: {gone}"), file=sys.stderr)
+        return 1
     return 0
+
+
+def _cause_of_type(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first exception of ``kind`` in its cause/context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _yaml_line(exc: Exception) -> str:

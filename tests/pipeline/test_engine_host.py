@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import ScriptedEngine, fake_config
 from ultralink.llm.metrics import LLMMetrics, format_summary, job_report
-from ultralink.llm.types import ChatRequest, Message, RequestError
+from ultralink.llm.types import ChatRequest, EngineGone, Message, RequestError
 from ultralink.pipeline.engine_host import (
     HostOptions,
     HostPool,
@@ -229,6 +229,17 @@ def test_engine_dead_restarts_the_host_and_requests_complete(ray_pool):
     assert [o.text for o in outs] == [ScriptedEngine.answer(req(f"q{i}")) for i in range(60)]
     host = pool.stats()["hosts"][f"{pool.name_prefix}-host-0"]
     assert host["restarts"] == 1 and host["recreated"] == 0
+
+
+def test_hosts_gone_for_good_stop_the_job(ray_pool):
+    """A host whose engine dies on every call is re-created (under a name of its own: the dead
+    actor's may still be registered) and then given up: the request raises EngineGone, which
+    no stage turns into a dropped row, so no unit is marked done without its rows."""
+    pool = ray_pool(1, options=HostOptions(num_cpus=0, max_restarts=0, max_recreates=1),
+                    dead_nth=1)
+    with pytest.raises(EngineGone, match="gone"):
+        asyncio.run(pool.generate(req("q")))
+    assert pool.stats()["hosts"][f"{pool.name_prefix}-host-0"]["recreated"] == 1
 
 
 def test_pool_pickles_to_names_and_reconnects(ray_pool):

@@ -156,7 +156,9 @@ def test_document_cannot_close_its_block_or_open_a_task(fmt):
     assert body.count("</document>") == 1  # the builder's own close only
     assert "<task" not in body.split("</document>")[0]
     assert text.count('<task kind="') == (1 if fmt == "chat" else 0)
-    assert "<principles" not in body and "HACKED" in body  # kept, as text
+    document = body.split("</document>")[0]
+    assert "<principles" not in document and "HACKED" in document  # kept, as text
+    assert "&lt;principles" in document
     assert "&lt;/document>" in body and "&lt;task" in body
     # the released first message carries the same escaped block
     assert b.document_block(EVIL).count("</document>") == 1

@@ -77,6 +77,15 @@ class EngineDead(Exception):
     """The engine itself is gone (process died, CUDA error): the host must be recreated."""
 
 
+class EngineGone(RuntimeError):
+    """Every engine host is gone for good (re-creations used up): the job stops.
+
+    Not a per-row error: dropping rows here would mark their units done with nothing in
+    them, and a rerun would never redo them. Raised through the stage so the job fails with
+    one line and a rerun (request cache kept) picks up where it stopped.
+    """
+
+
 @runtime_checkable
 class ChatEngine(Protocol):
     """One loaded model. ``generate`` is safe to call concurrently (hundreds in flight)."""

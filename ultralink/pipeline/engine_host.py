@@ -52,7 +52,14 @@ from ultralink.config import Strict
 from ultralink.llm.factory import build_engine
 from ultralink.llm.metrics import LLMMetrics, merge_snapshots
 from ultralink.llm.registry import EngineConfig
-from ultralink.llm.types import ChatEngine, ChatRequest, Completion, EngineDead, RequestError
+from ultralink.llm.types import (
+    ChatEngine,
+    ChatRequest,
+    Completion,
+    EngineDead,
+    EngineGone,
+    RequestError,
+)
 
 log = logging.getLogger("ultralink.llm")
 
@@ -318,8 +325,8 @@ class HostSupervisor:
         self.namespace = namespace
         self.options = options
         self._groups: dict[int, Any] = {}
-        self._hosts: list[Any] = [self._create(i) for i in range(num_hosts)]
         self._recreates = [0] * num_hosts
+        self._hosts: list[Any] = [self._create(i) for i in range(num_hosts)]
         self._locks: list[asyncio.Lock] | None = None
         self._stages: dict[str, dict[str, Any]] = {}
         self._info: dict[str, Any] = {}
@@ -347,8 +354,12 @@ class HostSupervisor:
             placement["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
                 self._groups[index], placement_group_bundle_index=0,
                 placement_group_capture_child_tasks=True)
+        # a re-created host gets a name of its own: the dead actor's name may still be
+        # registered for a moment, and reusing it fails with ActorAlreadyExistsError
+        again = self._recreates[index]
+        name = f"{self.name_prefix}-host-{index}" + (f"-r{again}" if again else "")
         return _remote(EngineHost).options(
-            name=f"{self.name_prefix}-host-{index}", namespace=self.namespace,
+            name=name, namespace=self.namespace,
             num_cpus=self.options.num_cpus, num_gpus=gpus,
             max_restarts=self.options.max_restarts, max_task_retries=0,
             max_concurrency=self.options.actor_max_concurrency, **placement,
@@ -681,7 +692,11 @@ class HostPool:
             if index is None:  # every host is restarting: wait for one, within host_wait_s
                 now = time.monotonic()
                 waiting_since = waiting_since or now
-                if len(self._gone) == len(self._handles) or now - waiting_since > policy.host_wait_s:
+                if len(self._gone) == len(self._handles):
+                    m.failed("no_host")
+                    raise EngineGone(f"all {len(self._handles)} engine host(s) are gone after "
+                                     "their re-creations (see the host logs); rerun to resume")
+                if now - waiting_since > policy.host_wait_s:
                     m.failed("no_host")
                     raise RequestError("no_host", "no engine host is up", retryable=False)
                 await asyncio.sleep(random.uniform(0.05, 0.25))

@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from ultralink.llm.metrics import LLMMetrics
 from ultralink.llm.request_cache import CacheSpec, RequestCache
-from ultralink.llm.types import ChatRequest, Completion, RequestError
+from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
 from ultralink.pipeline.engine_host import HostPool
 
 log = logging.getLogger("ultralink.llm")
@@ -229,6 +229,8 @@ class LLMStage:
             result, reason = None, d.reason
         except RequestError as e:  # retries used up (or not retryable): drop, never fail
             result, reason = None, "llm_" + e.reason
+        except EngineGone:  # no engine left: stop the job, never mark its units done
+            raise
         except Exception as e:  # a bug or a poison record: drop this row, never the batch
             result, reason = None, row_error(self.stage_name, row, e)
         else:
