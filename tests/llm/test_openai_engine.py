@@ -48,8 +48,14 @@ def llama_server() -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # the server loads the model as our engine does (no AMX weight buffers: they segfault)
+    serve = ("import runpy, sys\n"
+             "from ultralink.llm.llamacpp_engine import weights_in_plain_buffers\n"
+             "sys.argv = ['llama_cpp.server'] + sys.argv[1:]\n"
+             "with weights_in_plain_buffers():\n"
+             "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1",
+        [sys.executable, "-c", serve, "--model", gguf, "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
          "--verbose", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

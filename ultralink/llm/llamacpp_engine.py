@@ -58,7 +58,7 @@ def _cpu_has_amx() -> bool:
 
 
 @contextlib.contextmanager
-def _weights_in_plain_buffers() -> Any:
+def weights_in_plain_buffers() -> Any:
     """Load weights without llama.cpp's extra CPU buffer types where the CPU has AMX.
 
     A wheel built with GGML_NATIVE on an AMX machine puts quantised weights in AMX buffers,
@@ -104,7 +104,7 @@ class LlamaCppEngine:
         common: dict[str, Any] = {"model_path": path, "verbose": False}
         self._vocab = llama_cls(**common, vocab_only=True)
         self._vocab_lock = threading.Lock()
-        with _weights_in_plain_buffers():
+        with weights_in_plain_buffers():
             self._llm: Llama = llama_cls(
                 **common,
                 n_ctx=self.max_model_len,
