@@ -15,13 +15,13 @@ EVALS = Path(__file__).parent / "data" / "evals"
 
 def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     gsm = json.loads((EVALS / "gsm_style_test.jsonl").read_text().splitlines()[0])
-    rows = [{"idx": "m1", "question": gsm["question"], "answer": "48"},          # contaminated
+    rows = [{"idx": "m1", "question": gsm["question"], "answer": "#### 48"},          # contaminated
             {"idx": "m2", "question": "A shop sells 12 pens a day for 9 days and then 4 pens a "
-             "day for the rest of the month. How many pens in 30 days?", "answer": "192"},
+             "day for the rest of the month. How many pens in 30 days?", "answer": "#### 192"},
             {"idx": "m3", "question": "a shop sells 12 pens a day for 9 days, and then 4 pens "
-             "a day for the rest of the month: how many pens in 30 days", "answer": "192"},
+             "a day for the rest of the month: how many pens in 30 days", "answer": "#### 192"},
             {"idx": "m4", "question": "What is the sum of the first ten odd numbers? Explain "
-             "the pattern that you notice.", "answer": "100"}]
+             "the pattern that you notice.", "answer": "#### 100"}]
     src = tmp_path / "math.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = BuildConfig(output=str(tmp_path / "out"), languages=["en"],
