@@ -24,7 +24,7 @@ def run_job(name: str, job: Callable[[], object],
     not done, is one line and exit 1. Every line is redacted of credentials."""
     import yaml
 
-    from ultralink.errors import UsageError, redact
+    from ultralink.errors import UsageError, redact, yaml_error
     from ultralink.fs import NoInput
     from ultralink.llm.types import EngineGone
     from ultralink.pipeline.error_guard import TooManyErrors
@@ -37,7 +37,7 @@ def run_job(name: str, job: Callable[[], object],
         print(redact(f"ultralink {name}: bad config: {exc}"), file=sys.stderr)
         return 2
     except yaml.YAMLError as exc:
-        print(redact(f"ultralink {name}: YAML syntax error: {_yaml_line(exc)}"), file=sys.stderr)
+        print(redact(f"ultralink {name}: {yaml_error(exc)}"), file=sys.stderr)
         return 2
     except (UsageError, OutputConflict, ValueError, *usage_errors) as exc:
         print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
@@ -68,12 +68,6 @@ def _cause_of_type(exc: BaseException, kind: type[BaseException]) -> BaseExcepti
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-def _yaml_line(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    return where + (getattr(exc, "problem", None) or str(exc).splitlines()[0])
 
 
 def add_job_args(p: argparse.ArgumentParser, *, input_metavar: str, input_help: str,

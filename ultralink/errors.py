@@ -92,7 +92,13 @@ def load_yaml(path: str) -> Any:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"{path}: YAML syntax error{where}: {problem}") from None
+        raise UsageError(yaml_error(exc, path)) from None
+
+
+def yaml_error(exc: Exception, path: str | None = None) -> str:
+    """One line for a YAML syntax error: the file, line and column when known, the problem."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    name = path or (mark.name if mark is not None else "YAML")
+    return f"{name}: YAML syntax error{where}: {problem}"
