@@ -43,7 +43,11 @@ def test_unknown_key_is_named(tmp_path, capsys):
 
 def test_shipped_configs_load():
     sample = load_config(str(ROOT / "jobs" / "sample.yaml"))
-    assert sample.sizes.max_dialogues == 2 and sample.engines.generator.n_threads == 1
+    assert sample.sizes.max_dialogues == 2 and sample.engines.generator.n_threads == 2
+    assert sample.specific.dialogue.max_turns == 3   # the laptop sample's cap on the stop rule
+    bundled = load_config("sample")   # the same file by name, inputs anchored in the bundle
+    assert bundled.engines == sample.engines and all(
+        Path(p).is_absolute() and Path(p).exists() for p in bundled.sources.wikipedia["en"])
     full = load_config(str(ROOT / "jobs" / "full.yaml"))
     assert full.engines.generator.engine == "vllm" and full.engines.generator.gpus_per_host == 1
     assert full.agnostic_config("math").prune_size == 32000
