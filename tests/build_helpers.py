@@ -151,3 +151,28 @@ def ids_by_subset(out: Path) -> dict[str, list[str]]:
             ids += table.column("id").to_pylist()
         found[f"{d.parent.name}/{d.name}"] = sorted(ids)
     return found
+
+
+def records_digest(out: Path) -> dict[str, dict[str, Any]]:
+    """Per ``lang/subset``: row count and a sha256 of every record (canonical JSON, sorted by
+    id), the input file named relative to the checkout, so two checkouts agree byte for byte."""
+    import hashlib
+    import json
+
+    digest = {}
+    for d in sorted(out.glob("*/*")):
+        if d.parent.name.startswith("_") or d.name not in SUBSETS:
+            continue
+        rows = []
+        for f in sorted(d.glob("part-*.parquet")):
+            rows += pq.read_table(f).to_pylist()
+        for row in rows:
+            file = (row.get("source") or {}).get("file")
+            if file:
+                row["source"]["file"] = file.replace(str(ROOT), "<checkout>")
+        rows.sort(key=lambda r: r["id"])
+        h = hashlib.sha256()
+        for row in rows:
+            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        digest[f"{d.parent.name}/{d.name}"] = {"rows": len(rows), "sha256": h.hexdigest()}
+    return digest

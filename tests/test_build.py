@@ -4,16 +4,19 @@ serves dialogue generation, judging and translation), plus config validation and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import yaml
 
-from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, read_calls, sample_values
+from tests.build_helpers import (ROOT, SUBSETS, ids_by_subset, read_calls, records_digest,
+                                 sample_values)
 from ultralink.build import BuildConfig, load_config, run_build
 from ultralink.cli import main
 
 FAKE = "tests.build_helpers:BuildFake"
+GOLDEN = ROOT / "tests" / "data" / "golden" / "sample_build_records.json"
 
 
 def sample_config(tmp_path: Path, calls: Path, **over) -> BuildConfig:
@@ -84,6 +87,13 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     assert "projection to the Table 1 targets" in printed and "engine_s" in printed
     n_calls = len(read_calls(calls))
     assert n_calls > 0
+    # byte-identical records to the golden build (refactors must not change a record);
+    # regenerate with ULTRALINK_UPDATE_GOLDEN=1 only for an intended change, and say why
+    digest = records_digest(out)
+    if os.environ.get("ULTRALINK_UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n")
+    assert digest == json.loads(GOLDEN.read_text())
 
     # rerun: same ids, no engine call, every stage skipped cheaply
     again = run_build(cfg)
@@ -94,7 +104,7 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     # a lost stage output reruns that stage only, and its job's units resume
     shutil.rmtree(out / "ru" / "code")
     third = run_build(cfg)
-    assert ids_by_subset(out) == ids
+    assert ids_by_subset(out) == ids and records_digest(out) == digest
     ran = [name for name, s in third["stages"].items() if not s["skipped"]]
     assert ran == ["agnostic/ru/code"]
 
