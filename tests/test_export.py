@@ -12,7 +12,7 @@ import pytest
 from tests.test_stats import conv, make_dataset, words, write_part
 from ultralink.export import export, format_summary, iter_sorted, to_ultralink
 from ultralink.fs import resolve
-from ultralink.stats import dataset_parts
+from ultralink.dataset_files import dataset_parts
 
 ROLE_FROM = {"human": "user", "gpt": "assistant", "system": "system"}
 

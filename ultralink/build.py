@@ -20,16 +20,14 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import sys
 import time
 import uuid
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.config import PrepareConfig, Strict
@@ -211,18 +209,6 @@ def _anchor_inputs(sources: dict[str, Any], root: Any) -> None:
             sources[key] = anchor(value)
 
 
-def config_error(exc: ValidationError) -> str:
-    """One line per problem, naming the key path: ``sizes.max_dialoges: Extra inputs …``."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)
-
-
 # -- the run ------------------------------------------------------------------------------
 
 class _Pools:
@@ -294,20 +280,8 @@ def _stage_done(out_uri: str) -> bool:
 
 
 def _summarize(job: str, report: dict[str, Any]) -> dict[str, Any]:
-    """The run-summary numbers of one sub-job report."""
-    if "summary" in report:  # dedup / decontaminate carry their own
-        return report["summary"]
-    if job == "prepare":
-        return {"in": report["documents"]["seen"], "out": report["segments_written"],
-                "dropped": report["dropped"], "tokens": report["tokens"], "tokens_kind": "segment"}
-    if job == "specific":
-        d = report["dialogues"]
-        return {"in": d["in"], "out": d["out"], "dropped": d["dropped"],
-                "tokens": report["tokens_generated"], "tokens_kind": "generated",
-                "run_tokens": report["this_run"]["tokens_generated"]}
-    return {"in": report["read"], "out": report["written"], "dropped": report["dropped"],
-            "tokens": report["tokens"]["completion"], "tokens_kind": "generated",
-            "run_tokens": report["this_run"]["completion_tokens"]}
+    """The run-summary numbers of one sub-job report (every job writes a ``JobSummary``)."""
+    return report["summary"]
 
 
 class Build:
@@ -528,7 +502,7 @@ class Build:
             return
         from ultralink.decontaminate import REPORT_FILE, decontaminate
         from ultralink.pipeline.runtime import init_ray
-        from ultralink.stats import dataset_parts
+        from ultralink.dataset_files import dataset_parts
 
         work = self.uri("_work", "decontaminate")
         after = self._fresh(work, [n for n in self.stages if n != "decontaminate"])
@@ -659,36 +633,3 @@ def run_build(cfg: BuildConfig, ray_address: str | None = None, overwrite: bool 
 
 
 # -- CLI ----------------------------------------------------------------------------------
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "build", help="the whole dataset from one config: prepare → specific → agnostic → "
-        "stats + card",
-        description="Run every stage for every language from one YAML (BuildConfig): "
-                    "Wikipedia segments, language-specific dialogues, filtered/pruned/"
-                    "translated agnostic chat, math and code, then stats.json, figures/ and "
-                    "the README.md card. A rerun resumes; finished stages are skipped.\n\n"
-                    "Example: ultralink build --config sample --output ./out",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="sample", help="YAML with BuildConfig keys, or the "
-                   "name of a bundled config: sample (default), full")
-    p.add_argument("--output", default=None, metavar="DIR_OR_S3", help="overrides 'output'")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
-                   "RAY_ADDRESS or a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.cli import run_job
-    from ultralink.errors import UsageError, redact
-
-    try:
-        cfg = load_config(args.config, output=args.output)
-    except ValidationError as exc:
-        print(f"ultralink build: bad config {args.config}: {config_error(exc)}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, UsageError) as exc:
-        print(redact(f"ultralink build: {exc}"), file=sys.stderr)
-        return 2
-    return run_job("build", lambda: run_build(cfg, args.ray_address, args.overwrite))

@@ -18,7 +18,6 @@ than n/2 tokens (a bare answer such as ``48`` is no evidence).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -34,6 +33,7 @@ import pyarrow as pa
 
 from ultralink.fs import Location, read_bytes, resolve, write_atomic
 from ultralink.text.ngrams import is_cjk, tokens, window_hashes
+from ultralink.pipeline.runner import JobSummary
 
 log = logging.getLogger("ultralink.decontaminate")
 
@@ -242,9 +242,8 @@ def decontaminate(shards: list[Location], src_root: Location, dst_root: Location
                             for d in removed],
         "wall_s": round(time.time() - t0, 3),
     }
-    report["summary"] = {"in": report["checked"], "out": report["kept"],
-                         "dropped": {f"contaminated:{k}": v for k, v in by_set.items() if v},
-                         "tokens": 0, "tokens_kind": "none"}
+    report["summary"] = JobSummary(report["checked"], report["kept"], {
+        f"contaminated:{k}": v for k, v in by_set.items() if v}).to_dict()
     write_atomic(report_to or dst_root.join(REPORT_FILE),
                  json.dumps(report, indent=2, ensure_ascii=False).encode())
     log.info("decontaminate: %d of %d records removed (%s)", len(removed), report["checked"],
@@ -284,43 +283,3 @@ def run_decontaminate(dataset: str, against: list[str], output: str, word_n: int
         stats = write_stats(dst.uri)
         write_card(dst.uri, stats, config)
     return report
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "decontaminate", help="drop records sharing 13-grams with evaluation sets",
-        description="Remove every record of a dataset in our layout that shares a 13-word "
-                    "n-gram (13 characters for Chinese/Japanese/Korean/Thai text) with a row of "
-                    "an evaluation set (JSONL, TSV or Parquet; local or s3://). Writes the "
-                    "cleaned dataset in the same layout to --output, with "
-                    "_decontamination.json listing each removed id, the set and the text it "
-                    "matched; a built dataset's stats.json and README.md are refreshed.\n\n"
-                    "Example: ultralink decontaminate --dataset out/ --against gsm8k_test.jsonl "
-                    "--against mgsm_zh.tsv --output out-clean/",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, metavar="DIR_OR_S3_URI")
-    p.add_argument("--against", action="append", required=True, metavar="FILE",
-                   help="evaluation set: .jsonl, .tsv or .parquet file, glob or s3:// URI "
-                   "(repeatable); the set's name is the file name without extensions")
-    p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI",
-                   help="where the cleaned dataset goes (may equal --dataset: in place)")
-    p.add_argument("--ngram", type=int, default=WORD_N, help="n-gram size in words")
-    p.add_argument("--char-ngram", type=int, default=CHAR_N, help="n-gram size in characters "
-                   "for CJK/Thai text")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
-                   "RAY_ADDRESS or a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="replace shards already in --output")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.cli import run_job
-
-    def job() -> None:
-        r = run_decontaminate(args.dataset, args.against, args.output, args.ngram,
-                              args.char_ngram, args.ray_address, args.overwrite)
-        print(f"ultralink decontaminate: {r['removed']} of {r['checked']} records removed "
-              f"({', '.join(f'{k}={v}' for k, v in r['removed_by_set'].items())}); report "
-              f"{resolve(args.output).join(REPORT_FILE).uri}")
-
-    return run_job("decontaminate", job)

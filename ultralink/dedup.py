@@ -28,6 +28,7 @@ from pydantic import Field
 from ultralink.config import Strict
 from ultralink.fs import Location
 from ultralink.text.ngrams import is_cjk, text_hash, tokens, window_hashes
+from ultralink.pipeline.runner import JobSummary
 
 log = logging.getLogger("ultralink.dedup")
 
@@ -256,8 +257,7 @@ def dedup_shards(shards: list[Location], kind: Kind, cfg: DedupConfig, report_di
     report = {"job": "dedup", "kind": kind, "label": label, **cfg.model_dump(),
               "bands": signer.bands, "rows_per_band": signer.rows, **found,
               "kept": found["records"] - len(drop), "wall_s": round(time.time() - t0, 3)}
-    report["summary"] = {"in": found["records"], "out": report["kept"], "dropped": dropped,
-                         "tokens": 0, "tokens_kind": "none"}
+    report["summary"] = JobSummary(found["records"], report["kept"], dropped).to_dict()
     body = json.dumps(report, indent=2, ensure_ascii=False).encode()
     write_atomic(report_dir.join("_report.json"), body)
     write_atomic(report_dir.join("_manifest.json"), json.dumps(

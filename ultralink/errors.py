@@ -102,3 +102,29 @@ def yaml_error(exc: Exception, path: str | None = None) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     name = path or (mark.name if mark is not None else "YAML")
     return f"{name}: YAML syntax error{where}: {problem}"
+
+
+def config_section(path: str | None, section: str | None) -> dict[str, Any]:
+    """The one config loader: a YAML file's keys for one job, at the top level or under
+    ``section:`` (so a job file and a whole build file both work); ``{}`` without a file.
+    Errors are :func:`load_yaml`'s one line; CLI flags are applied by the caller."""
+    if not path:
+        return {}
+    loaded = load_yaml(path) or {}
+    if not isinstance(loaded, dict):
+        raise UsageError(f"{path}: expected a mapping of config keys, got "
+                         f"{type(loaded).__name__}")
+    if section is not None and isinstance(loaded.get(section), dict):
+        return dict(loaded[section])
+    return dict(loaded)
+
+
+def config_error(exc: Any) -> str:
+    """A pydantic ``ValidationError`` as one line, naming each key path:
+    ``sizes.max_dialoges: unknown key; seed: Input should be a valid integer``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)

@@ -24,11 +24,9 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -39,8 +37,7 @@ import pyarrow as pa
 from pyarrow import ipc
 
 from ultralink.fs import Location, resolve, upload_file, write_atomic
-from ultralink.records import SUBSETS
-from ultralink.stats import dataset_parts, iter_part_batches
+from ultralink.dataset_files import dataset_parts, iter_part_batches
 
 FORMATS = ("ultralink", "sharegpt", "openai")
 IDMAP_DIR = "_idmap"
@@ -277,39 +274,3 @@ def format_summary(summary: dict[str, Any]) -> str:
                                                                "duplicate_ids") if key in summary[name]]
         lines.append(f"  {key + '.jsonl':<28} {n:>10,}" + (f"  ({', '.join(extra)})" if extra else ""))
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export", help="a built dataset → JSONL (UltraLink release / ShareGPT / OpenAI format)",
-        description="Stream an `ultralink build` output and write one JSONL file per language × "
-                    "subset, {dest}/{lang}_{subset}.jsonl, records sorted by record id. "
-                    "ultralink: {\"id\": \"zh_chat_specific_0\", \"data\": [q, a, ...]} as released "
-                    "(running ids; _idmap/ maps them to record ids); sharegpt: {\"id\", "
-                    "\"conversations\": [{\"from\", \"value\"}]}; openai: {\"id\", \"messages\"}. "
-                    "Each file is written atomically; a summary goes to {dest}/_export.json.")
-    p.add_argument("output", metavar="OUTPUT", help="dataset root: directory or s3:// URI")
-    p.add_argument("--format", required=True, choices=FORMATS)
-    p.add_argument("--dest", required=True, metavar="DIR_OR_S3_URI")
-    p.add_argument("--languages", nargs="+", default=None, metavar="LANG", help="only these language codes")
-    p.add_argument("--subsets", nargs="+", choices=SUBSETS, default=None, metavar="SUBSET",
-                   help="only these subsets: " + ", ".join(SUBSETS))
-    p.add_argument("--no-idmap", action="store_true", help="ultralink format: skip _idmap/ files")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    try:
-        summary = export(args.output, args.dest, args.format, args.languages, args.subsets,
-                         idmap=not args.no_idmap)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        print(f"ultralink export: {exc}", file=sys.stderr)
-        return 1
-    if not summary["counts"]:
-        print(f"ultralink export: no {{lang}}/{{subset}}/*.parquet under {args.output}", file=sys.stderr)
-        return 1
-    print(format_summary(summary))
-    return 0

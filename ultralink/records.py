@@ -108,6 +108,20 @@ META_FIELDS = ("question_kinds", "question_tokens", "answer_tokens", "retries", 
                "prompt_version", "seed", "criteria", "translated_from", "tokens_generated")
 
 
+def conversation_type():
+    """The conversation schema as one struct column (rows crossing Ray boundaries)."""
+    import pyarrow as pa
+
+    return pa.struct(list(conversation_schema()))
+
+
+def counts_type():
+    """Per-row counters (turns, tokens, rejections …) as a typed map column."""
+    import pyarrow as pa
+
+    return pa.map_(pa.string(), pa.int64())
+
+
 def conversation_schema():
     """The Parquet schema of every dialogue/translation output."""
     import pyarrow as pa

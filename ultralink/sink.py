@@ -16,7 +16,6 @@ have a marker, so nothing is duplicated or lost.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from ultralink import __version__
 from ultralink.fs import (Location, check_output, exists, list_files, read_bytes, upload_file,
                           write_atomic)
+from ultralink.ids import json_digest
 
 MANIFEST = "_manifest.json"
 REPORT = "_report.json"
@@ -116,8 +116,7 @@ def sweep_tmp(out: Location) -> int:
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return json_digest(config)
 
 
 def versions() -> dict[str, str]:

@@ -13,25 +13,21 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
 import multiprocessing
-import posixpath
-import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from ultralink.fs import Location, list_files, resolve, write_atomic
-from ultralink.languages import LANGUAGES
+from ultralink.dataset_files import BATCH_ROWS, dataset_parts, iter_part_batches, language_order
+from ultralink.fs import Location, resolve, write_atomic
 from ultralink.records import SUBSETS
 
 log = logging.getLogger(__name__)
@@ -41,47 +37,10 @@ FIGURE_FILE = "figures/token_lengths.png"
 DOCUMENT_OPEN = "<document>"
 DOCUMENT_CLOSE = "</document>"
 READ_COLUMNS = ["language", "subset", "messages"]
-BATCH_ROWS = 1024
 
 # Table 2 of the paper, for comparison in the printed tables.
 PAPER_TABLE2 = {"dialogues": 1_032_000, "turns": 1_623_000, "avg_question": 87.86,
                 "avg_answer": 290.35, "avg_turn": 378.21}
-
-
-# ------------------------------------------------------------------------------ layout
-
-
-def dataset_parts(root: Location, languages: Iterable[str] | None = None,
-                  subsets: Iterable[str] | None = None) -> dict[tuple[str, str], list[Location]]:
-    """Part files per ``(language, subset)`` under ``root``, both in dataset order.
-
-    Only ``{lang}/{subset}/*.parquet`` counts, with ``subset`` one of :data:`SUBSETS`; names
-    starting with ``_`` or ``.`` (manifests, reports, unit markers, temporaries) are skipped,
-    as are other top-level folders (``figures/``).
-    """
-    want_lang = set(languages) if languages else None
-    want_sub = set(subsets) if subsets else None
-    groups: dict[tuple[str, str], list[Location]] = {}
-    for loc in list_files(root, ".parquet"):
-        rel = posixpath.relpath(loc.path, root.path).split("/")
-        if len(rel) != 3 or any(p.startswith(("_", ".")) for p in rel):
-            continue
-        lang, subset, _ = rel
-        if subset not in SUBSETS:
-            continue
-        if (want_lang is not None and lang not in want_lang) or (want_sub is not None and subset not in want_sub):
-            continue
-        groups.setdefault((lang, subset), []).append(loc)
-    order = {k: i for i, k in enumerate(_language_order(lang for lang, _ in groups))}
-    return {k: sorted(groups[k], key=lambda loc: loc.path)
-            for k in sorted(groups, key=lambda k: (order[k[0]], SUBSETS.index(k[1])))}
-
-
-def _language_order(langs: Iterable[str]) -> list[str]:
-    """The paper's order (En, Zh, Ru, Fr, Es: the registry's), then any others by code."""
-    present = set(langs)
-    known = [code for code in LANGUAGES if code in present]
-    return known + sorted(present - set(known))
 
 
 # ------------------------------------------------------------------------------ counting
@@ -189,19 +148,6 @@ def count_batches(batches: Iterable[pa.RecordBatch], lang: str, subset: str, enc
     return counts
 
 
-def iter_part_batches(loc: Location, columns: list[str], batch_rows: int = BATCH_ROWS
-                      ) -> Iterator[pa.RecordBatch]:
-    """Record batches of one part file, reading only ``columns`` that it has."""
-    with loc.fs.open_input_file(loc.path) as f:
-        pf = pq.ParquetFile(f)
-        have = set(pf.schema_arrow.names)
-        missing = [c for c in columns if c not in have and c in ("id", "messages")]
-        if missing:
-            raise ValueError(f"{loc.uri}: not in the conversation schema: missing columns "
-                             f"{missing}; present: {sorted(have)}")
-        yield from pf.iter_batches(batch_size=batch_rows, columns=[c for c in columns if c in have])
-
-
 def _count_file(loc: Location, lang: str, subset: str, encoding: str, batch_rows: int) -> Counts:
     from ultralink.text.tokens import get_encoding
 
@@ -243,7 +189,7 @@ def compute_stats(output_uri: str, *, languages: Iterable[str] | None = None,
 
 def assemble(per_group: dict[tuple[str, str], Counts]) -> dict[str, Any]:
     """The stats dict from counts per ``(language, subset)``."""
-    langs = _language_order(lang for lang, _ in per_group)
+    langs = language_order(lang for lang, _ in per_group)
     subsets = [s for s in SUBSETS if any(sub == s for _, sub in per_group)]
     by_lang: dict[str, Counts] = {lang: Counts() for lang in langs}
     by_subset: dict[str, Counts] = {s: Counts() for s in subsets}
@@ -398,56 +344,3 @@ def write_stats(output_uri: str, stats: dict[str, Any] | None = None, **kwargs: 
     write_atomic(root.join(STATS_FILE), (json.dumps(stats, indent=2, ensure_ascii=False) + "\n").encode())
     write_atomic(root.join(*FIGURE_FILE.split("/")), render_figure(stats))
     return stats
-
-
-# ------------------------------------------------------------------------------ CLI
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stats", help="Table 1 / Table 2 / Figure 13 statistics of a built dataset",
-        description="Count dialogues per language and subset (Table 1), turns and average "
-                    "question/answer/turn tokens (Table 2; tiktoken cl100k_base, questions "
-                    "without the <document> block) and per-language averages (Figure 13) of an "
-                    "`ultralink build` output, streaming its Parquet parts. Prints the tables and "
-                    "writes stats.json + figures/token_lengths.png at the dataset root.")
-    p.add_argument("output", metavar="OUTPUT", help="dataset root: directory or s3:// URI")
-    p.add_argument("--no-write", action="store_true", help="print only; write nothing")
-    p.add_argument("--workers", type=int, default=1, help="processes counting part files (default 1)")
-    p.add_argument("--languages", nargs="+", default=None, metavar="LANG", help="only these language codes")
-    p.add_argument("--subsets", nargs="+", choices=SUBSETS, default=None, metavar="SUBSET",
-                   help="only these subsets: " + ", ".join(SUBSETS))
-    p.add_argument("--card", action="store_true", help="also write the dataset card README.md")
-    p.add_argument("--card-config", default=None, metavar="YAML",
-                   help="build config to show in the card (with --card)")
-    p.add_argument("--json", action="store_true", help="print stats.json instead of the tables")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    try:
-        stats = compute_stats(args.output, languages=args.languages, subsets=args.subsets,
-                              workers=max(1, args.workers))
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        print(f"ultralink stats: {exc}", file=sys.stderr)
-        return 1
-    if not stats["languages"]:
-        print(f"ultralink stats: no {{lang}}/{{subset}}/*.parquet under {args.output}", file=sys.stderr)
-        return 1
-    print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_tables(stats))
-    if not args.no_write:
-        write_stats(args.output, stats)
-        wrote = [STATS_FILE, FIGURE_FILE]
-        if args.card:
-            from ultralink.card import CARD_FILE, write_card
-
-            config = None
-            if args.card_config:
-                import yaml
-
-                with open(args.card_config, encoding="utf-8") as f:
-                    config = yaml.safe_load(f) or {}
-            write_card(args.output, stats, config)
-            wrote.append(CARD_FILE)
-        print(f"wrote {', '.join(wrote)} under {args.output}", file=sys.stderr)
-    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ultralink.llm.budget import available_tokens, check_budget
+from ultralink.llm.budget import check_budget
 from ultralink.llm.types import RequestError
 
 
@@ -29,7 +29,3 @@ def test_max_tokens_must_be_positive() -> None:
 def test_unknown_context_checks_only_max_tokens() -> None:
     check_budget(10**6, 512, 0)
 
-
-def test_available_tokens() -> None:
-    assert available_tokens(4000, 4096) == 96
-    assert available_tokens(5000, 4096) == 0

@@ -23,7 +23,7 @@ from ultralink.agnostic.translate import (
 )
 from ultralink.cli import main
 from ultralink.quality import checks
-from ultralink.quality.gate import Gate, validate
+from ultralink.gate import Gate, validate
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.specific.validate import REASONS
 

@@ -187,3 +187,26 @@ def test_real_samples_keep_their_schema_and_language(shared_samples):
     assert len(gsm) == 1319 and counters.dropped() == {}
     he, counters, _ = read(shared_samples / "humaneval_en.jsonl", "code")
     assert len(he) == 164 and counters.dropped() == {}
+
+
+def test_a_json_list_streams_record_by_record(tmp_path):
+    """A big ShareGPT list is parsed element by element (ijson): a file cut off half-way
+    still yields every record before the cut, then names the file."""
+    from ultralink.sources.sft import iter_records
+
+    rec = {"id": "x", "conversations": [{"from": "human", "value": "Hi " * 50},
+                                         {"from": "gpt", "value": "Hello " * 50}]}
+    body = ",".join(json.dumps({**rec, "id": f"r{i}"}) for i in range(2000))
+    path = tmp_path / "big.json"
+    path.write_bytes(b"\xef\xbb\xbf  \n[" + body.encode() + b", {\"id\": \"cut")
+    got, lines = [], []
+    with pytest.raises(ValueError, match="big.json: invalid JSON list after element 1999"):
+        for i, r in iter_records(resolve(str(path)), Counters(), lines.append):
+            got.append(r["id"])
+    assert got == [f"r{i}" for i in range(2000)]
+    # numbers come back as plain floats/ints, as json.loads gives them
+    path.write_text('[{"id": 1, "score": 0.5}, 7]')
+    c = Counters()
+    assert [r for _, r in iter_records(resolve(str(path)), c, lines.append)] == [
+        {"id": 1, "score": 0.5}]
+    assert c.dropped() == {"malformed": 1} and "record is not an object" in lines[-1]

@@ -115,6 +115,20 @@ def test_units_are_deterministic(tmp_path):
     assert small[0].unit_id == a[0].unit_id  # a full chunk keeps its id in a smaller run
     assert sorted(i for m in small_members.values() for i in m) == ["en_000", "en_001", "en_002"]
 
+    # workers read a unit's texts: the driver's plan holds segment ids only
+    from ultralink.specific.job import read_unit_segments
+
+    unit = a[1]
+    rows = read_unit_segments({"unit_id": unit.unit_id, "file": unit.info["file"],
+                               "ids": members_of(files, unit)}, files={f.uri: f for f in files})
+    assert [r["id"] for r in rows] == members_of(files, unit) and all(
+        r["unit_id"] == unit.unit_id and r["text"] for r in rows)
+
+
+def members_of(files, unit) -> list[str]:
+    _, members = plan_units(files, 2, None)
+    return members[unit.unit_id]
+
 
 def cached_entries(out: Path) -> list[dict]:
     """Every completion recorded in ``out``'s request cache (all units)."""

@@ -10,7 +10,6 @@ from ultralink.config import Strict
 from ultralink.llm.request_cache import RequestCacheConfig
 from ultralink.pipeline.error_guard import ErrorLimits
 
-Subset = Literal["chat", "math", "code"]
 
 # Output ``subset`` names (DESIGN.md data contracts) for the CLI's subset choices.
 OUTPUT_SUBSET = {"chat": "chat_agnostic", "math": "math", "code": "code"}

@@ -182,12 +182,12 @@ def verdict_key(prompt: CriteriaPrompt, cfg: AgnosticConfig, style: str,
                 messages: list[dict[str, str]]) -> str:
     """What fixes a verdict: the English conversation, the judge prompt and its settings; the
     same for every target language, so one verdict serves them all."""
-    import hashlib
+    from ultralink.ids import json_digest
 
-    blob = json.dumps([prompt.version, style, cfg.seed, cfg.judge_attempts, cfg.temperature,
-                       cfg.retry_temperature, cfg.judge_max_tokens, cfg.judge_message_chars,
-                       cfg.judge_total_chars, messages], ensure_ascii=False, sort_keys=True)
-    return "judge:" + hashlib.sha256(blob.encode()).hexdigest()
+    return "judge:" + json_digest([prompt.version, style, cfg.seed, cfg.judge_attempts,
+                                   cfg.temperature, cfg.retry_temperature, cfg.judge_max_tokens,
+                                   cfg.judge_message_chars, cfg.judge_total_chars, messages],
+                                  length=None)
 
 
 class Judge:

@@ -17,8 +17,6 @@ unit's rows are buffered only until the unit completes.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -28,13 +26,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
-from ultralink.cli import add_job_args
 from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.lease import releasing
+from ultralink.pipeline.runner import JobSummary
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.sink import UnitStore
+from ultralink.ids import digest
 
 log = logging.getLogger("ultralink.agnostic")
 
@@ -44,12 +43,12 @@ MAX_REJECT_SAMPLES = 50
 
 def output_id(language: str, subset: str, dataset: str, source_id: str) -> str:
     """``{lang}_{subset}_{hash(source id + lang)}``: stable across reruns and machines."""
-    digest = hashlib.sha1(f"{dataset}:{source_id}\x1f{language}".encode()).hexdigest()[:16]
-    return f"{language}_{OUTPUT_SUBSET[subset]}_{digest}"
+    key = digest(f"{dataset}:{source_id}", language, algorithm="sha1")
+    return f"{language}_{OUTPUT_SUBSET[subset]}_{key}"
 
 
 def file_key(uri: str) -> str:
-    return hashlib.sha1(uri.encode()).hexdigest()[:10]
+    return digest(uri, length=10, algorithm="sha1")
 
 
 # -- scan (Ray task per file) --------------------------------------------------------------
@@ -390,6 +389,10 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
                      granularity, files, files_ok, read, pre, taken, len(candidates), len(selected), size,
                      units, pending, total, collector, llm_report, llm_wall, problems, started)
+    report["summary"] = JobSummary(
+        records_in=report["read"], records_out=report["written"], dropped=report["dropped"],
+        tokens=report["tokens"]["completion"], tokens_kind="generated",
+        run_tokens=report["this_run"]["completion_tokens"]).to_dict()
     store.write_report(report)
     store.write_manifest(status="done" if not incomplete else "incomplete",
                          units_total=len(units), units_done=len(store.done()),
@@ -525,76 +528,3 @@ def summary_text(report: dict[str, Any]) -> str:
 
 
 # -- CLI -----------------------------------------------------------------------------------
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "agnostic", help="English chat/math/code SFT data → filtered, pruned translations",
-        description="Read English SFT data (ShareGPT, OpenAI messages, MetaMathQA, GSM8K, "
-                    "Magicoder OSS/Evol, HumanEval; JSON/JSONL/Parquet), pre-drop chat with URLs, "
-                    "judge chat against the six culture criteria, prune math/code per language "
-                    "(seeded), translate each message with code/LaTeX/numbers protected and every "
-                    "translation validated. Writes sharded Parquet + _report.json + "
-                    "_manifest.json; a rerun skips finished units.\n\n"
-                    "Example: ultralink agnostic --language zh --subset math "
-                    "--input data/sample/sft/metamathqa_sample.jsonl --output out/agn/zh/math",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_job_args(p, input_metavar="PATH_OR_GLOB_OR_S3",
-                 input_help="input file, directory, glob or s3:// URI (repeatable)",
-                 language_help="target ISO 639-1 code (en = pass through)")
-    p.add_argument("--subset", required=True, choices=sorted(OUTPUT_SUBSET))
-    p.add_argument("--engine", default=None, help="llamacpp (default) | vllm | openai | "
-                   "package.module:Class")
-    p.add_argument("--model", default=None, help="registry name, GGUF path or HF id "
-                   "(default gemma3-270m)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
-    p.add_argument("--n-threads", type=int, default=None, help="llama.cpp threads per engine")
-    p.add_argument("--max-model-len", type=int, default=None)
-    p.add_argument("--max-concurrency", type=int, default=None, help="in-flight requests per engine")
-    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
-                   "engine host (the host reserves them)")
-    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (one model each)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N records read")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--prune-size", type=int, default=None,
-                   help="records per non-English language (default: math 32000, code 16000, chat all)")
-    p.add_argument("--prune-mode", choices=["shared", "disjoint"], default=None)
-    p.add_argument("--languages", default=None, help="comma-separated languages sharing the "
-                   "English pool (disjoint mode), default zh,ru,fr,es")
-    p.add_argument("--granularity", choices=["auto", "line", "paragraph", "message"], default=None)
-    p.add_argument("--config", default=None, help="YAML with AgnosticConfig keys (top level or "
-                   "under 'agnostic:') and engine keys under 'llm:'")
-    p.add_argument("--prompts-dir", default=None, help="directory of the prompt YAML files")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.cli import run_job
-    from ultralink.llm.registry import EngineConfig
-
-    def job() -> None:
-        values: dict[str, Any] = {}
-        llm: dict[str, Any] = {}
-        if args.config:
-            import yaml
-
-            with open(args.config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
-            llm = dict(loaded.pop("llm", {}) or {})
-            values.update(loaded.get("agnostic", loaded))
-        for key in ("limit", "seed", "prune_size", "prune_mode", "granularity", "num_hosts"):
-            if getattr(args, key) is not None:
-                values[key] = getattr(args, key)
-        if args.languages:
-            values["languages"] = [x.strip() for x in args.languages.split(",") if x.strip()]
-        for key in ("engine", "model", "base_url", "n_threads", "max_model_len", "max_concurrency",
-                    "tensor_parallel_size"):
-            if getattr(args, key) is not None:
-                llm[key] = getattr(args, key)
-        if llm.get("engine", "llamacpp") == "llamacpp" and "max_concurrency" not in llm:
-            llm["max_concurrency"] = 4  # llama.cpp runs one request at a time anyway
-        cfg = AgnosticConfig(**values)
-        engine = EngineConfig(**llm)
-        run_agnostic(args.language, args.subset, args.input, args.output, cfg, engine,
-                     args.ray_address, args.overwrite, args.prompts_dir)
-
-    return run_job("agnostic", job)

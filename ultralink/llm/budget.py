@@ -5,11 +5,6 @@ from __future__ import annotations
 from ultralink.llm.types import RequestError
 
 
-def available_tokens(prompt_tokens: int, max_model_len: int) -> int:
-    """New tokens that still fit after the prompt (0 when the prompt alone fills the context)."""
-    return max(0, max_model_len - prompt_tokens)
-
-
 def check_budget(prompt_tokens: int, max_tokens: int, max_model_len: int) -> None:
     """Raise a non-retryable RequestError unless prompt + max_tokens fits the context.
 

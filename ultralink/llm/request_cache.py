@@ -17,7 +17,6 @@ marker are written (``UnitCollector``); ``--overwrite`` removes it with the rest
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from pydantic import Field
 from ultralink.config import Strict
 from ultralink.fs import Location, delete_dir, list_files, read_bytes, write_atomic
 from ultralink.llm.types import ChatRequest, Completion
+from ultralink.ids import json_digest
 
 log = logging.getLogger("ultralink.llm")
 
@@ -75,8 +75,7 @@ def request_key(engine: str, model: str, request: ChatRequest) -> str:
                      if request.messages is not None else None),
         "sampling": asdict(request.sampling),
     }
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return json_digest(payload, length=None)
 
 
 def _line(key: str, request: ChatRequest, out: Completion) -> str:

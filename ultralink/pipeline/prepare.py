@@ -28,6 +28,7 @@ from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.pipeline.chain import format_table, run_chain, stage_summary
 from ultralink.pipeline.error_guard import ErrorGuard
+from ultralink.pipeline.runner import JobSummary
 from ultralink.records import Segment, segment_schema
 from ultralink.lease import releasing
 from ultralink.sink import JobIncomplete, UnitStore
@@ -244,6 +245,9 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     report = _report(language, inputs, out, cfg, files, files_ok, units, pending, total, this_run,
                      problems, started)
     report["units"]["failed_io"] = len(failed)
+    report["summary"] = JobSummary(
+        records_in=report["documents"]["seen"], records_out=report["segments_written"],
+        dropped=report["dropped"], tokens=report["tokens"], tokens_kind="segment").to_dict()
     store.write_report(report)
     store.write_manifest(status="incomplete" if failed else "done", units_total=len(units),
                          units_done=len(store.done()), segments=report["segments_written"],

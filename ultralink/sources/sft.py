@@ -12,17 +12,19 @@ line naming the keys found and the schemas known; a malformed line or record is 
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from ultralink.counters import Counters
 from ultralink.fs import Location
 from ultralink.records import Conversation, Turn
+from ultralink.ids import digest
 
 Log = Callable[[str], None]
 
@@ -234,59 +236,103 @@ def _identifier(cls: type) -> object:
 
 def stable_id(*parts: str) -> str:
     """A content-derived id: same content, same id, on every machine and rerun."""
-    h = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
-    return h[:16]
+    return digest(*parts, algorithm="sha1")
 
 
 # -- raw records ---------------------------------------------------------------------------
 
 def iter_records(loc: Location, counters: Counters, log: Log) -> Iterator[tuple[int, dict]]:
-    """``(line_or_index, record)`` from a JSON list, a single JSON object, JSONL or Parquet."""
+    """``(line_or_index, record)`` from a JSON list, a single JSON object, JSONL or Parquet.
+
+    Streams every form (Parquet by record batch, a JSON list element by element with ijson,
+    JSONL line by line), so a 1 GB ShareGPT list never sits whole in one worker's memory; a
+    file broken half-way yields its records up to the break, then raises ``ValueError``."""
     with loc.fs.open_input_file(loc.path) as f:
         head = f.read(4)
         f.seek(0)
         if head == b"PAR1":
-            table = pq.read_table(f)
-            for i, row in enumerate(table.to_pylist()):
-                yield i, row
+            index = 0
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+                for row in batch.to_pylist():
+                    yield index, row
+                    index += 1
             return
-        raw = f.read()
-    text = raw.decode("utf-8-sig", errors="replace")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{loc.uri}: invalid JSON list ({exc})") from None
-        for i, rec in enumerate(data):
-            if isinstance(rec, dict):
-                yield i, rec
-            else:
-                _skip(counters, log, f"{loc.uri}:{i}", "record is not an object")
-        return
-    lines = text.splitlines()
-    if stripped.startswith("{") and lines:
-        try:
-            json.loads(lines[0])
-        except json.JSONDecodeError:
-            try:  # a single (pretty-printed) JSON object
-                obj = json.loads(text)
+        if head.startswith(BOM):
+            f.seek(len(BOM))
+        first = _first_char(f)
+        if first == "[":
+            yield from _json_list(f, loc, counters, log)
+            return
+        text = io.TextIOWrapper(f, encoding="utf-8", errors="replace")
+        line = text.readline()
+        if first == "{" and line.strip() and not _is_json(line):
+            # a single (pretty-printed) JSON object
+            try:
+                obj = json.loads(line + text.read())
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{loc.uri}: invalid JSON ({exc})") from None
             yield 0, obj
             return
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            _skip(counters, log, f"{loc.uri}:{lineno}", f"malformed JSON ({exc.msg})")
-            continue
-        if not isinstance(rec, dict):
-            _skip(counters, log, f"{loc.uri}:{lineno}", "record is not an object")
-            continue
-        yield lineno, rec
+        lineno = 0
+        while line:
+            lineno += 1
+            rec = _jsonl_record(line, f"{loc.uri}:{lineno}", counters, log)
+            if rec is not None:
+                yield lineno, rec
+            line = text.readline()
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _first_char(f: Any) -> str:
+    """The first non-blank character of a binary file, which is then rewound to its start
+    (after a BOM)."""
+    start = f.tell()
+    while chunk := f.read(4096):
+        stripped = chunk.lstrip()
+        if stripped:
+            f.seek(start)
+            return stripped[:1].decode("utf-8", errors="replace")
+    f.seek(start)
+    return ""
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _json_list(f: Any, loc: Location, counters: Counters, log: Log
+               ) -> Iterator[tuple[int, dict]]:
+    import ijson
+
+    i = -1
+    try:
+        for i, rec in enumerate(ijson.items(f, "item", use_float=True)):
+            if isinstance(rec, dict):
+                yield i, rec
+            else:
+                _skip(counters, log, f"{loc.uri}:{i}", "record is not an object")
+    except ijson.JSONError as exc:
+        raise ValueError(f"{loc.uri}: invalid JSON list after element {i} ({exc})") from None
+
+
+def _jsonl_record(line: str, where: str, counters: Counters, log: Log) -> dict | None:
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        _skip(counters, log, where, f"malformed JSON ({exc.msg})")
+        return None
+    if not isinstance(rec, dict):
+        _skip(counters, log, where, "record is not an object")
+        return None
+    return rec
 
 
 def _skip(counters: Counters, log: Log, where: str, reason: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
-import hashlib
 import lzma
 import re
 import zlib
@@ -24,6 +23,7 @@ import pyarrow.fs as pafs
 
 from ultralink.counters import Counters
 from ultralink.records import Page
+from ultralink.ids import digest
 
 CHUNK = 1 << 20            # raw bytes per read
 OUT_MAX = 1 << 20          # most decompressed bytes per decompressor call (bounds memory)
@@ -58,8 +58,7 @@ class Unit:
     def unit_id(self) -> str:
         """Stable, filesystem-safe name for this unit's outputs and manifest entry."""
         parts = (self.uri, self.kind, str(self.index), str(self.start), str(self.end))
-        key = "\x1f".join(parts + ((self.version,) if self.version else ()))
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+        return digest(*parts, *((self.version,) if self.version else ()))
 
 
 class InputError(Exception):

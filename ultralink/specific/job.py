@@ -20,8 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import logging
 import posixpath
@@ -30,10 +28,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from ultralink.cli import add_job_args
 from ultralink.config import ErrorLimits, Strict
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
@@ -43,11 +41,13 @@ from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
+from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 from ultralink.records import conversation_schema
 from ultralink.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
 from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, DialogueStage
+from ultralink.ids import digest
 
 log = logging.getLogger("ultralink.specific")
 
@@ -115,11 +115,8 @@ def unit_id_for(file_uri: str, start: int, end: int, members: list[str] | None =
     content must name equal units across builds; a changed file still redoes its units
     (``UnitStore.drop_stale`` compares the marker's version)."""
     name = posixpath.basename(file_uri)
-    key = f"{name}\x1f{start}\x1f{end}"
-    if members:
-        key += "\x1f" + "\x1e".join(members)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return f"{posixpath.splitext(name)[0].removeprefix('part-')[:24]}-{start:06d}-{end:06d}-{digest[:8]}"
+    key = digest(name, start, end, *(("\x1e".join(members),) if members else ()))
+    return f"{posixpath.splitext(name)[0].removeprefix('part-')[:24]}-{start:06d}-{end:06d}-{key[:8]}"
 
 
 def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
@@ -146,29 +143,23 @@ def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
     return units, members
 
 
-def load_rows(files: list[Location], members: Mapping[str, list[str]],
-              units: list[WorkUnit]) -> list[dict[str, Any]]:
-    """The segment rows of ``units``, each tagged with its unit id."""
-    wanted: dict[str, str] = {}
-    by_file: dict[str, set[str]] = {}
-    for u in units:
-        for seg_id in members[u.unit_id]:
-            wanted[seg_id] = u.unit_id
-        by_file.setdefault(u.info["file"], set()).update(members[u.unit_id])
+def read_unit_segments(item: dict[str, Any], *, files: Mapping[str, Location]
+                       ) -> list[dict[str, Any]]:
+    """One unit's segment rows, read on a worker (Ray Data ``flat_map``): the driver plans
+    with segment ids only and never holds a text."""
+    import pyarrow.compute as pc
+
+    loc = files[item["file"]]
+    with loc.fs.open_input_file(loc.path) as f:
+        table = pq.read_table(f)
+    table = table.filter(pc.is_in(table.column("id"), pa.array(item["ids"], pa.string())))
+    cols = [c for c in SEGMENT_COLUMNS if c in table.column_names]
     rows = []
-    for loc in files:
-        if loc.uri not in by_file:
-            continue
-        with loc.fs.open_input_file(loc.path) as f:
-            table = pq.read_table(f)
-        cols = [c for c in SEGMENT_COLUMNS if c in table.column_names]
-        for row in table.select(cols).to_pylist():
-            if row["id"] in by_file[loc.uri]:
-                row.setdefault("source_file", None)
-                row[UNIT_COLUMN] = wanted[row["id"]]
-                rows.append(row)
-    rows.sort(key=lambda r: (r[UNIT_COLUMN], r["id"]))
-    return rows
+    for row in table.select(cols).to_pylist():
+        row.setdefault("source_file", None)
+        row[UNIT_COLUMN] = item["unit_id"]
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["id"])
 
 
 class StatsCollector(UnitCollector):
@@ -178,7 +169,10 @@ class StatsCollector(UnitCollector):
         stats = row.get(STATS_COLUMN)
         unit_id = row[UNIT_COLUMN]
         if stats:
-            self.dropped[unit_id].merge(json.loads(stats))
+            # a typed map column; Ray Data may hand it back as pairs, or as a dict holding
+            # every key of the block with None where this row had no count
+            self.dropped[unit_id].merge(Counters(
+                {k: v for k, v in dict(stats).items() if v is not None}))
         elif row.get(DROP_COLUMN):  # an LLM failure the stage could not attribute
             self.dropped[unit_id].add("dialogues_in")
         super().add(row)
@@ -186,13 +180,6 @@ class StatsCollector(UnitCollector):
 
 def _to_record(row: dict[str, Any]) -> dict[str, Any]:
     return row[CONVERSATION_COLUMN]
-
-
-def _drop_stale(store: UnitStore, planned: set[str],
-                versions: Mapping[str, str] | None = None) -> list[str]:
-    """Remove finished units that are not in this plan (a partial chunk since completed, a
-    changed or removed input file)."""
-    return store.drop_stale(planned, versions)
 
 
 def _in_flight(cfg: SpecificConfig, rows_per_actor: int) -> int:
@@ -228,8 +215,6 @@ def run_specific(language: str, inputs: list[str], output: str,
         return _run_to_target(language, inputs, output, cfg, ray_address, overwrite, pool)
     prompts = load_prompts(language, cfg.prompts_dir)  # a missing key fails before Ray starts
     spec = resolve_model(cfg.llm.model, cfg.llm.models_yaml)
-    started = time.time()
-    out = resolve(output)
     # max_dialogues selects a prefix of the same units: not part of the output's identity.
     # Re-validated so defaults get their field types (0 -> 0.0) as a YAML-loaded config does.
     canonical = json.loads(SpecificConfig(**cfg.model_dump()).model_dump_json(
@@ -237,20 +222,9 @@ def run_specific(language: str, inputs: list[str], output: str,
     for key in RUN_CONTROL:  # run controls never change what is written
         canonical.pop(key, None)
     job_config = {"language": language, "prompt_version": prompts.version, JOB: canonical}
-    files, problems = expand_inputs(inputs)   # checks before writing anything
-    files = [f for f in files if posixpath.basename(f.path).endswith(".parquet")]
-    if not files:
-        raise ValueError(f"no segment Parquet files under {', '.join(inputs)}")
-    store = UnitStore(out, JOB, job_config)
-    store.open(overwrite)
-    store.record_inputs(files)
-    units, members = plan_units(files, cfg.unit_size, cfg.max_dialogues)
-    stale = _drop_stale(store, {u.unit_id for u in units},
-                        {u.unit_id: u.info["version"] for u in units})
-    if stale:
-        log.info("removed %d finished unit(s) outside this plan: %s", len(stale), stale[:5])
-    done = store.done()
-    pending = [u for u in units if u.unit_id not in done]
+    job = UnitJob.open(JOB, inputs, output, job_config, overwrite, suffix=".parquet")
+    units, members = plan_units(job.files, cfg.unit_size, cfg.max_dialogues)
+    pending = job.pending(units, {u.unit_id: u.info["version"] for u in units})
     log.info("specific %s: %d segments in %d units (%d done, %d to run)", language,
              sum(u.n_rows for u in units), len(units), len(units) - len(pending), len(pending))
 
@@ -258,8 +232,7 @@ def run_specific(language: str, inputs: list[str], output: str,
     llm_stats: dict[str, Any] = {}
     if pending:
         init_ray(ray_address)
-        rows = load_rows(files, members, pending)
-        collector = StatsCollector(store, pending, conversation_schema(), _to_record,
+        collector = StatsCollector(job.store, pending, conversation_schema(), _to_record,
                                    limits=cfg.error_limits)
         collector.finish_empty()
         own_pool = pool is None
@@ -270,8 +243,12 @@ def run_specific(language: str, inputs: list[str], output: str,
             # capacity, so no batch's slowest dialogue leaves an engine slot idle
             sizing = stage_sizing(pool.capacity()["total_in_flight"], cfg.stage_actors)
             batch_size = cfg.batch_size or sizing.batch_size
-            ds = ray.data.from_items(rows, override_num_blocks=max(1, min(
-                len(rows) // batch_size, 256)))
+            # one block per unit: workers read their unit's texts (the driver holds ids)
+            ds = ray.data.from_items(
+                [{"unit_id": u.unit_id, "file": u.info["file"], "ids": members[u.unit_id]}
+                 for u in pending if u.n_rows], override_num_blocks=max(1, len(pending)))
+            ds = ds.flat_map(read_unit_segments, fn_kwargs={
+                "files": {f.uri: f for f in job.files}}, num_cpus=0.25)
             ds = DialogueStage.apply(
                 ds, pool, concurrency=cfg.stage_actors, batch_size=batch_size,
                 max_concurrent_batches=max(1, -(-sizing.rows_per_actor // batch_size)),
@@ -281,26 +258,25 @@ def run_specific(language: str, inputs: list[str], output: str,
                 prompts_dir=cfg.prompts_dir,
                 max_in_flight=_in_flight(cfg, sizing.rows_per_actor),
                 fasttext_model=cfg.fasttext_model,
-                request_cache=CacheSpec.for_output(out, cfg.llm.engine, spec.name,
+                request_cache=CacheSpec.for_output(job.out, cfg.llm.engine, spec.name,
                                                    cfg.request_cache))
-            for row in ds.iter_rows():
-                collector.add(row)
+            incomplete = job.collect(ds.iter_rows(), collector)
             llm_stats = pool.stats()
         finally:
             if own_pool:
                 pool.shutdown()
-        if collector.incomplete():
-            raise RuntimeError(f"units left incomplete: {collector.incomplete()[:5]}")
+        if incomplete:
+            raise RuntimeError(f"units left incomplete: {incomplete[:5]}")
         this_run = collector.counters
 
-    total = Counters()
-    for marker in store.done().values():
-        total.merge(marker["counters"])
-    report = build_report(language, inputs, out, cfg, prompts.version, spec.name, units,
-                          pending, total, this_run, llm_stats, problems, started)
-    store.write_report(report)
-    store.write_manifest(status="done", units_total=len(units), units_done=len(store.done()),
-                         dialogues=report["dialogues"]["out"])
+    total = job.totals()
+    report = build_report(language, inputs, job.out, cfg, prompts.version, spec.name, units,
+                          pending, total, this_run, llm_stats, job.problems, job.started)
+    job.finish(report, JobSummary(
+        records_in=report["dialogues"]["in"], records_out=report["dialogues"]["out"],
+        dropped=report["dialogues"]["dropped"], tokens=report["tokens_generated"],
+        tokens_kind="generated", run_tokens=report["this_run"]["tokens_generated"]),
+        units_total=len(units), dialogues=report["dialogues"]["out"])
     print(summary_text(report))
     return report
 
@@ -419,71 +395,3 @@ def summary_text(report: Mapping[str, Any]) -> str:
 
         lines.append(format_summary(report["llm"]))
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------ CLI
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "specific", help="segments → grounded multi-turn dialogues (language-specific chat)",
-        description="Generate UltraLink language-specific dialogues from `ultralink prepare` "
-                    "segments: initial question and answer, then in-depth/expansive follow-ups "
-                    "until a growing stop probability ends the dialogue. Every message is "
-                    "validated (language, leakage, echo, question form, length, truncation) "
-                    "and retried with a new seed. Writes sharded Parquet in the conversation "
-                    "schema + _report.json; a rerun skips finished units.")
-    add_job_args(p, input_metavar="SEGMENTS_DIR_OR_S3",
-                 input_help="segment Parquet directory, file, glob or s3:// URI (repeatable)")
-    p.add_argument("--engine", choices=("llamacpp", "vllm", "openai"), default=None)
-    p.add_argument("--model", default=None, help="registry name, local path or HF id "
-                   "(default gemma3-270m on llama.cpp)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
-    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
-                   "engine host (the host reserves them)")
-    p.add_argument("--max-dialogues", type=int, default=None, help="only the first N segments "
-                   "by id")
-    p.add_argument("--target-dialogues", type=int, default=None, help="finished dialogues "
-                   "wanted: more segments (id order) are drawn until met")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (GPUs / replicas)")
-    p.add_argument("--config", default=None, help="YAML with SpecificConfig keys (top level or "
-                   "under 'specific:')")
-    p.set_defaults(func=_run_cli)
-
-
-def config_from_args(args: argparse.Namespace) -> SpecificConfig:
-    values: dict[str, Any] = {}
-    if args.config:
-        import yaml
-
-        with open(args.config, encoding="utf-8") as f:
-            loaded = yaml.safe_load(f) or {}
-        values.update(loaded.get(JOB, loaded))
-    for key in ("seed", "max_dialogues", "target_dialogues", "num_hosts"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
-    llm = dict(values.get("llm") or SpecificConfig.model_fields["llm"].default_factory()
-               .model_dump(exclude_defaults=True))
-    if args.engine is not None and args.engine != llm.get("engine", "llamacpp"):
-        # another engine: drop the llama.cpp defaults that do not apply to it
-        llm = {"engine": args.engine}  # vLLM hosts hold their tensor-parallel GPUs by default
-    if args.model is not None:
-        llm["model"] = args.model
-    if args.base_url is not None:
-        llm["base_url"] = args.base_url
-    if args.tensor_parallel_size is not None:
-        llm["tensor_parallel_size"] = args.tensor_parallel_size
-    values["llm"] = llm
-    return SpecificConfig(**values)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.cli import run_job
-    from ultralink.specific.prompts import PromptFileError
-
-    def job() -> None:
-        run_specific(args.language, args.input, args.output, config_from_args(args),
-                     args.ray_address, args.overwrite)
-
-    return run_job("specific", job, (PromptFileError,))

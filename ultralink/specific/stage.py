@@ -11,8 +11,6 @@ with no passing question–answer pair is dropped with ``Drop(<end reason>)``; w
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -22,10 +20,11 @@ from ultralink.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
-from ultralink.records import conversation_schema
+from ultralink.records import conversation_type, counts_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult
 from ultralink.specific.prompts import PromptBuilder, load_prompts
 from ultralink.specific.validate import MessageValidator
+from ultralink.ids import digest
 
 SUBSET = "chat_specific"
 STATS_COLUMN = "dialogue_stats"
@@ -34,13 +33,7 @@ CONVERSATION_COLUMN = "conversation"
 
 def dialogue_id(segment_id: str, language: str) -> str:
     """``{lang}_chat_specific_{hash}``: content-derived, so a rerun cannot duplicate."""
-    digest = hashlib.sha256(f"{segment_id}\x1f{language}".encode()).hexdigest()[:16]
-    return f"{language}_{SUBSET}_{digest}"
-
-
-def conversation_type() -> pa.DataType:
-    """The conversation schema as one struct column."""
-    return pa.struct(list(conversation_schema()))
+    return f"{language}_{SUBSET}_{digest(segment_id, language)}"
 
 
 def dialogue_stats(res: DialogueResult) -> Counters:
@@ -85,7 +78,7 @@ class DialogueStage(LLMStage):
              "language": "segment language (must be the job's)", "title": "article title",
              "url": "article URL", "doc_id": "article id", "segment_index": "segment number"}
     writes: ClassVar[Mapping[str, str]] = {CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)",
-              STATS_COLUMN: "JSON counters of this segment (turns, tokens, rejections)"}
+              STATS_COLUMN: "counters of this segment (turns, tokens, rejections)"}
 
     def __init__(self, pool: HostPool, *, language: str, config: dict[str, Any], seed: int,
                  prompt_format: str, model: str, prompts_dir: str | None = None,
@@ -102,7 +95,7 @@ class DialogueStage(LLMStage):
         self.fasttext_model = fasttext_model
         self._dialogue: Dialogue | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._stats: dict[str, str] = {}
+        self._stats: dict[str, dict[str, int]] = {}
         self._version = ""
 
     async def setup(self) -> None:
@@ -125,12 +118,12 @@ class DialogueStage(LLMStage):
         if self._dialogue is None or self._sem is None:
             raise RuntimeError("DialogueStage.process_row called before setup()")
         if row["language"] != self.language:
-            self._stats[row["id"]] = json.dumps(Counters({"dialogues_in": 1}).to_dict())
+            self._stats[row["id"]] = {"dialogues_in": 1}
             raise Drop("wrong_segment_language")
         conv_id = dialogue_id(row["id"], self.language)
         async with self._sem:
             res = await self._dialogue.run(row["id"], row["text"], client.generate, conv_id)
-        stats = json.dumps(dialogue_stats(res).to_dict())
+        stats = dict(dialogue_stats(res).counts)
         if not res.ok:
             self._stats[row["id"]] = stats
             raise Drop(res.end_reason)
@@ -170,4 +163,4 @@ class DialogueStage(LLMStage):
             if name in table.column_names:
                 table = table.drop_columns([name])
         table = table.append_column(CONVERSATION_COLUMN, pa.array(convs, conversation_type()))
-        return table.append_column(STATS_COLUMN, pa.array(stats, pa.string()))
+        return table.append_column(STATS_COLUMN, pa.array(stats, counts_type()))

@@ -25,7 +25,6 @@ Every character is encoded about twice (sentences, then segments), never a growi
 
 from __future__ import annotations
 
-import hashlib
 import re
 from bisect import bisect_left, bisect_right
 from collections import deque
@@ -41,6 +40,7 @@ from ultralink.records import Document, Segment
 from ultralink.stage import Filter, Step, record_error
 from ultralink.text.sentences import _ends_with, sentence_ends
 from ultralink.text.tokens import DEFAULT_ENCODING, get_encoding
+from ultralink.ids import digest
 
 # How good a cut right after a unit is; higher wins inside the [min, max] window. CUT_LINE is
 # a single line break or any other splitter boundary without a sentence end.
@@ -77,8 +77,7 @@ class _Unit:
 
 def segment_id(language: str, doc_id: str, index: int) -> str:
     """Stable segment id: same language, document and position give the same id on every run."""
-    digest = hashlib.sha1(f"{language}\x1f{doc_id}\x1f{index}".encode()).hexdigest()[:16]
-    return f"{language}_{digest}"
+    return f"{language}_{digest(language, doc_id, index, algorithm='sha1')}"
 
 
 def _check_bounds(min_tokens: int, max_tokens: int) -> None:

@@ -26,7 +26,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -196,7 +195,7 @@ def _split_document(first: str) -> tuple[str, str]:
 def dataset_records(root_uri: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     """Records of a built dataset folder as validate-input records (or an error line)."""
     from ultralink.fs import resolve
-    from ultralink.stats import dataset_parts, iter_part_batches
+    from ultralink.dataset_files import dataset_parts, iter_part_batches
 
     root = resolve(root_uri)
     groups = dataset_parts(root)
@@ -317,32 +316,3 @@ def validate(inputs: list[str], output: str, gate: Gate | None = None) -> Summar
                                  ensure_ascii=False) + "\n")
     tmp.replace(out_path)
     return summary
-
-
-# ------------------------------------------------------------------------------------- CLI
-
-
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "validate", help="check generated dialogues / translations with the stages' validators",
-        description="Run the same validators the dialogue and translation stages use on any "
-                    "data: JSONL records of kind 'dialogue' or 'translation', or a built "
-                    "dataset folder. Writes one {id, ok, reasons} line per record and prints a "
-                    "per-reason summary.")
-    p.add_argument("--input", action="append", required=True, metavar="JSONL_OR_DATASET",
-                   help="JSONL file or built dataset folder (repeatable)")
-    p.add_argument("--output", required=True, metavar="VERDICTS.jsonl")
-    p.add_argument("--prompts-dir", default=None, help="directory of <lang>.yaml")
-    p.add_argument("--fasttext-model", default=None, help="lid.176 path (default: shipped .ftz)")
-    p.set_defaults(func=_run_cli)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    from ultralink.cli import run_job
-
-    def job() -> None:
-        gate = Gate(prompts_dir=args.prompts_dir, fasttext_model=args.fasttext_model)
-        summary = validate(args.input, args.output, gate)
-        print(summary.table())
-
-    return run_job("validate", job, (FileNotFoundError,))

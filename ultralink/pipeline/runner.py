@@ -1,0 +1,114 @@
+"""The skeleton every unit-based job shares, and the one summary every job reports.
+
+A job (prepare, specific, agnostic) supplies its config, its plan (deterministic
+:class:`~ultralink.pipeline.units.WorkUnit`s), its Ray Data stages and its record builder;
+:class:`UnitJob` owns the rest, the same way for all of them: input expansion and checks,
+the output store (lease, config identity, inputs' identities), skipping finished units and
+removing stale ones, collecting rows into per-unit shards, totals over every marker (so a
+resumed run reports the whole output), the report and the manifest. :class:`JobSummary` is
+the part of every report that ``ultralink build`` reads: records in/out, drops by reason,
+tokens — one type instead of one string-keyed shape per job.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ultralink.counters import Counters
+from ultralink.fs import Location, expand_inputs, resolve
+from ultralink.pipeline.units import UnitCollector, WorkUnit
+from ultralink.sink import UnitStore
+
+log = logging.getLogger("ultralink.runner")
+
+
+@dataclass(slots=True)
+class JobSummary:
+    """What every job's report says the same way (``report["summary"]``)."""
+
+    records_in: int
+    records_out: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0
+    tokens_kind: str = "none"   # segment | generated | none
+    run_tokens: int = 0         # tokens produced by this run (0 when everything was resumed)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {"in": d.pop("records_in"), "out": d.pop("records_out"), **d}
+
+
+@dataclass
+class UnitJob:
+    """One run of a unit-based job over one output."""
+
+    name: str
+    out: Location
+    store: UnitStore
+    files: list[Location]
+    problems: list[str]
+    started: float = field(default_factory=time.time)
+
+    @classmethod
+    def open(cls, name: str, inputs: list[str], output: str, job_config: Mapping[str, Any],
+             overwrite: bool, suffix: str | None = None) -> UnitJob:
+        """Check the inputs (before anything is written), then open the output store.
+
+        ``suffix``: keep only input files whose name ends with it (e.g. ``.parquet``)."""
+        files, problems = expand_inputs(inputs)
+        if suffix is not None:
+            files = [f for f in files if posixpath.basename(f.path).endswith(suffix)]
+            if not files:
+                raise ValueError(f"no {suffix} files under {', '.join(inputs)}")
+        if len({loc.is_s3 for loc in files}) > 1:
+            raise ValueError("mixing local and s3:// inputs in one job is not supported; "
+                             "run them separately")
+        out = resolve(output)
+        store = UnitStore(out, name, dict(job_config))
+        store.open(overwrite)
+        store.record_inputs(files)
+        return cls(name, out, store, files, problems)
+
+    def pending(self, units: Iterable[WorkUnit],
+                versions: Mapping[str, str] | None = None) -> list[WorkUnit]:
+        """The planned units not finished yet; finished units outside the plan (changed or
+        removed inputs, a partial chunk since completed) are removed first."""
+        units = list(units)
+        stale = self.store.drop_stale({u.unit_id for u in units}, versions)
+        if stale:
+            log.info("%s: removed %d finished unit(s) outside this plan: %s", self.name,
+                     len(stale), stale[:5])
+        done = self.store.done()
+        return [u for u in units if u.unit_id not in done]
+
+    def collect(self, rows: Iterable[Mapping[str, Any]], collector: UnitCollector,
+                on_row: Callable[[], None] | None = None) -> list[str]:
+        """Feed the pipeline's rows to ``collector`` (each unit is written the moment its
+        last row is back); returns the units that never completed."""
+        for row in rows:
+            collector.add(row)
+            if on_row is not None:
+                on_row()
+        return collector.incomplete()
+
+    def totals(self) -> Counters:
+        """Counters summed over every finished unit's marker: the whole output, resumed
+        units included."""
+        total = Counters()
+        for marker in self.store.done().values():
+            total.merge(marker["counters"])
+        return total
+
+    def finish(self, report: dict[str, Any], summary: JobSummary, status: str = "done",
+               **manifest: Any) -> dict[str, Any]:
+        """Write the report (with its summary and wall time) and the manifest."""
+        report["summary"] = summary.to_dict()
+        report.setdefault("wall_time_s", round(time.time() - self.started, 3))
+        self.store.write_report(report)
+        self.store.write_manifest(status=status, units_done=len(self.store.done()), **manifest)
+        return report
