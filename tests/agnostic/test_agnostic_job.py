@@ -160,7 +160,7 @@ def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
     # every translation passes: no refill, the pruned selection is the output
     assert report["target"] == {"records": 5, "met": True, "short_by": 0, "selected": 5,
                                 "refilled": 0, "refill_rounds": 0, "translated_ok": 5,
-                                "failed": 0, "pool_left": 7}
+                                "failed": 0, "surplus_dropped": 0, "pool_left": 7}
     assert report["rows_in"] == 5 and report["judged"] == 0
     written = rows(tmp_path / "math")
     assert len(written) == report["written"]
@@ -248,8 +248,43 @@ def test_target_not_met_when_the_pool_runs_out(ray_local, tmp_path):
     t = report["target"]
     assert report["written"] == len(rows(tmp_path / "out")) == 13
     assert t == {"records": 16, "met": False, "short_by": 3, "selected": 16, "refilled": 4,
-                 "refill_rounds": 1, "translated_ok": 13, "failed": 7, "pool_left": 0}
+                 "refill_rounds": 1, "translated_ok": 13, "failed": 7, "surplus_dropped": 0,
+                 "pool_left": 0}
     assert "NOT met: short by 3 (pool exhausted)" in summary_text(report)
+
+
+def test_disjoint_languages_refill_from_their_own_slice(ray_local, tmp_path):
+    data = _zorblax_math(tmp_path / "math.jsonl")
+    sources, surplus = {}, {}
+    for lang in ("fr", "es"):
+        report = run(lang, "math", [data], tmp_path / lang, prune_size=5, prune_mode="disjoint",
+                     languages=["fr", "es"], engine=FAILING)
+        t = report["target"]
+        assert t["selected"] + t["refilled"] + t["pool_left"] == 10   # half of the 20 each
+        assert report["rows_in"] == t["selected"] + t["refilled"] > 5
+        sources[lang] = {r["source"]["id"] for r in rows(tmp_path / lang)}
+        assert len(sources[lang]) == report["written"] == 5 - t["short_by"]
+        assert t["translated_ok"] == report["written"] + t["surplus_dropped"]
+        surplus[lang] = t["surplus_dropped"]
+    assert not sources["fr"] & sources["es"]
+
+    # a round sized by the yield so far may bring more than the shortfall (fr: 4 drawn for 2
+    # missing, 3 came through): the latest-ranked surplus is dropped, the language ends at 5
+    assert surplus["fr"] == 1
+    out = tmp_path / "fr"
+    written = rows(out)
+    marker_path = next((out / "_units").glob("refill-*.json"))
+    marker = json.loads(marker_path.read_text())
+    assert marker["trimmed"] == 1 and marker["counters"]["counts"]["dropped_over_target"] == 1
+    # killed after the shard was cut, before its marker said so: the rerun cuts nothing more
+    marker["rows"] += marker.pop("trimmed")
+    marker["counters"]["counts"]["rows_written"] = marker["rows"]
+    del marker["counters"]["counts"]["dropped_over_target"]
+    marker_path.write_text(json.dumps(marker))
+    again = run("fr", "math", [data], out, prune_size=5, prune_mode="disjoint",
+                languages=["fr", "es"], engine=FAILING)
+    assert again["this_run"]["rows"] == 0 and rows(out) == written
+    assert json.loads(marker_path.read_text())["trimmed"] == 1 and again["written"] == 5
 
 
 def test_a_record_quoting_the_placeholder_marker_is_translated(ray_local, tmp_path):

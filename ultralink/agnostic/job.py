@@ -8,11 +8,17 @@ Flow (paper §2.2–2.3)::
       → ONE Ray Data pipeline over every pending row: read (flat_map, re-reads the file and
         keeps the selected records) → AgnosticStage (judge for chat, then translator) with
         keep_dropped=True → driver AgnosticCollector (one Parquet shard + marker per unit)
+      → refill rounds (pruned subsets): while fewer records than the size came out, draw the
+        next-ranked records of the language's pool (as many as the yield so far says are
+        needed), as units per rank range, through the same pipeline
 
-Engine hosts are created once (``HostPool.create``) and shut down at the end; one host serves
-the judge and the translator. English passes through whole with no LLM. Memory is bounded:
-the driver holds ids (and the pruning heap), never texts; rows stream through Ray Data and a
-unit's rows are buffered only until the unit completes.
+Every round's plan follows from the ranking and the markers of the rounds before it, so a
+rerun redoes no finished unit and a run killed between or inside rounds resumes to the
+output an uninterrupted run writes. Engine hosts are created once (``HostPool.create``) and
+shut down at the end; one host serves the judge and the translator. English passes through
+whole with no LLM. Memory is bounded: the driver holds ids (and the language's draw order),
+never texts; rows stream through Ray Data and a unit's rows are buffered only until the unit
+completes.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.records import Conversation, Turn, conversation_schema
-from ultralink.sink import UnitStore
+from ultralink.sink import UnitStore, write_parquet_atomic
 
 log = logging.getLogger("ultralink.agnostic")
 
@@ -283,13 +289,14 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             where[key] = (s["uri"], ordinal)
         cut[s["uri"]] = n
     size = cfg.prune_size_for(subset) if translate else None
-    groups: dict[str, int] = {}
+    order: list[str] = []  # the language's draw order: its selection, then its pool
     if size is None:
         selected = set(candidates)
     else:
         groups = {k: g for s in scans for k, g in s.get("groups", {}).items()}
-        selected = set(ranked(candidates, size, cfg.seed, language, cfg.languages,
-                              cfg.prune_mode, groups))
+        order = ranked(candidates, len(candidates), cfg.seed, language, cfg.languages,
+                       cfg.prune_mode, groups)
+        selected = set(order[:size])
     del seen
 
     # 3. round 0's units: file × block of records -------------------------------------------
@@ -314,10 +321,11 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     llm_report: dict[str, Any] = {}
     llm_wall = 0.0
     rounds = drawn = 0
-    pool_order: list[str] | None = None
+    pool_size = len(order) - len(selected)
     own_pool = pool is None
 
-    def stream(pending: list[WorkUnit], collector: Any) -> float:
+    def stream(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
+               collector: Any) -> float:
         """Every pending row of one round through one Ray Data pipeline; returns its wall."""
         nonlocal pool
         ids = {u.unit_id for u in pending}
@@ -370,23 +378,20 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             collector.rejects = rejects
             collector.finish_empty()
             if n_rows:
-                llm_wall += stream(pending, collector)
+                llm_wall += stream(pending, rows_of, collector)
             this_run.merge(collector.counters)
             incomplete = collector.incomplete()
             if incomplete or size is None or rounds >= cfg.refill_rounds:
                 break
             done = store.done()
-            got = sum(int(done[u.unit_id]["rows"]) for u in planned)
-            left = len(candidates) - len(selected) - drawn
-            if got >= size or left <= 0:
+            got = sum(_made(done[u.unit_id]) for u in planned)
+            if got >= size or drawn >= pool_size:
                 break
-            if pool_order is None:  # the language's whole draw order, past its selection
-                pool_order = ranked(candidates, len(candidates), cfg.seed, language,
-                                    cfg.languages, cfg.prune_mode, groups)[len(selected):]
-            take = min(left, draw_more(size, got, sum(u.n_rows for u in planned)))
+            take = min(pool_size - drawn, draw_more(size, got, sum(u.n_rows for u in planned)))
             rounds += 1
-            units, rows_of = _refill_units(pool_order[drawn:drawn + take], len(selected) + drawn,
-                                           rounds, where, fks, cfg.unit_records)
+            start = len(selected) + drawn
+            units, rows_of = _refill_units(order[start:start + take], start, rounds, where, fks,
+                                           cfg.unit_records)
             drawn += take
         if translate and pool is not None and ran:
             from ultralink.llm.metrics import job_report
@@ -395,6 +400,8 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     finally:
         if own_pool and pool is not None:
             pool.shutdown()
+    if rounds and size is not None and not incomplete:
+        _trim_surplus(store, planned, units, size, order)
     stale += store.drop_stale(u.unit_id for u in planned)
     if stale:
         log.info("removed %d unit(s) of changed or removed inputs or an earlier selection: %s",
@@ -408,7 +415,8 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         total.merge(marker["counters"])
     report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
                      granularity, files, files_ok, read, pre, taken, len(candidates),
-                     len(selected), size, {"rounds": rounds, "drawn": drawn}, planned, ran,
+                     len(selected), size, {"rounds": rounds, "drawn": drawn, "pool": pool_size},
+                     planned, ran,
                      total, this_run, rejects, llm_report, llm_wall, problems, started)
     store.write_report(report)
     store.write_manifest(status="done" if not incomplete else "incomplete",
@@ -419,6 +427,53 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     if files_ok == 0 or (read.counts.get("read", 0) == 0 and problems):
         raise NoInput("no input could be read: " + "; ".join(problems[:5]))
     return report
+
+
+def _made(marker: Mapping[str, Any]) -> int:
+    """Records a finished unit wrote before any surplus was trimmed from it."""
+    return int(marker["rows"]) + int(marker.get("trimmed", 0))
+
+
+def _trim_surplus(store: UnitStore, planned: list[Any], last: list[Any], size: int,
+                  order: list[str]) -> None:
+    """Drop the records past ``size`` from the last refill round, the latest-ranked first.
+
+    A round is sized by the yield so far, so it may bring more than the shortfall; the
+    output keeps the best-ranked ``size``. Every cut is computed from the counts as written
+    before any trim (``_made``) and keeps a prefix by rank, so a run killed halfway through
+    trimming redoes the same cut on the rerun."""
+    import pyarrow.parquet as pq
+
+    from ultralink.fs import exists
+
+    done = store.done()
+    surplus = sum(_made(done[u.unit_id]) for u in planned) - size
+    for unit in sorted(last, key=lambda u: -u.info["start"]):
+        marker = done[unit.unit_id]
+        made = _made(marker)
+        cut = min(max(surplus, 0), made)
+        surplus -= cut
+        if int(marker.get("trimmed", 0)) == cut:
+            continue
+        keep = made - cut
+        shard = store.shard(unit.unit_id)
+        if exists(shard):
+            with shard.fs.open_input_file(shard.path) as f:
+                table = pq.read_table(f)
+            if table.num_rows > keep:  # not yet cut (a crash may fall after the shard's cut)
+                pos = {order[p]: p for p in range(unit.info["start"], unit.info["end"])}
+                ranks = [pos[f"{src['dataset']}:{src['id']}"]
+                         for src in table.column("source").to_pylist()]
+                best = sorted(sorted(range(len(ranks)), key=ranks.__getitem__)[:keep])
+                if best:
+                    write_parquet_atomic(shard, [table.take(best)], table.schema)
+                else:
+                    shard.fs.delete_file(shard.path)
+        counters = Counters.from_dict(marker["counters"])
+        counters.counts["rows_written"] = keep
+        counters.counts["dropped_over_target"] = cut
+        store.finish_unit(unit.unit_id, {"rows": keep, "counters": counters.to_dict(),
+                                         "info": marker.get("info", {}), "trimmed": cut})
 
 
 def _block_units(scans: list[dict[str, Any]], cut: Mapping[str, int], selected: set[str],
@@ -514,13 +569,15 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
     run = this_run.counts
     tokens_run = int(run.get("llm_completion_tokens", 0))
     written = int(c.get("rows_written", 0))
+    surplus = int(c.get("dropped_over_target", 0))
     target = None
     if size is not None:
         target = {"records": size, "met": written >= size, "short_by": max(0, size - written),
                   "selected": n_selected, "refilled": refill["drawn"],
-                  "refill_rounds": refill["rounds"], "translated_ok": written,
-                  "failed": int(c.get("rows_in", 0)) - written,
-                  "pool_left": n_candidates - n_selected - refill["drawn"]}
+                  "refill_rounds": refill["rounds"], "translated_ok": written + surplus,
+                  "failed": int(c.get("rows_in", 0)) - written - surplus,
+                  "surplus_dropped": surplus,
+                  "pool_left": refill["pool"] - refill["drawn"]}
     return {
         "job": "agnostic",
         "language": language,
@@ -578,8 +635,9 @@ def summary_text(report: dict[str, Any]) -> str:
                  if k.startswith(("llm_", "translation_", "judge_")) or k == "criteria"}
     judge_drops = {k: v for k, v in llm_drops.items() if k in ("criteria", "judge_unparseable")}
     tr_drops = {k: v for k, v in llm_drops.items() if k not in judge_drops}
+    surplus = {k: v for k, v in report["dropped"].items() if k == "over_target"}
     reader_drops = {k: v for k, v in report["dropped"].items()
-                    if k not in llm_drops and k not in report["prefiltered"]}
+                    if k not in llm_drops and k not in report["prefiltered"] and k not in surplus}
     rows = [
         {"stage": "read", "in": report["read"], "out": report["usable"], "dropped": reader_drops},
         {"stage": "limit", "in": report["usable"], "out": report["limited_to"],
@@ -592,7 +650,8 @@ def summary_text(report: dict[str, Any]) -> str:
          "out": report["judged"] - judge_drops.get("criteria", 0), "dropped": judge_drops},
         {"stage": "translate", "in": report["translated"] + sum(tr_drops.values()),
          "out": report["translated"], "dropped": tr_drops},
-        {"stage": "written", "in": report["rows_in"], "out": report["written"], "dropped": {}},
+        {"stage": "written", "in": report["rows_in"], "out": report["written"],
+         "dropped": surplus},
     ]
     lines = [f"\nagnostic {report['language']}/{report['subset']} → {report['output']}",
              format_table(rows, ["stage", "in", "out", "dropped"])]
@@ -600,7 +659,9 @@ def summary_text(report: dict[str, Any]) -> str:
     if target:
         line = (f"target {target['records']:,}: selected {target['selected']:,}, translated ok "
                 f"{target['translated_ok']:,}, failed {target['failed']:,}, refill rounds "
-                f"{target['refill_rounds']} (+{target['refilled']:,} from the pool); ")
+                f"{target['refill_rounds']} (+{target['refilled']:,} from the pool"
+                + (f", {target['surplus_dropped']:,} past the target dropped"
+                   if target["surplus_dropped"] else "") + "); ")
         if target["met"]:
             line += "met"
         else:
