@@ -393,7 +393,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             units, rows_of = _refill_units(order[start:start + take], start, rounds, where, fks,
                                            cfg.unit_records)
             drawn += take
-        if translate and pool is not None and ran:
+        if translate and pool is not None and any(u.n_rows for u in ran):
             from ultralink.llm.metrics import job_report
 
             llm_report = job_report(pool.stats())
@@ -416,8 +416,8 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
                      granularity, files, files_ok, read, pre, taken, len(candidates),
                      len(selected), size, {"rounds": rounds, "drawn": drawn, "pool": pool_size},
-                     planned, ran,
-                     total, this_run, rejects, llm_report, llm_wall, problems, started)
+                     planned, ran, total, this_run, rejects, llm_report, llm_wall, problems,
+                     started)
     store.write_report(report)
     store.write_manifest(status="done" if not incomplete else "incomplete",
                          units_total=len(planned), units_done=len(store.done()),
