@@ -717,6 +717,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune-size", type=int, default=None,
                    help="records per non-English language (default: math 32000, code 16000, chat all)")
     p.add_argument("--prune-mode", choices=["shared", "disjoint"], default=None)
+    p.add_argument("--refill-rounds", type=int, default=None, help="rounds at most that "
+                   "replace records dropped after pruning with the pool's next-ranked (default 8; "
+                   "0: never)")
     p.add_argument("--languages", default=None, help="comma-separated languages sharing the "
                    "English pool (disjoint mode), default zh,ru,fr,es")
     p.add_argument("--granularity", choices=["auto", "line", "paragraph", "message"], default=None)
@@ -740,7 +743,8 @@ def _run_cli(args: argparse.Namespace) -> int:
                 loaded = yaml.safe_load(f) or {}
             llm = dict(loaded.pop("llm", {}) or {})
             values.update(loaded.get("agnostic", loaded))
-        for key in ("limit", "seed", "prune_size", "prune_mode", "granularity", "num_hosts"):
+        for key in ("limit", "seed", "prune_size", "prune_mode", "refill_rounds", "granularity",
+                    "num_hosts"):
             if getattr(args, key) is not None:
                 values[key] = getattr(args, key)
         if args.languages:
