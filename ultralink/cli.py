@@ -250,6 +250,9 @@ def _agnostic_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune-size", type=int, default=None,
                    help="records per non-English language (default: math 32000, code 16000, chat all)")
     p.add_argument("--prune-mode", choices=["shared", "disjoint"], default=None)
+    p.add_argument("--refill-rounds", type=int, default=None, help="rounds at most that "
+                   "replace records dropped after pruning with the pool's next-ranked (default 8; "
+                   "0: never)")
     p.add_argument("--languages", default=None, help="comma-separated languages sharing the "
                    "English pool (disjoint mode), default zh,ru,fr,es")
     p.add_argument("--granularity", choices=["auto", "line", "paragraph", "message"], default=None)
@@ -270,7 +273,7 @@ def _run_agnostic(args: argparse.Namespace) -> int:
         llm = dict(loaded.pop("llm", None) or {})
         values = dict(loaded.get("agnostic", loaded))
         values.update(_cli_values(args, ("limit", "seed", "prune_size", "prune_mode",
-                                         "granularity", "num_hosts")))
+                                         "refill_rounds", "granularity", "num_hosts")))
         if args.languages:
             values["languages"] = [x.strip() for x in args.languages.split(",") if x.strip()]
         llm.update(_cli_values(args, ("engine", "model", "base_url", "n_threads",

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes import translation_filler
 from ultralink.agnostic.config import AgnosticConfig
-from ultralink.agnostic.job import output_id, run_agnostic
+from ultralink.agnostic.job import output_id, run_agnostic, summary_text
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.records import conversation_schema
@@ -74,6 +74,24 @@ async def _tick() -> None:
 
 FAKE = EngineConfig(engine="tests.agnostic.test_agnostic_job:FrenchishEngine", model="gemma3-270m",
                     max_concurrency=64)
+
+
+class ZorblaxFailsEngine(FrenchishEngine):
+    """FrenchishEngine that answers every piece naming Zorblax with nothing, whatever the
+    attempt or seed: those records fail the translation gate (empty) deterministically."""
+
+    async def generate(self, request: ChatRequest) -> Completion:
+        prompt = request.prompt or ""
+        if "\nVerdict: {" not in prompt and "Zorblax" in prompt.rsplit("English: ", 1)[-1]:
+            self.calls += 1
+            await _tick()
+            return Completion(text="", finish_reason="stop", prompt_tokens=len(prompt) // 4,
+                              completion_tokens=1, model=self.model_name)
+        return await super().generate(request)
+
+
+FAILING = EngineConfig(engine="tests.agnostic.test_agnostic_job:ZorblaxFailsEngine",
+                       model="gemma3-270m", max_concurrency=64)
 
 
 def rows(out: Path) -> list[dict]:
@@ -138,8 +156,11 @@ def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
 
 def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
     report = run("fr", "math", [MATH], tmp_path / "math", prune_size=5, seed=3)
-    assert report["pruning"] == {"size": 5, "mode": "shared", "seed": 3, "selected": 5, "pruned": 7,
-                                 "short_by": 5 - report["written"], "pool_left": 7}
+    assert report["pruning"] == {"size": 5, "mode": "shared", "seed": 3, "selected": 5, "pruned": 7}
+    # every translation passes: no refill, the pruned selection is the output
+    assert report["target"] == {"records": 5, "met": True, "short_by": 0, "selected": 5,
+                                "refilled": 0, "refill_rounds": 0, "translated_ok": 5,
+                                "failed": 0, "surplus_dropped": 0, "pool_left": 7}
     assert report["rows_in"] == 5 and report["judged"] == 0
     written = rows(tmp_path / "math")
     assert len(written) == report["written"]
@@ -157,6 +178,113 @@ def test_math_and_code_are_pruned_before_translation(ray_local, tmp_path):
         ids[lang] = {r["source"]["id"] for r in rows(tmp_path / f"code_{lang}")}
         assert len(ids[lang]) == rep["written"] == 3
     assert not ids["fr"] & ids["es"]
+
+
+def _zorblax_math(path: Path, n: int = 20) -> str:
+    """``n`` GSM-style records; every third (0, 3, …) names Zorblax, so its translation fails."""
+    recs = [{"query": f"{'Zorblax' if i % 3 == 0 else 'Tom'} has {i + 2} apples and buys "
+                      f"{i + 3} more. How many apples are there now?",
+             "response": f"There are {i + 2} + {i + 3} = {2 * i + 5} apples.\n"
+                         f"The answer is: {2 * i + 5}", "type": "GSM_SV"} for i in range(n)]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    return str(path)
+
+
+def _markers(out: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (out / "_units").glob("*.json")}
+
+
+def test_failed_translations_are_refilled_from_the_pool_and_resume(ray_local, tmp_path):
+    """Issue 13: records dropped after pruning are replaced by the next-ranked records of the
+    pool, round by round, until the language is at its size; reruns and resumes keep it."""
+    data = _zorblax_math(tmp_path / "math.jsonl")
+    # seed 4 ranks 2 failures into the 8 selected, 2 into the first refill of 3 and 1 into
+    # the second of 2: two refill rounds
+    cfg = {"prune_size": 8, "seed": 4, "unit_records": 3, "engine": FAILING}
+    out = tmp_path / "full"
+    report = run("fr", "math", [data], out, **cfg)
+    written = rows(out)
+    t = report["target"]
+    assert len(written) == report["written"] == 8 and t["met"] and t["short_by"] == 0
+    assert (t["refill_rounds"], t["refilled"], t["failed"], t["pool_left"]) == (2, 5, 5, 7)
+    assert t["selected"] + t["refilled"] == report["rows_in"] == t["translated_ok"] + t["failed"]
+    assert t["failed"] == report["dropped"]["translation_empty"]
+    assert len({r["id"] for r in written}) == 8
+    ranks = _markers(out)
+    assert {m["info"].get("round", 0) for m in ranks.values()} == set(range(t["refill_rounds"] + 1))
+    assert "refill rounds" in summary_text(report) and "met" in summary_text(report)
+
+    # (c) a rerun of the finished job does no LLM work and rewrites nothing
+    mtimes = {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))}
+    again = run("fr", "math", [data], out, **cfg)
+    assert again["this_run"]["rows"] == 0 and again["llm"] == {}
+    assert again["units"]["run"] == 0 and again["target"] == t
+    assert {p: Path(p).stat().st_mtime_ns for p in glob.glob(str(out / "part-*"))} == mtimes
+    assert rows(out) == written
+
+    # (d) killed between rounds: stopped after the first refill (refill_rounds is a run
+    # control, not hashed), then the rerun draws the same second round as the uninterrupted run
+    cut = tmp_path / "cut"
+    first = run("fr", "math", [data], cut, refill_rounds=1, **cfg)
+    assert first["target"]["refill_rounds"] == 1 and not first["target"]["met"]
+    assert first["target"]["short_by"] == 1 and first["written"] == 7
+    assert "NOT met: short by 1 (refill_rounds reached, 9 left in the pool)" in summary_text(first)
+    resumed = run("fr", "math", [data], cut, **cfg)
+    assert resumed["this_run"]["rows"] == 2 and resumed["units"]["skipped_done"] == 8
+    assert rows(cut) == written and resumed["target"] == t
+    # …and killed inside the last round: its shard written, its marker not
+    last = max((m for m in ranks.values() if m["info"].get("round")),
+               key=lambda m: m["info"]["start"])
+    (out / "_units" / f"{last['unit_id']}.json").unlink()
+    redo = run("fr", "math", [data], out, **cfg)
+    assert redo["this_run"]["rows"] == last["counters"]["counts"]["rows_in"]
+    assert rows(out) == written and redo["target"] == t and _markers(out).keys() == ranks.keys()
+
+
+def test_target_not_met_when_the_pool_runs_out(ray_local, tmp_path):
+    data = _zorblax_math(tmp_path / "math.jsonl")   # 13 of 20 records can be translated
+    report = run("fr", "math", [data], tmp_path / "out", prune_size=16, unit_records=4,
+                 engine=FAILING)
+    t = report["target"]
+    assert report["written"] == len(rows(tmp_path / "out")) == 13
+    assert t == {"records": 16, "met": False, "short_by": 3, "selected": 16, "refilled": 4,
+                 "refill_rounds": 1, "translated_ok": 13, "failed": 7, "surplus_dropped": 0,
+                 "pool_left": 0}
+    assert "NOT met: short by 3 (pool exhausted)" in summary_text(report)
+
+
+def test_disjoint_languages_refill_from_their_own_slice(ray_local, tmp_path):
+    data = _zorblax_math(tmp_path / "math.jsonl")
+    sources, surplus = {}, {}
+    for lang in ("fr", "es"):
+        report = run(lang, "math", [data], tmp_path / lang, prune_size=5, prune_mode="disjoint",
+                     languages=["fr", "es"], engine=FAILING)
+        t = report["target"]
+        assert t["selected"] + t["refilled"] + t["pool_left"] == 10   # half of the 20 each
+        assert report["rows_in"] == t["selected"] + t["refilled"] > 5
+        sources[lang] = {r["source"]["id"] for r in rows(tmp_path / lang)}
+        assert len(sources[lang]) == report["written"] == 5 - t["short_by"]
+        assert t["translated_ok"] == report["written"] + t["surplus_dropped"]
+        surplus[lang] = t["surplus_dropped"]
+    assert not sources["fr"] & sources["es"]
+
+    # a round sized by the yield so far may bring more than the shortfall (fr: 4 drawn for 2
+    # missing, 3 came through): the latest-ranked surplus is dropped, the language ends at 5
+    assert surplus["fr"] == 1
+    out = tmp_path / "fr"
+    written = rows(out)
+    marker_path = next((out / "_units").glob("refill-*.json"))
+    marker = json.loads(marker_path.read_text())
+    assert marker["trimmed"] == 1 and marker["counters"]["counts"]["dropped_over_target"] == 1
+    # killed after the shard was cut, before its marker said so: the rerun cuts nothing more
+    marker["rows"] += marker.pop("trimmed")
+    marker["counters"]["counts"]["rows_written"] = marker["rows"]
+    del marker["counters"]["counts"]["dropped_over_target"]
+    marker_path.write_text(json.dumps(marker))
+    again = run("fr", "math", [data], out, prune_size=5, prune_mode="disjoint",
+                languages=["fr", "es"], engine=FAILING)
+    assert again["this_run"]["rows"] == 0 and rows(out) == written
+    assert json.loads(marker_path.read_text())["trimmed"] == 1 and again["written"] == 5
 
 
 def test_a_record_quoting_the_placeholder_marker_is_translated(ray_local, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ultralink.agnostic.prune import select
+from ultralink.agnostic.prune import ranked, select
 
 IDS = [f"rec-{i}" for i in range(1000)]
 LANGS = ["en", "zh", "ru", "fr", "es"]
@@ -32,6 +32,20 @@ def test_disjoint_mode_gives_disjoint_subsets():
     assert len(set().union(*subsets)) == 800
     short = [select(IDS, 400, 1, lang, LANGS, "disjoint") for lang in LANGS[1:]]
     assert all(len(s) == 250 for s in short) and len(set().union(*short)) == 1000
+
+
+def test_draw_order_extends_the_selection():
+    """Refills take the records past the selection in draw order: a prefix of a longer draw is
+    the shorter one, and a disjoint language refills only from its own slice."""
+    groups = {i: int(i.split("-")[1]) % 40 for i in IDS}
+    for mode, grouped in (("shared", None), ("shared", groups), ("disjoint", None),
+                          ("disjoint", groups)):
+        longer = {lang: ranked(IDS, 150, 5, lang, LANGS, mode, grouped) for lang in LANGS[1:]}
+        for lang in LANGS[1:]:
+            assert longer[lang][:60] == ranked(IDS, 60, 5, lang, LANGS, mode, grouped)
+            assert set(longer[lang][:60]) == select(IDS, 60, 5, lang, LANGS, mode, grouped)
+        if mode == "disjoint":
+            assert len(set().union(*map(set, longer.values()))) == 600
 
 
 def test_bad_arguments():

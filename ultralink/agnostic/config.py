@@ -78,6 +78,10 @@ class AgnosticConfig(Strict):
     prune_size: int | None = Field(None, ge=0, description="records per non-English language; "
                                    "None: the subset's default (32K math, 16K code, chat all)")
     prune_mode: Literal["shared", "disjoint"] = "shared"
+    refill_rounds: int = Field(8, ge=0, description="rounds at most that replace records "
+                               "dropped after pruning (failed translations, criteria) with the "
+                               "next-ranked records of the pool, until prune_size is met; 0: "
+                               "never (not hashed: more rounds only extend an output)")
     languages: list[str] = Field(default_factory=lambda: ["zh", "ru", "fr", "es"],
                                  description="the languages sharing the English pool "
                                  "(disjoint mode slices the ranking among them)")
@@ -103,8 +107,8 @@ class AgnosticConfig(Strict):
 
     def identity(self) -> dict[str, object]:
         """The settings hashed into the manifest: all but the run controls (error limits,
-        request cache)."""
-        return self.model_dump(exclude={"error_limits", "request_cache"})
+        request cache, refill rounds)."""
+        return self.model_dump(exclude={"error_limits", "request_cache", "refill_rounds"})
 
     def prune_size_for(self, subset: str) -> int | None:
         return self.prune_size if self.prune_size is not None else DEFAULT_PRUNE_SIZE[subset]

@@ -8,11 +8,17 @@ Flow (paper §2.2–2.3)::
       → ONE Ray Data pipeline over every pending row: read (flat_map, re-reads the file and
         keeps the selected records) → AgnosticStage (judge for chat, then translator) with
         keep_dropped=True → driver AgnosticCollector (one Parquet shard + marker per unit)
+      → refill rounds (pruned subsets): while fewer records than the size came out, draw the
+        next-ranked records of the language's pool (as many as the yield so far says are
+        needed), as units per rank range, through the same pipeline
 
-Engine hosts are created once (``HostPool.create``) and shut down at the end; one host serves
-the judge and the translator. English passes through whole with no LLM. Memory is bounded:
-the driver holds ids (and the pruning heap), never texts; rows stream through Ray Data and a
-unit's rows are buffered only until the unit completes.
+Every round's plan follows from the ranking and the markers of the rounds before it, so a
+rerun redoes no finished unit and a run killed between or inside rounds resumes to the
+output an uninterrupted run writes. Engine hosts are created once (``HostPool.create``) and
+shut down at the end; one host serves the judge and the translator. English passes through
+whole with no LLM. Memory is bounded: the driver holds ids (and the language's draw order),
+never texts; rows stream through Ray Data and a unit's rows are buffered only until the unit
+completes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
@@ -32,7 +38,7 @@ from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.pipeline.runner import JobSummary
 from ultralink.records import Conversation, Turn, conversation_schema
-from ultralink.sink import UnitStore
+from ultralink.sink import UnitStore, write_parquet_atomic
 from ultralink.ids import digest
 
 log = logging.getLogger("ultralink.agnostic")
@@ -205,10 +211,10 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     """
     import ray
 
-    from ultralink.agnostic.prune import select
+    from ultralink.agnostic.prune import ranked
     from ultralink.llm.registry import EngineConfig, resolve_model
     from ultralink.pipeline.runtime import init_ray
-    from ultralink.pipeline.units import WorkUnit
+    from ultralink.pipeline.units import WorkUnit, draw_more
 
     get_language(language)
     if subset not in OUTPUT_SUBSET:
@@ -261,6 +267,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     pre = Counters()
     seen: set[str] = set()
     candidates: list[str] = []
+    where: dict[str, tuple[str, int]] = {}  # candidate → (file, ordinal): where refills read
     taken = 0
     cut: dict[str, int] = {}
     for s in scans:
@@ -278,107 +285,126 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                 pre.drop(reason)
                 continue
             candidates.append(key)
+            where[key] = (s["uri"], ordinal)
         cut[s["uri"]] = n
     size = cfg.prune_size_for(subset) if translate else None
+    order: list[str] = []  # the language's draw order: its selection, then its pool
     if size is None:
         selected = set(candidates)
     else:
         groups = {k: g for s in scans for k, g in s.get("groups", {}).items()}
-        selected = select(candidates, size, cfg.seed, language, cfg.languages, cfg.prune_mode,
-                          groups)
+        order = ranked(candidates, len(candidates), cfg.seed, language, cfg.languages,
+                       cfg.prune_mode, groups)
+        selected = set(order[:size])
     del seen
 
-    # 3. units: file × block of records -----------------------------------------------------
-    units: list[WorkUnit] = []
-    per_file: dict[str, tuple[list[int], list[str]]] = {}
+    # 3. round 0's units: file × block of records -------------------------------------------
     versions = {loc.uri: loc.version for loc in files}
-    for s in scans:
-        # the file's identity and each block's selection are in its unit id: a changed input
-        # or a changed selection (pruning over other files) makes a new unit, never a stale one
-        fk = file_key(s["uri"] + "\x1f" + versions.get(s["uri"], ""))
-        blocks: dict[int, list[int]] = {}
-        for ordinal, key, reason in s["records"]:
-            if ordinal >= cut.get(s["uri"], 0):
-                break
-            chosen = blocks.setdefault(ordinal // cfg.unit_records, [])
-            if not reason and key in selected:
-                chosen.append(ordinal)
-        uid_of = {block: f"{fk}-{block:06d}-{file_key(','.join(map(str, ords)))[:8]}"
-                  for block, ords in blocks.items()}
-        ords = [o for block in sorted(blocks) for o in blocks[block]]
-        uids = [uid_of[block] for block in sorted(blocks) for _ in blocks[block]]
-        for block, chosen in sorted(blocks.items()):
-            start = block * cfg.unit_records
-            units.append(WorkUnit(uid_of[block], len(chosen),
-                                  {"uri": s["uri"], "start": start, "end": start + cfg.unit_records}))
-        per_file[s["uri"]] = (ords, uids)
+    fks = {s["uri"]: file_key(s["uri"] + "\x1f" + versions.get(s["uri"], "")) for s in scans}
+    units, rows_of = _block_units(scans, cut, selected, fks, cfg.unit_records)
     del scans
+    # refill units are planned round by round below, so only round 0's can be judged stale
+    # now; the others are checked once every round is planned
+    refills = {uid for uid, m in store.done().items() if (m.get("info") or {}).get("round")}
+    stale = store.drop_stale({u.unit_id for u in units} | refills)
 
-    stale = store.drop_stale(u.unit_id for u in units)
-    if stale:
-        log.info("removed %d unit(s) of changed or removed inputs: %s", len(stale), stale[:5])
-    done = store.done()
-    pending = [u for u in units if u.unit_id not in done]
-    pending_ids = {u.unit_id for u in pending}
-    items = []
-    for uri, (ords, uids) in per_file.items():
-        keep = [(o, u) for o, u in zip(ords, uids) if u in pending_ids]
-        if keep:
-            items.append({"uri": uri, "ordinals": [o for o, _ in keep], "units": [u for _, u in keep]})
-    n_rows = sum(u.n_rows for u in pending)
-    log.info("agnostic %s/%s: %d files, %d records selected of %d, %d units (%d done, %d to run, "
-             "%d rows)", language, subset, len(files), len(selected), len(candidates), len(units),
-             len(units) - len(pending), len(pending), n_rows)
-
-    collector = _collector_class()(store, pending, conversation_schema(),
-                                   _to_record(language, subset, spec.name, prompt_version, cfg.seed),
-                                   limits=cfg.error_limits)
-    collector.rejects = []
-    collector.finish_empty()
-
-    # 4. one pipeline over every pending row ------------------------------------------------
+    # 4. rounds: round 0 is the pruned selection; each refill round draws the next-ranked
+    # records of the pool, sized by the yield so far, until the target is met -------------
+    s3 = next((f.s3 for f in files if f.is_s3), ())
+    convert = _to_record(language, subset, spec.name, prompt_version, cfg.seed)
+    planned: list[WorkUnit] = []
+    ran: list[WorkUnit] = []
+    this_run = Counters()
+    rejects: list[dict[str, str]] = []
+    incomplete: list[str] = []
     llm_report: dict[str, Any] = {}
     llm_wall = 0.0
-    if n_rows:
+    rounds = drawn = 0
+    pool_size = len(order) - len(selected)
+    own_pool = pool is None
+
+    def stream(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
+               collector: Any) -> float:
+        """Every pending row of one round through one Ray Data pipeline; returns its wall."""
+        nonlocal pool
+        ids = {u.unit_id for u in pending}
+        items = []
+        for uri, pairs in rows_of.items():
+            keep = [(o, u) for o, u in pairs if u in ids]
+            if keep:
+                items.append({"uri": uri, "ordinals": [o for o, _ in keep],
+                              "units": [u for _, u in keep]})
         ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
-            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump(),
-                                 "s3": next((f.s3 for f in files if f.is_s3), ())},
+            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump(), "s3": s3},
             num_cpus=0.5)
-        own_pool = pool is None
-        try:
-            if translate:
-                from ultralink.agnostic.stage import AgnosticStage
-                from ultralink.llm.request_cache import CacheSpec
-                from ultralink.pipeline.engine_host import HostOptions, HostPool
+        if translate:
+            from ultralink.agnostic.stage import AgnosticStage
+            from ultralink.llm.request_cache import CacheSpec
+            from ultralink.pipeline.engine_host import HostOptions, HostPool
 
-                if own_pool:
-                    pool = HostPool.create(engine, cfg.num_hosts,
-                                           f"agnostic-{uuid.uuid4().hex[:8]}",
-                                           options=HostOptions(num_cpus=1))
-                # many small batches in flight per stage actor, sized from the hosts' capacity,
-                # keep the engines fed whatever the tail of conversation lengths
-                ds = AgnosticStage.apply(
-                    ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
-                    num_cpus=0.25, language=language, subset=subset,
-                    config=cfg.model_dump(), style=style, granularity=granularity,
-                    prompts_dir=prompts_dir,
-                    request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
-                                                       cfg.request_cache))
-            t0 = time.time()
-            bar = _progress(n_rows, f"agnostic {language}/{subset}", progress)
-            for row in ds.iter_rows():
-                collector.add(row)
-                bar.update(1)
-            bar.close()
-            llm_wall = time.time() - t0
-            if translate and pool is not None:
-                from ultralink.llm.metrics import job_report
+            if pool is None:
+                pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}",
+                                       options=HostOptions(num_cpus=1))
+            # many small batches in flight per stage actor, sized from the hosts' capacity,
+            # keep the engines fed whatever the tail of conversation lengths
+            ds = AgnosticStage.apply(
+                ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
+                num_cpus=0.25, language=language, subset=subset, config=cfg.model_dump(),
+                style=style, granularity=granularity, prompts_dir=prompts_dir,
+                request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
+                                                   cfg.request_cache))
+        t0 = time.time()
+        label = f"agnostic {language}/{subset}" + (f" refill {rounds}" if rounds else "")
+        bar = _progress(sum(u.n_rows for u in pending), label, progress)
+        for row in ds.iter_rows():
+            collector.add(row)
+            bar.update(1)
+        bar.close()
+        return time.time() - t0
 
-                llm_report = job_report(pool.stats())
-        finally:
-            if own_pool and pool is not None:
-                pool.shutdown()
-    incomplete = collector.incomplete()
+    try:
+        while True:
+            planned += units
+            done = store.done()
+            pending = [u for u in units if u.unit_id not in done]
+            ran += pending
+            n_rows = sum(u.n_rows for u in pending)
+            log.info("agnostic %s/%s round %d: %d records selected of %d, %d units (%d done, "
+                     "%d to run, %d rows)", language, subset, rounds, len(selected) + drawn,
+                     len(candidates), len(units), len(units) - len(pending), len(pending), n_rows)
+            collector = _collector_class()(store, pending, conversation_schema(), convert,
+                                           limits=cfg.error_limits)
+            collector.rejects = rejects
+            collector.finish_empty()
+            if n_rows:
+                llm_wall += stream(pending, rows_of, collector)
+            this_run.merge(collector.counters)
+            incomplete = collector.incomplete()
+            if incomplete or size is None or rounds >= cfg.refill_rounds:
+                break
+            done = store.done()
+            got = sum(_made(done[u.unit_id]) for u in planned)
+            if got >= size or drawn >= pool_size:
+                break
+            take = min(pool_size - drawn, draw_more(size, got, sum(u.n_rows for u in planned)))
+            rounds += 1
+            start = len(selected) + drawn
+            units, rows_of = _refill_units(order[start:start + take], start, rounds, where, fks,
+                                           cfg.unit_records)
+            drawn += take
+        if translate and pool is not None and any(u.n_rows for u in ran):
+            from ultralink.llm.metrics import job_report
+
+            llm_report = job_report(pool.stats())
+    finally:
+        if own_pool and pool is not None:
+            pool.shutdown()
+    if rounds and size is not None and not incomplete:
+        _trim_surplus(store, planned, units, size, order)
+    stale += store.drop_stale(u.unit_id for u in planned)
+    if stale:
+        log.info("removed %d unit(s) of changed or removed inputs or an earlier selection: %s",
+                 len(stale), stale[:5])
     if incomplete:
         problems.append(f"{len(incomplete)} units did not receive all rows: {incomplete[:5]}")
         log.error("units incomplete: %s", incomplete[:5])
@@ -387,21 +413,128 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     for marker in store.done().values():
         total.merge(marker["counters"])
     report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
-                     granularity, files, files_ok, read, pre, taken, len(candidates), len(selected), size,
-                     units, pending, total, collector, llm_report, llm_wall, problems, started)
+                     granularity, files, files_ok, read, pre, taken, len(candidates),
+                     len(selected), size, {"rounds": rounds, "drawn": drawn, "pool": pool_size},
+                     planned, ran, total, this_run, rejects, llm_report, llm_wall, problems,
+                     started)
     report["summary"] = JobSummary(
         records_in=report["read"], records_out=report["written"], dropped=report["dropped"],
         tokens=report["tokens"]["completion"], tokens_kind="generated",
         run_tokens=report["this_run"]["completion_tokens"]).to_dict()
     store.write_report(report)
     store.write_manifest(status="done" if not incomplete else "incomplete",
-                         units_total=len(units), units_done=len(store.done()),
+                         units_total=len(planned), units_done=len(store.done()),
                          conversations=report["written"])
     if progress:
         print(summary_text(report))
     if files_ok == 0 or (read.counts.get("read", 0) == 0 and problems):
         raise NoInput("no input could be read: " + "; ".join(problems[:5]))
     return report
+
+
+def _made(marker: Mapping[str, Any]) -> int:
+    """Records a finished unit wrote before any surplus was trimmed from it."""
+    return int(marker["rows"]) + int(marker.get("trimmed", 0))
+
+
+def _trim_surplus(store: UnitStore, planned: list[Any], last: list[Any], size: int,
+                  order: list[str]) -> None:
+    """Drop the records past ``size`` from the last refill round, the latest-ranked first.
+
+    A round is sized by the yield so far, so it may bring more than the shortfall; the
+    output keeps the best-ranked ``size``. Every cut is computed from the counts as written
+    before any trim (``_made``) and keeps a prefix by rank, so a run killed halfway through
+    trimming redoes the same cut on the rerun."""
+    import pyarrow.parquet as pq
+
+    from ultralink.fs import exists
+
+    done = store.done()
+    surplus = sum(_made(done[u.unit_id]) for u in planned) - size
+    for unit in sorted(last, key=lambda u: -u.info["start"]):
+        marker = done[unit.unit_id]
+        made = _made(marker)
+        cut = min(max(surplus, 0), made)
+        surplus -= cut
+        if int(marker.get("trimmed", 0)) == cut:
+            continue
+        keep = made - cut
+        shard = store.shard(unit.unit_id)
+        if exists(shard):
+            with shard.fs.open_input_file(shard.path) as f:
+                table = pq.read_table(f)
+            if table.num_rows > keep:  # not yet cut (a crash may fall after the shard's cut)
+                pos = {order[p]: p for p in range(unit.info["start"], unit.info["end"])}
+                ranks = [pos[f"{src['dataset']}:{src['id']}"]
+                         for src in table.column("source").to_pylist()]
+                best = sorted(sorted(range(len(ranks)), key=ranks.__getitem__)[:keep])
+                if best:
+                    write_parquet_atomic(shard, [table.take(best)], table.schema)
+                else:
+                    shard.fs.delete_file(shard.path)
+        counters = Counters.from_dict(marker["counters"])
+        counters.counts["rows_written"] = keep
+        counters.counts["dropped_over_target"] = cut
+        store.finish_unit(unit.unit_id, {"rows": keep, "counters": counters.to_dict(),
+                                         "info": marker.get("info", {}), "trimmed": cut})
+
+
+def _block_units(scans: list[dict[str, Any]], cut: Mapping[str, int], selected: set[str],
+                 fks: Mapping[str, str], unit_records: int
+                 ) -> tuple[list[Any], dict[str, list[tuple[int, str]]]]:
+    """Round 0's units: each file's blocks of ``unit_records`` records, holding the block's
+    selected records; and per file the ``(ordinal, unit id)`` of every selected record.
+
+    The file's identity and each block's selection are in its unit id: a changed input or a
+    changed selection (pruning over other files) makes a new unit, never a stale one."""
+    from ultralink.pipeline.units import WorkUnit
+
+    units: list[WorkUnit] = []
+    rows_of: dict[str, list[tuple[int, str]]] = {}
+    for s in scans:
+        fk = fks[s["uri"]]
+        blocks: dict[int, list[int]] = {}
+        for ordinal, key, reason in s["records"]:
+            if ordinal >= cut.get(s["uri"], 0):
+                break
+            chosen = blocks.setdefault(ordinal // unit_records, [])
+            if not reason and key in selected:
+                chosen.append(ordinal)
+        pairs = rows_of.setdefault(s["uri"], [])
+        for block, chosen in sorted(blocks.items()):
+            uid = f"{fk}-{block:06d}-{file_key(','.join(map(str, chosen)))[:8]}"
+            start = block * unit_records
+            units.append(WorkUnit(uid, len(chosen),
+                                  {"uri": s["uri"], "start": start, "end": start + unit_records}))
+            pairs.extend((o, uid) for o in chosen)
+    return units, rows_of
+
+
+def _refill_units(keys: list[str], start: int, round_: int,
+                  where: Mapping[str, tuple[str, int]], fks: Mapping[str, str],
+                  unit_records: int) -> tuple[list[Any], dict[str, list[tuple[int, str]]]]:
+    """One refill round: ``keys``, the draw order's records from rank ``start`` on, cut by
+    rank into units of ``unit_records`` (records of any file).
+
+    A unit is named by its rank range and its members with their files' identities, so it
+    is the same unit whichever run plans it and does not change when later rounds grow the
+    selection; a changed input or an earlier selection that changed makes a new one."""
+    from ultralink.pipeline.units import WorkUnit
+
+    units: list[WorkUnit] = []
+    rows_of: dict[str, list[tuple[int, str]]] = {}
+    for a in range(0, len(keys), unit_records):
+        chunk = keys[a:a + unit_records]
+        lo, hi = start + a, start + a + len(chunk)
+        members = "\x1e".join(f"{fks[where[k][0]]}\x1f{k}" for k in chunk)
+        uid = f"refill-{lo:07d}-{hi:07d}-{digest(members, length=8)}"
+        units.append(WorkUnit(uid, len(chunk), {"round": round_, "start": lo, "end": hi}))
+        for k in chunk:
+            uri, ordinal = where[k]
+            rows_of.setdefault(uri, []).append((ordinal, uid))
+    for pairs in rows_of.values():
+        pairs.sort()
+    return units, rows_of
 
 
 class _NoBar:
@@ -424,8 +557,9 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 
 def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: AgnosticConfig,
             engine: Any, style: str, granularity: str, files: list[Location], files_ok: int,
-            read: Counters, pre: Counters, n_taken: int, n_candidates: int, n_selected: int, size: int | None,
-            units: list[Any], pending: list[Any], total: Counters, collector: Any,
+            read: Counters, pre: Counters, n_taken: int, n_candidates: int, n_selected: int,
+            size: int | None, refill: Mapping[str, int], units: list[Any], pending: list[Any],
+            total: Counters, this_run: Counters, rejects: list[dict[str, str]],
             llm_report: dict[str, Any], llm_wall: float, problems: list[str],
             started: float) -> dict[str, Any]:
     c = total.counts
@@ -435,8 +569,18 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
         for k, v in source.items():
             dropped[k] = dropped.get(k, 0) + v
     criteria = {k[len("criterion_"):]: v for k, v in sorted(c.items()) if k.startswith("criterion_")}
-    this_run = collector.counters.counts
-    tokens_run = int(this_run.get("llm_completion_tokens", 0))
+    run = this_run.counts
+    tokens_run = int(run.get("llm_completion_tokens", 0))
+    written = int(c.get("rows_written", 0))
+    surplus = int(c.get("dropped_over_target", 0))
+    target = None
+    if size is not None:
+        target = {"records": size, "met": written >= size, "short_by": max(0, size - written),
+                  "selected": n_selected, "refilled": refill["drawn"],
+                  "refill_rounds": refill["rounds"], "translated_ok": written + surplus,
+                  "failed": int(c.get("rows_in", 0)) - written - surplus,
+                  "surplus_dropped": surplus,
+                  "pool_left": refill["pool"] - refill["drawn"]}
     return {
         "job": "agnostic",
         "language": language,
@@ -455,11 +599,10 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
         "prefiltered": pre.dropped(),
         "candidates": n_candidates,
         "pruning": {"size": size, "mode": cfg.prune_mode, "seed": cfg.seed,
-                    "selected": n_selected, "pruned": n_candidates - n_selected,
-                    # failed translations are not refilled yet: say how far the output falls
-                    # short of the target and whether the pool had records left for it
-                    "short_by": max(0, size - int(c.get("rows_written", 0))) if size else 0,
-                    "pool_left": n_candidates - n_selected},
+                    "selected": n_selected, "pruned": n_candidates - n_selected},
+        # records dropped after pruning (failed translations, criteria) are replaced from
+        # the pool round by round: did the language end at its size, and if not by how much
+        "target": target,
         "units": {"total": len(units), "skipped_done": len(units) - len(pending),
                   "run": len(pending)},
         "rows_in": int(c.get("rows_in", 0)),
@@ -468,7 +611,7 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
         "criteria_hits": criteria,
         "translated": int(c.get("translated", 0)),
         "translated_messages": int(c.get("translated_messages", 0)),
-        "written": int(c.get("rows_written", 0)),
+        "written": written,
         "dropped": dict(sorted(dropped.items())),
         "attempt_failures": {k[len("attempt_failed_"):]: v for k, v in sorted(c.items())
                              if k.startswith("attempt_failed_")},
@@ -476,12 +619,12 @@ def _report(language: str, subset: str, inputs: list[str], out: Location, cfg: A
                    "completion": int(c.get("llm_completion_tokens", 0)),
                    "requests": int(c.get("llm_requests", 0)),
                    "retries": int(c.get("llm_retries", 0))},
-        "this_run": {"rows": int(this_run.get("rows_in", 0)),
-                     "written": int(this_run.get("rows_written", 0)),
+        "this_run": {"rows": int(run.get("rows_in", 0)),
+                     "written": int(run.get("rows_written", 0)),
                      "completion_tokens": tokens_run, "wall_s": round(llm_wall, 3),
                      "tokens_per_s": round(tokens_run / llm_wall, 2) if llm_wall > 0 else 0.0},
         "llm": llm_report,
-        "reject_samples": collector.rejects,
+        "reject_samples": rejects,
         "problems": problems[:MAX_PROBLEMS],
         "problems_total": len(problems),
         "wall_time_s": round(time.time() - started, 3),
@@ -495,8 +638,9 @@ def summary_text(report: dict[str, Any]) -> str:
                  if k.startswith(("llm_", "translation_", "judge_")) or k == "criteria"}
     judge_drops = {k: v for k, v in llm_drops.items() if k in ("criteria", "judge_unparseable")}
     tr_drops = {k: v for k, v in llm_drops.items() if k not in judge_drops}
+    surplus = {k: v for k, v in report["dropped"].items() if k == "over_target"}
     reader_drops = {k: v for k, v in report["dropped"].items()
-                    if k not in llm_drops and k not in report["prefiltered"]}
+                    if k not in llm_drops and k not in report["prefiltered"] and k not in surplus}
     rows = [
         {"stage": "read", "in": report["read"], "out": report["usable"], "dropped": reader_drops},
         {"stage": "limit", "in": report["usable"], "out": report["limited_to"],
@@ -509,10 +653,25 @@ def summary_text(report: dict[str, Any]) -> str:
          "out": report["judged"] - judge_drops.get("criteria", 0), "dropped": judge_drops},
         {"stage": "translate", "in": report["translated"] + sum(tr_drops.values()),
          "out": report["translated"], "dropped": tr_drops},
-        {"stage": "written", "in": report["rows_in"], "out": report["written"], "dropped": {}},
+        {"stage": "written", "in": report["rows_in"], "out": report["written"],
+         "dropped": surplus},
     ]
     lines = [f"\nagnostic {report['language']}/{report['subset']} → {report['output']}",
              format_table(rows, ["stage", "in", "out", "dropped"])]
+    target = report.get("target")
+    if target:
+        line = (f"target {target['records']:,}: selected {target['selected']:,}, translated ok "
+                f"{target['translated_ok']:,}, failed {target['failed']:,}, refill rounds "
+                f"{target['refill_rounds']} (+{target['refilled']:,} from the pool"
+                + (f", {target['surplus_dropped']:,} past the target dropped"
+                   if target["surplus_dropped"] else "") + "); ")
+        if target["met"]:
+            line += "met"
+        else:
+            why = "pool exhausted" if not target["pool_left"] else \
+                f"refill_rounds reached, {target['pool_left']:,} left in the pool"
+            line += f"NOT met: short by {target['short_by']:,} ({why})"
+        lines.append(line)
     if report["criteria_hits"]:
         lines.append("criteria hits: " + ", ".join(f"{k}={v}" for k, v in
                                                    report["criteria_hits"].items()))
@@ -526,5 +685,3 @@ def summary_text(report: dict[str, Any]) -> str:
         lines.extend("  " + p for p in report["problems"][:10])
     return "\n".join(lines)
 
-
-# -- CLI -----------------------------------------------------------------------------------

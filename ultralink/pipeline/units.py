@@ -11,6 +11,7 @@ only the units in flight; a rerun skips the finished ones.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ class WorkUnit:
     unit_id: str
     n_rows: int
     info: Mapping[str, Any] = field(default_factory=dict)
+
+
+def draw_more(target: int, got: int, used: int) -> int:
+    """How many more inputs to draw for ``target`` outputs when ``used`` inputs gave ``got``:
+    sized by the yield so far (a half before any output) with 2 % over, so one more round is
+    the rule and a run of rounds stays deterministic (it depends on counts, not timing)."""
+    per_input = got / used if got and used else 0.5
+    return math.ceil(1.02 * (target - got) / max(per_input, 0.05))
 
 
 class UnitCollector:

@@ -42,7 +42,7 @@ from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.runner import JobSummary, UnitJob
-from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
+from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, draw_more
 from ultralink.records import conversation_schema
 from ultralink.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
@@ -287,8 +287,6 @@ def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificC
     ``target_dialogues`` dialogues are finished. Each round resumes the last (finished units
     keep their ids; only a file's partial last unit is redone), so the result is the same
     as one run over the final prefix: deterministic."""
-    import math
-
     files, _ = expand_inputs(inputs)
     available = 0
     for loc in files:
@@ -307,9 +305,7 @@ def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificC
         got = report["dialogues"]["out"]
         if got >= target or n >= cap:
             break
-        # the yield so far sizes the next round (2 % over, so one more round is the rule)
-        per_segment = got / n if got else 0.5
-        n = min(cap, n + math.ceil(1.02 * (target - got) / max(per_segment, 0.05)))
+        n = min(cap, n + draw_more(target, got, n))  # sized by the yield so far
     report["target"] = {"dialogues": target, "met": got >= target, "segments_used": n,
                         "segments_available": available, "rounds": round_ + 1}
     if got < target:
