@@ -4,7 +4,6 @@ asks for structured output (a JSON schema) and still parses free text as the fal
 from __future__ import annotations
 
 import asyncio
-import json
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import CriteriaPrompt, Judge, verdict_schema
@@ -37,8 +36,8 @@ class MemoClient:
 def run(stage: AgnosticStage, client: MemoClient) -> dict:
     async def go():
         await stage.setup()
-        out = await stage.process_row({"id": "c1", "conversation": json.dumps(CONV)}, client)
-        return json.loads(out["result"])
+        out = await stage.process_row({"id": "c1", "conversation": CONV}, client)
+        return out["result"]
     return asyncio.run(go())
 
 

@@ -23,7 +23,6 @@ completes.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -124,7 +123,29 @@ def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
         if unit is None:
             continue
         yield {"unit_id": unit, "id": conv.id, "source_file": loc.uri,
-               "conversation": json.dumps(conv.to_row(), ensure_ascii=False)}
+               "conversation": conv.to_row()}
+
+
+READ_CHUNK = 256
+
+
+def read_tables(batch: Any, **kwargs: Any) -> Iterator[Any]:
+    """Ray Data ``map_batches`` UDF: each item's rows (:func:`read_rows`) as typed Arrow
+    tables of :data:`READ_CHUNK` rows (``records.sft_row_schema``), streamed."""
+    import pyarrow as pa
+
+    from ultralink.records import sft_row_schema
+
+    schema = sft_row_schema()
+    for item in batch.to_pylist():
+        rows: list[dict[str, Any]] = []
+        for row in read_rows(item, **kwargs):
+            rows.append(row)
+            if len(rows) == READ_CHUNK:
+                yield pa.Table.from_pylist(rows, schema=schema)
+                rows = []
+        if rows:
+            yield pa.Table.from_pylist(rows, schema=schema)
 
 
 # -- driver side ---------------------------------------------------------------------------
@@ -142,14 +163,13 @@ def _collector_class() -> type:
         def add(self, row: dict[str, Any]) -> None:  # type: ignore[override]
             row = dict(row)
             c = self.dropped[row[UNIT_COLUMN]]
-            raw = row.get("result")
-            if raw:
-                res = json.loads(raw)
+            res = row.get("result")
+            if res:
                 row["_result"] = res
-                usage = res.get("usage", {})
+                usage = res.get("usage") or {}
                 for key in ("requests", "retries", "prompt_tokens", "completion_tokens"):
-                    c.add("llm_" + key, int(usage.get(key, 0)))
-                for reason, n in usage.get("failures", {}).items():
+                    c.add("llm_" + key, int(usage.get(key) or 0))
+                for reason, n in dict(usage.get("failures") or {}).items():
                     c.add("attempt_failed_" + reason, int(n))
                 if res.get("judge_reused"):
                     c.add("judge_reused")  # verdict of an earlier language, no LLM call
@@ -173,7 +193,7 @@ def _collector_class() -> type:
 def _to_record(language: str, subset: str, model: str, prompt_version: str,
                seed: int) -> Any:
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        conv = json.loads(row["conversation"])
+        conv = row["conversation"]
         src = conv["source"]
         res = row.get("_result")
         meta: dict[str, Any] = {}
@@ -185,7 +205,8 @@ def _to_record(language: str, subset: str, model: str, prompt_version: str,
                     "retries": res.get("retries"),
                     "question_tokens": res.get("question_tokens"),
                     "answer_tokens": res.get("answer_tokens"),
-                    "tokens_generated": int(res.get("usage", {}).get("completion_tokens", 0))}
+                    "tokens_generated": int((res.get("usage") or {}).get("completion_tokens")
+                                            or 0)}
         out = Conversation(
             id=output_id(language, subset, src.get("dataset") or "", src.get("id") or conv["id"]),
             language=language, subset=OUTPUT_SUBSET[subset],
@@ -334,9 +355,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             if keep:
                 items.append({"uri": uri, "ordinals": [o for o, _ in keep],
                               "units": [u for _, u in keep]})
-        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).flat_map(
-            read_rows, fn_kwargs={"subset": subset, "config": cfg.model_dump(), "s3": s3},
-            num_cpus=0.5)
+        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+            read_tables, batch_size=1, batch_format="pyarrow", num_cpus=0.5,
+            fn_kwargs={"subset": subset, "config": cfg.model_dump(), "s3": s3})
         if translate:
             from ultralink.agnostic.stage import AgnosticStage
             from ultralink.llm.request_cache import CacheSpec

@@ -11,8 +11,9 @@ after retries (``RequestError``) are dropped by the LLMStage base as ``llm_<reas
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, ClassVar
+
+import pyarrow as pa
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
@@ -25,6 +26,7 @@ from ultralink.agnostic.translate import (
 )
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.llm_stage import LLMStage, StageClient
+from ultralink.records import conversation_type, translation_result_type
 
 
 class AgnosticStage(LLMStage):
@@ -32,8 +34,8 @@ class AgnosticStage(LLMStage):
 
     name = "agnostic"
     reads: ClassVar[dict[str, str]] = {"id": "English source id (request affinity)",
-             "conversation": "the English Conversation row as JSON"}
-    writes: ClassVar[dict[str, str]] = {"result": "JSON: messages, criteria, reject, detail, usage, token counts"}
+             "conversation": "the English Conversation row (records.conversation_type)"}
+    writes: ClassVar[dict[str, str]] = {"result": "records.translation_result_type: messages, criteria, reject, detail, usage, token counts"}
 
     def __init__(self, pool: Any, *, language: str, subset: str, config: dict[str, Any],
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,
@@ -63,7 +65,7 @@ class AgnosticStage(LLMStage):
     async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any]:
         if self.translator is None:
             raise RuntimeError("AgnosticStage.setup() did not run")
-        conv = json.loads(row["conversation"])
+        conv = row["conversation"]
         messages: list[dict[str, str]] = conv["messages"]
         affinity = str(row["id"])
         usage = Usage()
@@ -139,4 +141,17 @@ class AgnosticStage(LLMStage):
                            "prompt_tokens": usage.prompt_tokens,
                            "completion_tokens": usage.completion_tokens,
                            "failures": dict(usage.failures)}
-        return {"result": json.dumps(result, ensure_ascii=False)}
+        return {"result": result}
+
+    async def __call__(self, batch: Any) -> pa.Table:
+        """The base stage's table with the conversation and result as typed structs, so
+        every batch has one schema whatever its rows hold."""
+        table = await super().__call__(batch)
+        for name, kind in (("conversation", conversation_type()),
+                           ("result", translation_result_type())):
+            values = (table.column(name).to_pylist() if name in table.column_names
+                      else [None] * table.num_rows)
+            if name in table.column_names:
+                table = table.drop_columns([name])
+            table = table.append_column(name, pa.array(values, kind))
+        return table
