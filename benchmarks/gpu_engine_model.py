@@ -215,6 +215,7 @@ class _Seq:
     cached: int = 0                  # prompt tokens served by the prefix cache (first admission)
     first_admit: bool = True
     blocks: list[int] = field(default_factory=list)  # block ids held (shared ones included)
+    owned: int = 0                   # leading blocks that are their hash's cached block
     order: int = 0
 
     @property
@@ -291,15 +292,23 @@ class _KV:
                 else:
                     free_fresh.append(b)
 
-    def publish_all(self, blocks: list[int], hashes: list[int], n: int) -> None:
-        """:meth:`publish` of the first ``n`` (block, hash) pairs."""
+    def publish_all(self, blocks: list[int], hashes: list[int], n: int, start: int = 0) -> int:
+        """:meth:`publish` of the (block, hash) pairs ``start`` to ``n``; returns how many
+        leading blocks are now their hash's cached block (while held, they stay so: only
+        free blocks are evicted, so a later call may start there)."""
         if not self.caching:
-            return
+            return start
         by_hash, hash_of = self.by_hash, self.hash_of
-        for b, h in zip(blocks[:n], hashes[:n]):
+        owned = -1
+        n = min(n, len(blocks), len(hashes))
+        for i in range(start, n):
+            b, h = blocks[i], hashes[i]
             if hash_of[b] is None and h not in by_hash:
                 hash_of[b] = h
                 by_hash[h] = b
+            elif owned < 0 and by_hash.get(h) != b:
+                owned = i  # another block holds this hash (computed concurrently)
+        return n if owned < 0 else owned
 
     def take_cached(self, h: int) -> int:
         b = self.by_hash[h]
@@ -512,6 +521,7 @@ class GPUEngineModel:
                 break
             self._waiting.popleft()
             seq.blocks = self.kv.take_cached_prefix(seq.hashes[:hit])
+            seq.owned = hit
             seq.computed = hit * BLOCK
             if seq.first_admit:
                 seq.cached = seq.computed
@@ -542,6 +552,7 @@ class GPUEngineModel:
     def _release(self, seq: _Seq) -> None:
         self.kv.release_all(seq.blocks)
         seq.blocks = []
+        seq.owned = 0
 
     def _preempt(self, seq: _Seq) -> None:
         """Recompute preemption: drop its KV (prompt blocks stay cached), requeue it first."""
@@ -553,7 +564,8 @@ class GPUEngineModel:
 
     def _publish(self, seq: _Seq) -> None:
         """Make the sequence's computed full prompt blocks findable by hash."""
-        self.kv.publish_all(seq.blocks, seq.hashes, min(seq.computed, seq.prompt_len) // BLOCK)
+        seq.owned = self.kv.publish_all(seq.blocks, seq.hashes,
+                                        min(seq.computed, seq.prompt_len) // BLOCK, seq.owned)
 
     def _advance(self, work: list[tuple[_Seq, int]]) -> None:
         finished = []
