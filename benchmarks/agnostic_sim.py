@@ -39,37 +39,42 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.gpu_engine_model import GPUEngineModel, VirtualClock  # noqa: E402
-from ultralink.agnostic.config import AgnosticConfig  # noqa: E402
-from ultralink.agnostic.stage import AgnosticStage  # noqa: E402
-from ultralink.agnostic.translate import EXPECTED_RATIO, unwrap_source  # noqa: E402
-from ultralink.llm.registry import EngineConfig  # noqa: E402
-from ultralink.llm.types import ChatRequest, Completion  # noqa: E402
-from ultralink.pipeline.engine_host import HostOptions, HostPool  # noqa: E402
-from ultralink.pipeline.llm_stage import stage_sizing  # noqa: E402
+from benchmarks.gpu_engine_model import GPUEngineModel, VirtualClock
+from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.stage import AgnosticStage
+from ultralink.agnostic.translate import EXPECTED_RATIO, unwrap_source
+from ultralink.llm.registry import EngineConfig
+from ultralink.llm.types import ChatRequest, Completion
+from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.pipeline.llm_stage import stage_sizing
+
+
+def _split(text: str) -> list[str]:
+    return text.split()
+
 
 QUESTION_TOKENS, ANSWER_TOKENS = 87.86, 290.35  # Table 2 (UltraLink, per turn)
-ENGLISH = ("the of and to in is that for it as with was on be by this are from at or an "
+ENGLISH = _split("the of and to in is that for it as with was on be by this are from at or an "
            "which have one their has more time people other some what there can when would "
            "water system number value school history world power music energy process "
            "example result method table market family language science program model "
-           "question answer problem story reason change place point group state city").split()
+           "question answer problem story reason change place point group state city")
 FILLER = {
-    "zh": ("我们 他们 这个 问题 时间 因为 所以 但是 可以 没有 知道 已经 工作 学习 生活 国家 "
+    "zh": _split("我们 他们 这个 问题 时间 因为 所以 但是 可以 没有 知道 已经 工作 学习 生活 国家 "
            "城市 世界 历史 文化 方法 结果 系统 能力 社会 经济 发展 重要 今天 朋友 学校 老师 "
-           "音乐 语言 科学 市场 家庭 故事 原因 变化").split(),
-    "ru": ("мы они этот вопрос время потому поэтому но можно нет знать уже работа учеба "
+           "音乐 语言 科学 市场 家庭 故事 原因 变化"),
+    "ru": _split("мы они этот вопрос время потому поэтому но можно нет знать уже работа учеба "
            "жизнь страна город мир история культура метод результат система общество "
            "экономика развитие важный сегодня друг школа учитель музыка язык наука рынок "
-           "семья рассказ причина изменение очень").split(),
-    "fr": ("nous ils cette question temps parce que donc mais peut pas savoir déjà travail "
+           "семья рассказ причина изменение очень"),
+    "fr": _split("nous ils cette question temps parce que donc mais peut pas savoir déjà travail "
            "études vie pays ville monde histoire culture méthode résultat système société "
            "économie développement important aujourd'hui ami école professeur musique "
-           "langue science marché famille raison changement très").split(),
-    "es": ("nosotros ellos esta pregunta tiempo porque entonces pero puede saber ya trabajo "
+           "langue science marché famille raison changement très"),
+    "es": _split("nosotros ellos esta pregunta tiempo porque entonces pero puede saber ya trabajo "
            "estudios vida país ciudad mundo historia cultura método resultado sistema "
            "sociedad economía desarrollo importante hoy amigo escuela profesor música "
-           "idioma ciencia mercado familia razón cambio muy").split(),
+           "idioma ciencia mercado familia razón cambio muy"),
 }
 _PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -50,7 +50,6 @@ if str(ROOT) not in sys.path:
 import yaml
 
 from benchmarks.gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
-
 from ultralink.build import load_config
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion

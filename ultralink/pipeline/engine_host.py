@@ -40,8 +40,8 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any, Literal
 
 import ray
