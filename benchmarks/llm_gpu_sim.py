@@ -393,6 +393,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dialogues": n if ours is not None else None,
         "occupancy": of_ours("occupancy"),
         "occupancy_while_fed": of_ours("occupancy_while_fed"),
+        "makespan_s": of_ours("makespan_s", 1),
+        "fed_until_s": of_ours("fed_until_s", 1),
         "ceiling_fraction": of_ours("ceiling_fraction"),
         "vs_turn_barrier": ratio("barrier"),
         "vs_static": ratio("static"),
