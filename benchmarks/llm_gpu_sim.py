@@ -347,8 +347,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfgs = {k: engine_config(gen, gpu, k, seed) for k in ("ours", "barrier", "static")}
     print(f"{args.config}: {hosts} hosts × {gen.gpus_per_host:g} {GPUS[gpu].name} "
           f"({gen.model} shape), max_num_seqs {gen.seqs}, max_num_batched_tokens "
-          f"{gen.max_num_batched_tokens}, {actors} stage actors; {n} dialogues, "
-          f"{turns:.2f} turns each", flush=True)
+          f"{gen.max_num_batched_tokens}, {actors} stage actors"
+          + (f"; {n} dialogues, {turns:.2f} turns each" if dialogue_modes else ""), flush=True)
 
     results: dict[str, dict[str, Any]] = {}
     hits: dict[str, dict[str, float]] = {}
