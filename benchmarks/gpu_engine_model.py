@@ -49,6 +49,7 @@ import heapq
 import importlib
 import math
 import random
+import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -179,9 +180,17 @@ async def _idle(loop: asyncio.AbstractEventLoop) -> None:
         await asyncio.sleep(0)
 
 
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]{1,2}|"
+                      r"[^\s\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]+")
+
+
 def tokens_of(text: str) -> list[str]:
-    """Whitespace tokens: a fast stand-in tokenizer (prefix sharing is what matters here)."""
-    return text.split()
+    """Whitespace tokens: a fast stand-in tokenizer (prefix sharing is what matters here);
+    Chinese / Japanese / Korean text, written without spaces, counts two characters a token
+    (Qwen2.5's tokenizer: ~1.4 Chinese characters per token)."""
+    if text.isascii():
+        return text.split()
+    return _UNSPACED.findall(text)
 
 
 def block_hashes(tokens: list[str]) -> list[int]:
@@ -206,6 +215,7 @@ class _Seq:
     cached: int = 0                  # prompt tokens served by the prefix cache (first admission)
     first_admit: bool = True
     blocks: list[int] = field(default_factory=list)  # block ids held (shared ones included)
+    owned: int = 0                   # leading blocks that are their hash's cached block
     order: int = 0
 
     @property
@@ -242,6 +252,63 @@ class _KV:
                     break
                 n += 1
         return n
+
+    def admissible_hits(self, hashes: list[int], limit: int) -> tuple[int, int]:
+        """(cached prefix blocks, up to ``limit``; how many of them no one holds): one pass."""
+        if not self.caching:
+            return 0, 0
+        by_hash, ref = self.by_hash, self.ref
+        n = idle = 0
+        for h in hashes[:limit]:
+            b = by_hash.get(h)
+            if b is None:
+                break
+            n += 1
+            if ref[b] == 0:
+                idle += 1
+        return n, idle
+
+    def take_cached_prefix(self, hashes: list[int]) -> list[int]:
+        """:meth:`take_cached` of every hash, in order."""
+        by_hash, ref, free_cached = self.by_hash, self.ref, self.free_cached
+        out = []
+        for h in hashes:
+            b = by_hash[h]
+            if ref[b] == 0:
+                del free_cached[b]
+            ref[b] += 1
+            out.append(b)
+        return out
+
+    def release_all(self, blocks: list[int]) -> None:
+        """:meth:`release` of every block, in order."""
+        ref, hash_of, free_cached, free_fresh = self.ref, self.hash_of, self.free_cached, \
+            self.free_fresh
+        for b in blocks:
+            ref[b] -= 1
+            if ref[b] == 0:
+                if hash_of[b] is not None:
+                    free_cached[b] = None
+                else:
+                    free_fresh.append(b)
+
+    def publish_all(self, blocks: list[int], hashes: list[int], n: int, start: int = 0) -> int:
+        """:meth:`publish` of the (block, hash) pairs ``start`` to ``n``; returns how many
+        leading blocks are now their hash's cached block (while held, they stay so: only
+        free blocks are evicted, so a later call may start there)."""
+        if not self.caching:
+            return start
+        by_hash, hash_of = self.by_hash, self.hash_of
+        owned = -1
+        n = min(n, len(blocks), len(hashes))
+        for i in range(start, n):
+            b, h = blocks[i], hashes[i]
+            if hash_of[b] is None and h not in by_hash:
+                hash_of[b] = h
+                by_hash[h] = b
+            elif owned < 0 and by_hash.get(h) != b:
+                owned = i  # another block holds this hash (computed concurrently)
+        return n if owned < 0 else owned
 
     def take_cached(self, h: int) -> int:
         b = self.by_hash[h]
@@ -421,15 +488,19 @@ class GPUEngineModel:
         work: list[tuple[_Seq, int]] = []
         # running sequences first, oldest first; a decode needing a block may preempt
         i = 0
+        context = 0
         running = self._running
+        append = work.append
         while i < len(running) and budget > 0:
             seq = running[i]
-            total = seq.prompt_len + seq.generated
-            if seq.computed >= total and seq.computed < len(seq.blocks) * BLOCK:
-                work.append((seq, 1))  # a decode with room in its last block: the common case
+            computed = seq.computed
+            if computed >= seq.prompt_len + seq.generated and computed < len(seq.blocks) * BLOCK:
+                append((seq, 1))  # a decode with room in its last block: the common case
+                context += computed + 1
                 budget -= 1
                 i += 1
                 continue
+            total = seq.prompt_len + seq.generated
             n = min(total - seq.computed, budget) if seq.computed < total else 1
             if not self._grow(seq, seq.computed + n):
                 victim = self._running.pop()  # the most recently admitted
@@ -438,18 +509,19 @@ class GPUEngineModel:
                     break
                 continue
             work.append((seq, n))
+            context += seq.computed + n
             budget -= n
             i += 1
         # then waiting ones, first come first served, while slots, budget and KV allow
         while self._waiting and len(self._running) < self.max_num_seqs and budget > 0:
             seq = self._waiting[0]
-            hit = min(self.kv.hits(seq.hashes), (seq.total_len - 1) // BLOCK)
+            hit, idle = self.kv.admissible_hits(seq.hashes, (seq.total_len - 1) // BLOCK)
             need_blocks = -(-min(seq.total_len, hit * BLOCK + budget) // BLOCK) - hit
-            if need_blocks > self.kv.free - sum(1 for b in range(hit) if
-                                                 self.kv.ref[self.kv.by_hash[seq.hashes[b]]] == 0):
+            if need_blocks > self.kv.free - idle:
                 break
             self._waiting.popleft()
-            seq.blocks = [self.kv.take_cached(h) for h in seq.hashes[:hit]]
+            seq.blocks = self.kv.take_cached_prefix(seq.hashes[:hit])
+            seq.owned = hit
             seq.computed = hit * BLOCK
             if seq.first_admit:
                 seq.cached = seq.computed
@@ -463,9 +535,9 @@ class GPUEngineModel:
             seq.order = self._order
             self._running.append(seq)
             work.append((seq, n))
+            context += seq.computed + n
             budget -= n
         batched = self.max_batched - budget
-        context = sum(seq.computed + n for seq, n in work)
         return batched, context, work
 
     def _grow(self, seq: _Seq, tokens: int) -> bool:
@@ -478,9 +550,9 @@ class GPUEngineModel:
         return True
 
     def _release(self, seq: _Seq) -> None:
-        for b in seq.blocks:
-            self.kv.release(b)
+        self.kv.release_all(seq.blocks)
         seq.blocks = []
+        seq.owned = 0
 
     def _preempt(self, seq: _Seq) -> None:
         """Recompute preemption: drop its KV (prompt blocks stay cached), requeue it first."""
@@ -492,28 +564,34 @@ class GPUEngineModel:
 
     def _publish(self, seq: _Seq) -> None:
         """Make the sequence's computed full prompt blocks findable by hash."""
-        full = min(seq.computed, seq.prompt_len) // BLOCK
-        for i in range(min(full, len(seq.hashes), len(seq.blocks))):
-            self.kv.publish(seq.blocks[i], seq.hashes[i])
+        seq.owned = self.kv.publish_all(seq.blocks, seq.hashes,
+                                        min(seq.computed, seq.prompt_len) // BLOCK, seq.owned)
 
     def _advance(self, work: list[tuple[_Seq, int]]) -> None:
         finished = []
+        out = prefilled = 0
         for seq, n in work:
-            was_prefilling = seq.computed < seq.prompt_len + seq.generated
-            seq.computed += n
-            if was_prefilling:
-                self.tokens_prefilled += n
-                if seq.prefilling:
+            total = seq.prompt_len + seq.generated
+            if seq.computed < total:  # was prefilling
+                seq.computed += n
+                prefilled += n
+                if seq.computed < total:
                     continue
                 self._publish(seq)
                 if seq.generated > 0:
                     continue  # a preempted sequence has recomputed its KV; decode next step
+            else:
+                seq.computed += n
             seq.generated += 1  # the step's sample (the last prefill chunk samples too)
-            self.tokens_out += 1
+            out += 1
             if seq.generated >= seq.target:
                 finished.append(seq)
+        self.tokens_prefilled += prefilled
+        self.tokens_out += out
+        if finished:
+            done = set(finished)
+            self._running = [seq for seq in self._running if seq not in done]
         for seq in finished:
-            self._running.remove(seq)
             self._publish(seq)
             self._release(seq)
             self.prompt_tokens += seq.prompt_len

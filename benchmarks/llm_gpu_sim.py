@@ -13,7 +13,11 @@ one H100; see its docstring for the cited numbers) three ways:
 (b) the whole-dataset per-turn barrier (what chaining Ray Data LLM processors does): turn k's
     questions of every live dialogue, then their answers, then turn k+1;
 (c) static per-turn batches of (hosts × max_num_seqs) dialogues, one batch at a time (an
-    ``LLM.generate`` per turn and role).
+    ``LLM.generate`` per turn and role);
+(d) ``agnostic``: the real ``AgnosticStage`` (criteria judge + translator, every validator)
+    on ShareGPT / MetaMathQA / Magicoder-shaped records, one subset at a time on fresh
+    hosts (:mod:`agnostic_sim`); sizes: the config's prune sizes (math 32K, code
+    16K) and Table 1's 11K chat per language, or ``--agnostic-records``.
 
 Workload shaped like the paper: 1K-2K-token documents, real prompts from ``PromptBuilder``
 (English chat format: shared system prefix, document, history, task), Table 2 output lengths
@@ -21,14 +25,18 @@ Workload shaped like the paper: 1K-2K-token documents, real prompts from ``Promp
 Tokens are words (the model's tokenizer does not change prefix sharing).
 
 Reported: occupancy = mean running sequences / max_num_seqs over the run's makespan on every
-host; ceiling_fraction = output tokens/s ÷ the model's ceiling at max_num_seqs for this
-workload's measured prefill-per-output-token and context; vs_turn_barrier / vs_static =
-dialogues per GPU-hour ratio; prefix_hit_by_turn = cached / prompt tokens per turn (1-based);
-dialogues_per_gpu_hour of (a). Everything is SIMULATED (virtual time); the last line is JSON.
+host; occupancy_while_fed = the same from the start until the last dialogue starts (the
+steady state: after it, the last dialogues' remaining turns run one after the other with
+nothing left to refill the slots); ceiling_fraction = output tokens/s ÷ the model's ceiling
+at max_num_seqs for this workload's measured prefill-per-output-token and context;
+vs_turn_barrier / vs_static = dialogues per GPU-hour ratio; prefix_hit_by_turn = cached /
+prompt tokens per turn (1-based); dialogues_per_gpu_hour of (a); ``agnostic``: per subset
+occupancy, records per GPU-hour, prefix hit of judge and translation prompts, rejects.
+Everything is SIMULATED (virtual time); the last line is JSON.
 
-    python benchmarks/llm_gpu_sim.py                  # full.yaml sizes (~36K dialogues)
-    python benchmarks/llm_gpu_sim.py --dialogues 6000 # quicker (the final drain weighs more)
-    python benchmarks/llm_gpu_sim.py --modes ours     # only (a): no ratios
+    python benchmarks/llm_gpu_sim.py --modes ours      # (a) at full.yaml size (36K zh dialogues)
+    python benchmarks/llm_gpu_sim.py --dialogues 6000  # (a)-(d), quicker (the drain weighs more)
+    python benchmarks/llm_gpu_sim.py --modes agnostic --agnostic-records 4000
 """
 
 from __future__ import annotations
@@ -44,13 +52,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / "benchmarks"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 import yaml
-from gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
 
+from benchmarks.gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
 from ultralink.build import load_config
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
@@ -74,7 +81,7 @@ def gpu_of_cluster(path: Path) -> str:
 
 
 def words(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(VOCAB) for _ in range(n))
+    return " ".join(rng.choices(VOCAB, k=n))
 
 
 class Workload:
@@ -154,7 +161,7 @@ async def run_dialogue(row: dict[str, Any], wl: Workload, generate: Any,
 
 def engine_config(base: EngineConfig, gpu: str, clock: str, seed: int) -> EngineConfig:
     return base.model_copy(update={
-        "engine": "gpu_engine_model:GPUEngineModel", "model": f"sim-{base.model}",
+        "engine": "benchmarks.gpu_engine_model:GPUEngineModel", "model": f"sim-{base.model}",
         "num_gpus": base.gpus_per_host,
         "engine_kwargs": {"gpu": gpu, "clock": clock, "seed": seed}})
 
@@ -278,14 +285,50 @@ def timed_run(name: str, coro_fn: Any) -> tuple[Any, VirtualClock, float]:
     return result, clock_box["c"], time.perf_counter() - t0
 
 
+TABLE1_AGNOSTIC_CHAT = 11_000  # Table 1: translated ShareGPT chat per non-English language
+
+
+def run_agnostic_modes(build: Any, gpu: str, seed: int, records: int | None,
+                       language: str) -> dict[str, Any]:
+    """The agnostic stage (judge + translator) per subset on the same hosts (SIMULATED)."""
+    from benchmarks.agnostic_sim import run_subset
+
+    engine = build.engines.translator_config()
+    hosts = build.resources.num_hosts
+    language = language if language != "en" else "zh"  # English is never translated
+    out: dict[str, Any] = {"language": language}
+    for subset in ("chat", "math", "code"):
+        cfg = build.agnostic_config(subset)
+        n = records or cfg.prune_size_for(subset) or cfg.limit or TABLE1_AGNOSTIC_CHAT
+        t0 = time.perf_counter()
+        r = asyncio.run(run_subset(engine, hosts, cfg.stage_concurrency, subset, n, language,
+                                   cfg, gpu=gpu, seed=seed))
+        out[subset] = r
+        print(f"  agnostic {language}/{subset:<5} {n} records: occupancy {r['occupancy']:6.1%}"
+              f"  {r['records_per_gpu_hour']:9.1f} records/GPU-h  makespan {r['makespan_s']:7.1f}s"
+              f"  prefix hit {r['prefix_hit']}  rejects {r['rejects']}  requests "
+              f"{r['requests']}  (wall {time.perf_counter() - t0:.0f}s)", flush=True)
+    spans = [out[k]["makespan_s"] for k in ("chat", "math", "code")]
+    out["occupancy"] = round(sum(out[k]["occupancy"] * t for k, t in zip(
+        ("chat", "math", "code"), spans)) / max(1e-9, sum(spans)), 4)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(ROOT / "jobs" / "full.yaml"))
     ap.add_argument("--cluster", default=str(ROOT / "cluster.yaml"))
     ap.add_argument("--dialogues", type=int, default=None,
                     help="default: sizes.max_dialogues of the config (one language)")
-    ap.add_argument("--modes", default="ours,barrier,static",
-                    help="which of ours, barrier, static to run (ratios need ours + the other)")
+    ap.add_argument("--modes", default="ours,barrier,static,agnostic",
+                    help="which of ours, barrier, static (the dialogue stage) and agnostic "
+                    "(judge + translator) to run (ratios need ours + the other)")
+    ap.add_argument("--agnostic-records", type=int, default=None,
+                    help="records per agnostic subset; default: the config's prune sizes "
+                    "(math 32K, code 16K) and Table 1's 11K chat per language")
+    ap.add_argument("--language", default=None,
+                    help="whose sizes.max_dialogues to run and the translation target; default: "
+                    "the config's first non-English language (zh: 36,000 dialogues)")
     args = ap.parse_args(argv)
 
     build = load_config(args.config)
@@ -293,23 +336,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     hosts = build.resources.num_hosts
     actors = build.resources.stage_actors
     spec = build.specific_config()
-    n = args.dialogues or build.sizes.max_dialogues or 1000
+    language = args.language or next((x for x in build.languages if x != "en"), "en")
+    n = args.dialogues or build.dialogues_for(language) or 1000
     gpu = gpu_of_cluster(Path(args.cluster))
     seed = build.seed
-    wl = Workload(n, seed, spec.dialogue)
-    turns = sum(r["turns"] for r in wl.rows) / n
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    dialogue_modes = [m for m in ("ours", "barrier", "static") if m in modes]
+    wl = Workload(n if dialogue_modes else 0, seed, spec.dialogue)
+    turns = sum(r["turns"] for r in wl.rows) / max(1, len(wl.rows))
     cfgs = {k: engine_config(gen, gpu, k, seed) for k in ("ours", "barrier", "static")}
     print(f"{args.config}: {hosts} hosts × {gen.gpus_per_host:g} {GPUS[gpu].name} "
           f"({gen.model} shape), max_num_seqs {gen.seqs}, max_num_batched_tokens "
-          f"{gen.max_num_batched_tokens}, {actors} stage actors; {n} dialogues, "
-          f"{turns:.2f} turns each", flush=True)
+          f"{gen.max_num_batched_tokens}, {actors} stage actors"
+          + (f"; {n} dialogues, {turns:.2f} turns each" if dialogue_modes else ""), flush=True)
 
     results: dict[str, dict[str, Any]] = {}
     hits: dict[str, dict[str, float]] = {}
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    for name in ("ours", "barrier", "static"):
-        if name not in modes:
-            continue
+    for name in dialogue_modes:
         rec = Recorder(name)
         extra: dict[str, Any] = {}
         cfg = cfgs[name]
@@ -331,23 +374,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"  {r['dialogues_per_gpu_hour']:8.1f} dialogues/GPU-h  makespan "
               f"{r['makespan_s']:8.1f}s  preemptions {r['preemptions']}  prefix hit "
               f"{hits[name]}  (wall {wall:.0f}s)", flush=True)
-    ours = results["ours"]
+    agnostic = None
+    if "agnostic" in modes:
+        agnostic = run_agnostic_modes(build, gpu, seed, args.agnostic_records, language)
+    ours = results.get("ours")
 
     def ratio(other: str) -> float | None:
-        if other not in results:
+        if other not in results or ours is None:
             return None
         return round(ours["dialogues_per_gpu_hour"] / results[other]["dialogues_per_gpu_hour"], 2)
+
+    def of_ours(key: str, digits: int = 4) -> float | None:
+        return round(ours[key] or 0, digits) if ours is not None else None
 
     summary = {
         "config": "jobs/full.yaml" if Path(args.config).resolve() == (
             ROOT / "jobs" / "full.yaml").resolve() else args.config,
-        "occupancy": round(ours["occupancy"], 4),
-        "occupancy_while_fed": round(ours["occupancy_while_fed"] or 0, 4),
-        "ceiling_fraction": round(ours["ceiling_fraction"], 4),
+        "dialogues": n if ours is not None else None,
+        "occupancy": of_ours("occupancy"),
+        "occupancy_while_fed": of_ours("occupancy_while_fed"),
+        "makespan_s": of_ours("makespan_s", 1),
+        "fed_until_s": of_ours("fed_until_s", 1),
+        "ceiling_fraction": of_ours("ceiling_fraction"),
         "vs_turn_barrier": ratio("barrier"),
         "vs_static": ratio("static"),
-        "prefix_hit_by_turn": hits["ours"],
-        "dialogues_per_gpu_hour": round(ours["dialogues_per_gpu_hour"], 1),
+        "prefix_hit_by_turn": hits.get("ours"),
+        "dialogues_per_gpu_hour": of_ours("dialogues_per_gpu_hour", 1),
+        "agnostic": agnostic,
     }
     print(json.dumps(summary))
     return summary

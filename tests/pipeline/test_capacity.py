@@ -118,3 +118,39 @@ def test_dialogue_stage_runs_on_the_gpu_engine_model():
     assert stats["steps"] > 0 and stats["tokens_out"] > 0
     # later turns share system + document + history with earlier ones: most tokens cached
     assert stats["cached_tokens"] > 0.5 * stats["prompt_tokens"]
+
+
+def test_kv_reserve_follows_the_outputs_seen_not_the_cap():
+    """Once 64 requests of a similar max_tokens finished, a request reserves the 90th
+    percentile of their outputs (here 1 word of 40 allowed): more fit in the same KV cache."""
+    from ultralink.pipeline.engine_host import OutputEstimate
+
+    est = OutputEstimate(0.9, window=100, min_samples=64)
+    assert est.reserve(1024) == 1024
+    for i in range(100):
+        est.observe(1000, 200 + i)          # 200..299
+    assert est.reserve(1024) == 290 and est.reserve(600) == 290 and est.reserve(250) == 250
+    assert est.reserve(128) == 128          # another bucket: nothing seen yet
+    for _ in range(100):
+        est.observe(1000, 900)              # the window slides: the old outputs leave
+    assert est.reserve(1024) == 900
+
+    engines = []
+
+    def factory(c):
+        engines.append(SmallCard(c, latency_s=0.01, completion_tokens=1))
+        return engines[-1]
+
+    host = EngineHost(fake_config(max_concurrency=256), engine_factory=factory)
+    fixed = EngineHost(fake_config(max_concurrency=256),
+                       options=HostOptions(kv_output_quantile=None), engine_factory=factory)
+
+    async def run(h):
+        engine = h.engine
+        for _ in range(7):                  # 1-token answers, cap 40: the last 12 after 72
+            engine.max_in_flight = 0
+            await asyncio.gather(*(h.generate(req(i, 40)) for i in range(12)))
+        return engine.max_in_flight
+
+    assert asyncio.run(run(fixed)) == 2     # 10 + 40 reserved each: 2 fit in 100
+    assert asyncio.run(run(host)) == 5      # 10 + 1 each once seen: the sequence gate binds
