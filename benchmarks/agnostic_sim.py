@@ -116,7 +116,7 @@ def make_record(subset: str, i: int, seed: int) -> dict[str, Any]:
         else:
             a_text = _prose(rng, n)
         messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a_text}]
-    return {"id": f"{subset}{i}", "conversation": json.dumps({"messages": messages})}
+    return {"id": f"{subset}{i}", "conversation": {"messages": messages}}
 
 
 class AgnosticText:
@@ -244,8 +244,7 @@ async def run_subset(base: EngineConfig, hosts: int, actors: int, subset: str, n
             e.shutdown()
     rejects: dict[str, int] = defaultdict(int)
     for r in results:
-        reason = r.get("drop_reason") or (json.loads(r["result"])["reject"] if r.get("result")
-                                           else "")
+        reason = r.get("drop_reason") or ((r.get("result") or {}).get("reject") or "")
         if reason:
             rejects[reason] += 1
     seqs = engines[0].max_num_seqs

@@ -5,7 +5,6 @@ conversation, prompts share cached prefixes, and the engine reports its occupanc
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
@@ -26,7 +25,7 @@ def test_agnostic_stage_runs_on_the_gpu_engine_model(subset, n):
     # every translation the model wrote passed the validators (numbers, placeholders, langid)
     assert not [k for k in rejects if k != "criteria"], rejects
     assert r["translated"] + rejects.get("criteria", 0) == n
-    messages = sum(len(json.loads(make_record(subset, i, 0)["conversation"])["messages"])
+    messages = sum(len(make_record(subset, i, 0)["conversation"]["messages"])
                    for i in range(n))
     if subset == "chat":
         assert r["requests"]["judge"] == n  # one verdict per conversation
