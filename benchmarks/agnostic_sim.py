@@ -219,7 +219,7 @@ async def run_subset(base: EngineConfig, hosts: int, actors: int, subset: str, n
         info = await pool.info()
         sizing = stage_sizing(int(info["max_in_flight"]) * hosts, actors)
         stages = [AgnosticStage(rec, language=language, subset=subset,
-                                config=cfg.model_dump(), style="chat", granularity="message")
+                                config=cfg, style="chat", granularity="message")
                   for _ in range(actors)]
         rows = [make_record(subset, i, seed) for i in range(n)]
         queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()

@@ -149,7 +149,7 @@ def main() -> None:
              "url": "", "doc_id": f"doc{i}", "segment_index": 0}
             for i, t in enumerate(documents(args.dialogues))]
     dialogue = DialogueConfig(answer_max_tokens=args.answer_max_tokens,
-                              question_max_tokens=64).model_dump()
+                              question_max_tokens=64)
 
     async def run() -> dict[str, Any]:
         pool = HostPool.local(config, 1, options=HostOptions(stats_poll_s=0),

@@ -46,7 +46,7 @@ def test_second_language_reuses_the_verdict():
     results = []
     for lang in ("zh", "ru", "fr"):
         stage = AgnosticStage(None, language=lang, subset="chat",
-                              config=AgnosticConfig().model_dump(), style="chat",
+                              config=AgnosticConfig(), style="chat",
                               granularity="message")
         results.append(run(stage, client))
     assert len(client.requests) == 1  # judged once, for zh

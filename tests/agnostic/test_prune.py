@@ -82,7 +82,7 @@ def test_scan_reads_original_question_groups(tmp_path):
              "type": "GSM_Rephrased", "original_question": f"Problem {i % 2}?"} for i in range(4)]
     path = tmp_path / "mm.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    scan = scan_file(resolve(str(path)), "zh", "math", AgnosticConfig().model_dump())
+    scan = scan_file(resolve(str(path)), "zh", "math", AgnosticConfig())
     keys = [k for _, k, _ in scan["records"]]
     groups = scan["groups"]
     assert len(keys) == 4 and set(groups) == set(keys)

@@ -16,6 +16,7 @@ from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, SamplingParams
 from ultralink.pipeline.engine_host import EngineHost, HostOptions, HostPool
 from ultralink.pipeline.llm_stage import stage_sizing
+from ultralink.specific.dialogue import DialogueConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,7 +102,7 @@ def test_dialogue_stage_runs_on_the_gpu_engine_model():
         return engines[-1]
 
     pool = HostPool.local(cfg, 1, options=HostOptions(stats_poll_s=0), engine_factory=factory)
-    stage = DialogueStage(pool, language="en", config={"stop_first": 0.1}, seed=3,
+    stage = DialogueStage(pool, language="en", config=DialogueConfig(stop_first=0.1), seed=3,
                           prompt_format="chat", model="sim", keep_dropped=True)
     text = " ".join(f"word{i}" for i in range(600))
     table = pa.Table.from_pylist([

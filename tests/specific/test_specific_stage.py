@@ -15,6 +15,7 @@ from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.records import conversation_schema
 from ultralink.specific.prompts import load_prompts
+from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.stage import (
     CONVERSATION_COLUMN,
     STATS_COLUMN,
@@ -43,7 +44,7 @@ def run_stage(lang: str, table: pa.Table, **script) -> tuple[pa.Table, DialogueF
 
     pool = HostPool.local(EngineConfig(engine="llamacpp", model="fake-model"),
                           engine_factory=factory)
-    stage = DialogueStage(pool, language=lang, config={"stop_first": 0.3}, seed=11,
+    stage = DialogueStage(pool, language=lang, config=DialogueConfig(stop_first=0.3), seed=11,
                           prompt_format="chat", model="fake-model", keep_dropped=True)
     out = asyncio.run(stage(table))
     pool.shutdown()

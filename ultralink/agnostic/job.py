@@ -58,13 +58,12 @@ def file_key(uri: str) -> str:
 
 # -- scan (Ray task per file) --------------------------------------------------------------
 
-def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any]) -> dict[str, Any]:
+def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) -> dict[str, Any]:
     """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
     from ultralink.agnostic.heuristics import prefilter_reason
     from ultralink.text.ngrams import text_hash
     from ultralink.sources.sft import SchemaError, read_sft
 
-    cfg = AgnosticConfig(**config)
     counters = Counters()
     problems: list[str] = []
 
@@ -99,7 +98,7 @@ def scan_file(loc: Location, language: str, subset: str, config: dict[str, Any])
 
 # -- read (Ray Data flat_map) --------------------------------------------------------------
 
-def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
+def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,
               s3: tuple[tuple[str, str], ...] = ()) -> Iterator[dict[str, Any]]:
     """Re-read one file and yield its selected records as pipeline rows (streaming).
 
@@ -107,7 +106,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: dict[str, Any],
     endpoint whatever their own environment holds."""
     from ultralink.sources.sft import read_sft
 
-    cfg = AgnosticConfig(**config)
+    cfg = config
     wanted = dict(zip(item["ordinals"], item["units"]))
     last = max(wanted) if wanted else -1
     loc = resolve(item["uri"])
@@ -272,7 +271,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     init_ray(ray_address)
     # 1. scan every file once (ids only) --------------------------------------------------
     scan = ray.remote(num_cpus=0.5)(scan_file)
-    scans = ray.get([scan.remote(loc, language, subset, cfg.model_dump()) for loc in files])
+    scans = ray.get([scan.remote(loc, language, subset, cfg) for loc in files])
     read = Counters()
     files_ok = 0
     for s in scans:
@@ -357,7 +356,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                               "units": [u for _, u in keep]})
         ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
             read_tables, batch_size=1, batch_format="pyarrow", num_cpus=0.5,
-            fn_kwargs={"subset": subset, "config": cfg.model_dump(), "s3": s3})
+            fn_kwargs={"subset": subset, "config": cfg, "s3": s3})
         if translate:
             from ultralink.agnostic.stage import AgnosticStage
             from ultralink.llm.request_cache import CacheSpec
@@ -370,7 +369,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             # keep the engines fed whatever the tail of conversation lengths
             ds = AgnosticStage.apply(
                 ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
-                num_cpus=0.25, language=language, subset=subset, config=cfg.model_dump(),
+                num_cpus=0.25, language=language, subset=subset, config=cfg,
                 style=style, granularity=granularity, prompts_dir=prompts_dir,
                 request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
                                                    cfg.request_cache))

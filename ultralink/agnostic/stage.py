@@ -37,7 +37,7 @@ class AgnosticStage(LLMStage):
              "conversation": "the English Conversation row (records.conversation_type)"}
     writes: ClassVar[dict[str, str]] = {"result": "records.translation_result_type: messages, criteria, reject, detail, usage, token counts"}
 
-    def __init__(self, pool: Any, *, language: str, subset: str, config: dict[str, Any],
+    def __init__(self, pool: Any, *, language: str, subset: str, config: AgnosticConfig,
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,
                  keep_dropped: bool = True, request_cache: CacheSpec | None = None) -> None:
         super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)
@@ -52,7 +52,7 @@ class AgnosticStage(LLMStage):
         self.encoding: Any = None
 
     async def setup(self) -> None:
-        cfg = AgnosticConfig(**self.config)
+        cfg = self.config
         if self.subset == "chat" and cfg.judge:
             self.judge = Judge(cfg, self.style, self.prompts_dir)
         self.translator = Translator(self.language, cfg, self.style, self.granularity,

@@ -80,13 +80,13 @@ class DialogueStage(LLMStage):
     writes: ClassVar[Mapping[str, str]] = {CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)",
               STATS_COLUMN: "counters of this segment (turns, tokens, rejections)"}
 
-    def __init__(self, pool: HostPool, *, language: str, config: dict[str, Any], seed: int,
+    def __init__(self, pool: HostPool, *, language: str, config: DialogueConfig, seed: int,
                  prompt_format: str, model: str, prompts_dir: str | None = None,
                  max_in_flight: int = 256, fasttext_model: str | None = None,
                  keep_dropped: bool = False, request_cache: CacheSpec | None = None) -> None:
         super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)
         self.language = language
-        self.cfg = DialogueConfig(**config)
+        self.cfg = config
         self.seed = seed
         self.prompt_format = prompt_format
         self.model = model
