@@ -242,23 +242,38 @@ class _FlakyHandler:
         return self.local.open_input_file(path)
 
 
+def _run_unit(unit, fs, out):
+    """What the job does with one unit, in this process: read its parts, prepare each, mark it."""
+    from ultralink.fs import resolve
+    from ultralink.pipeline.prepare import UnitParts
+    from ultralink.pipeline.prepare_parts import PrepareParts, summary_counters
+    from ultralink.pipeline.read_parts import read_parts
+    from ultralink.sink import UnitStore
+
+    job_config = {"language": "fr"}
+    preparer = PrepareParts("fr", PrepareConfig().model_dump(), resolve(str(out)), job_config)
+    tracker = UnitParts(UnitStore(resolve(str(out)), "prepare", job_config), {unit.unit_id: unit})
+    rows = 0
+    for part in read_parts(unit, fs):
+        summary = preparer.prepare(part)
+        tracker.add(summary, summary_counters(summary))
+        rows += summary["rows"]
+    return rows, "".join(tracker.failed)
+
+
 def test_a_unit_failing_on_io_is_retried_and_never_marked_done(tmp_path, monkeypatch):
-    import ultralink.pipeline.prepare as prepare
-    from ultralink.fs import expand, resolve
+    import ultralink.pipeline.read_parts as read_parts
+    from ultralink.fs import expand
     from ultralink.sources.wikipedia import plan_units
 
-    monkeypatch.setattr(prepare, "IO_BACKOFF_S", 0.0)
+    monkeypatch.setattr(read_parts, "IO_BACKOFF_S", 0.0)
     (loc,), _ = expand([str(sample("fr"))])
     unit = plan_units(loc, 1 << 30)[0]
     out = tmp_path / "out"
-    job = prepare.PrepareUnits("fr", PrepareConfig().model_dump(), None, resolve(str(out)),
-                               {"language": "fr"})
-    job.in_fs = _FlakyHandler(fail=prepare.IO_ATTEMPTS)     # every attempt fails
-    counters, problems, rows, failed = job._run_unit(unit)
+    rows, failed = _run_unit(unit, _FlakyHandler(fail=read_parts.IO_ATTEMPTS), out)  # every attempt fails
     assert failed and "Input/output error" in failed and rows == 0
     assert not (out / "_units").exists() and not list(out.glob("part-*"))
 
-    job.in_fs = _FlakyHandler(fail=1)                       # a transient error: retried
-    counters, problems, rows, failed = job._run_unit(unit)
+    rows, failed = _run_unit(unit, _FlakyHandler(fail=1), out)                      # a transient error: retried
     assert not failed and rows >= 1
     assert [p.stem for p in (out / "_units").glob("*.json")] == [unit.unit_id]
