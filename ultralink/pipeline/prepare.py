@@ -15,6 +15,7 @@ skips finished units, redoes the others from scratch and never duplicates.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -27,7 +28,7 @@ from ultralink.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
 from ultralink.pipeline.error_guard import ErrorGuard
 from ultralink.pipeline.prepare_parts import STAGES, PrepareParts, summary_counters
-from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, ReadParts
+from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
 from ultralink.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, Unit, plan_units
 
@@ -92,6 +93,13 @@ def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | N
         return [], f"{loc.uri}: {type(exc).__name__}: {exc}"
 
 
+def _expected_parts(units: list[Unit], sizes: dict[str, int]) -> int:
+    """About how many parts the units will make (compressed inputs counted as ~4x their
+    size), so a small job starts one prepare actor, not one per CPU."""
+    total = sum((u.end if u.end >= 0 else sizes.get(u.uri, 0)) - u.start for u in units)
+    return max(1, -(-4 * total // PART_BYTES))
+
+
 @releasing
 def run_prepare(language: str, inputs: list[str], output: str, config: PrepareConfig | None = None,
                 ray_address: str | None = None, overwrite: bool = False) -> dict[str, Any]:
@@ -142,7 +150,9 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
         by_id = {u.unit_id: u for u in (Unit(**p) for p in pending)}
         store.clear_units(by_id)   # a unit cut short by a crash starts from nothing
         cpus = cluster_cpus()
-        pool = max(1, cpus)
+        sizes = {loc.uri: int(m.group(1)) for loc in files
+                 if (m := re.search(r"size=(\d+)", loc.version))}
+        pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
         ds = ray.data.from_items(pending, override_num_blocks=len(pending))
         # Reading takes no CPU slot, so every slot holds a prepare actor: decompressing and
         # cutting pages is a fraction of the cleaning it feeds. The pool of reader tasks is
@@ -154,7 +164,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             PrepareParts, batch_size=1, batch_format="pyarrow", num_cpus=1,
             # start every actor at once (the pool would otherwise grow one by one while parts
             # wait), but need only one: a busy cluster still makes progress
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool, initial_size=pool,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus, initial_size=pool,
                                                max_tasks_in_flight_per_actor=2),
             fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
                                    "out": out, "job_config": job_config, "token": store.token})
