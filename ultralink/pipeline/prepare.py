@@ -36,6 +36,8 @@ log = logging.getLogger("ultralink.prepare")
 
 MAX_PROBLEMS_IN_REPORT = 1000
 READERS_PER_CPU = 0.25   # one reader (decompress + cut pages) keeps about four prepare actors fed
+PARTS_PER_CPU = 8        # object store for parts in flight, in parts per CPU (at least the min)
+PARTS_IN_FLIGHT_MIN = 32
 
 
 class UnitParts:
@@ -153,6 +155,14 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
         sizes = {loc.uri: int(m.group(1)) for loc in files
                  if (m := re.search(r"size=(\d+)", loc.version))}
         pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
+        ctx = ray.data.DataContext.get_current()
+        saved = ctx.execution_options.resource_limits, ctx.target_max_block_size
+        # Each part is a block of its own (Ray Data would gather a reader's output into
+        # 128 MB blocks: a late start for the actors, memory that grows with the input), and
+        # the parts in flight are bounded: a reader that outruns the actors waits.
+        ctx.target_max_block_size = PART_BYTES
+        ctx.execution_options.resource_limits = saved[0].copy(
+            object_store_memory=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
         ds = ray.data.from_items(pending, override_num_blocks=len(pending))
         # Reading takes no CPU slot, so every slot holds a prepare actor: decompressing and
         # cutting pages is a fraction of the cleaning it feeds. The pool of reader tasks is
@@ -170,13 +180,16 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
                                    "out": out, "job_config": job_config, "token": store.token})
         guard = ErrorGuard(cfg.error_limits, "pages")
         tracker = UnitParts(store, by_id)
-        for row in ds.iter_rows():
-            part_counters = summary_counters(row)
-            this_run.merge(part_counters)
-            guard.add_counts(part_counters.counts.get("out_read", 0), part_counters.dropped(),
-                             f"part {row['part']} of unit {row['unit_id']} "
-                             f"({by_id[row['unit_id']].uri})")
-            tracker.add(row, part_counters)
+        try:
+            for row in ds.iter_rows():
+                part_counters = summary_counters(row)
+                this_run.merge(part_counters)
+                guard.add_counts(part_counters.counts.get("out_read", 0), part_counters.dropped(),
+                                 f"part {row['part']} of unit {row['unit_id']} "
+                                 f"({by_id[row['unit_id']].uri})")
+                tracker.add(row, part_counters)
+        finally:
+            ctx.execution_options.resource_limits, ctx.target_max_block_size = saved
         failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
                                    for uid in tracker.unfinished()]
 
