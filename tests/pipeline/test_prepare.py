@@ -242,23 +242,104 @@ class _FlakyHandler:
         return self.local.open_input_file(path)
 
 
+def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
+    """What the job does with one unit, in this process: read its parts, prepare each, mark it."""
+    from ultralink.fs import resolve
+    from ultralink.pipeline.prepare import UnitParts
+    from ultralink.pipeline.prepare_parts import PrepareParts, summary_counters
+    from ultralink.pipeline.read_parts import read_parts
+    from ultralink.sink import UnitStore
+
+    job_config = {"language": language}
+    preparer = PrepareParts(language, PrepareConfig().model_dump(), resolve(str(out)), job_config)
+    tracker = UnitParts(UnitStore(resolve(str(out)), "prepare", job_config), {unit.unit_id: unit})
+    rows = 0
+    for part in read_parts(unit, fs, *([part_bytes] if part_bytes else [])):
+        summary = preparer.prepare(part)
+        tracker.add(summary, summary_counters(summary))
+        rows += summary["rows"]
+    return rows, "".join(tracker.failed)
+
+
 def test_a_unit_failing_on_io_is_retried_and_never_marked_done(tmp_path, monkeypatch):
-    import ultralink.pipeline.prepare as prepare
-    from ultralink.fs import expand, resolve
+    import ultralink.pipeline.read_parts as read_parts
+    from ultralink.fs import expand
     from ultralink.sources.wikipedia import plan_units
 
-    monkeypatch.setattr(prepare, "IO_BACKOFF_S", 0.0)
+    monkeypatch.setattr(read_parts, "IO_BACKOFF_S", 0.0)
     (loc,), _ = expand([str(sample("fr"))])
     unit = plan_units(loc, 1 << 30)[0]
     out = tmp_path / "out"
-    job = prepare.PrepareUnits("fr", PrepareConfig().model_dump(), None, resolve(str(out)),
-                               {"language": "fr"})
-    job.in_fs = _FlakyHandler(fail=prepare.IO_ATTEMPTS)     # every attempt fails
-    counters, problems, rows, failed = job._run_unit(unit)
+    rows, failed = _run_unit(unit, _FlakyHandler(fail=read_parts.IO_ATTEMPTS), out)  # every attempt fails
     assert failed and "Input/output error" in failed and rows == 0
     assert not (out / "_units").exists() and not list(out.glob("part-*"))
 
-    job.in_fs = _FlakyHandler(fail=1)                       # a transient error: retried
-    counters, problems, rows, failed = job._run_unit(unit)
+    rows, failed = _run_unit(unit, _FlakyHandler(fail=1), out)                      # a transient error: retried
     assert not failed and rows >= 1
     assert [p.stem for p in (out / "_units").glob("*.json")] == [unit.unit_id]
+
+
+GOLDEN = ROOT / "tests" / "data" / "prepare_sample_segments.json"
+SEGMENT_FIELDS = ("id", "doc_id", "title", "url", "language", "segment_index", "text", "n_tokens")
+
+
+def _digest(rows: list[dict]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r["id"]):
+        h.update(json.dumps([r[f] for f in SEGMENT_FIELDS], ensure_ascii=False).encode() + b"\n")
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_sample_segments_are_unchanged(tmp_path, lang):
+    """The sample's segments (ids, texts, token counts) equal those recorded before reading
+    and preparing became separate stages (tests/data/prepare_sample_segments.json)."""
+    from ultralink.fs import expand
+    from ultralink.sources.wikipedia import plan_units
+
+    (loc,), _ = expand([str(sample(lang))])
+    (unit,) = plan_units(loc, 1 << 30)
+    _run_unit(unit, loc.fs, tmp_path / "out", language=lang)
+    rows = read_segments(tmp_path / "out")
+    want = json.loads(GOLDEN.read_text())[lang]
+    assert (len(rows), _digest(rows)) == (want["segments"], want["sha256"])
+
+
+def test_a_single_stream_bz2_is_read_in_parts_with_the_same_segments(tmp_path):
+    """One bz2 stream is one unit; cut into many parts it gives the segments of one part."""
+    from ultralink.fs import expand
+    from ultralink.sources.wikipedia import plan_units
+
+    text = sample("en").read_text(encoding="utf-8")
+    head, rest = text.split("  <page>", 1)
+    pages = "  <page>" + rest.rsplit("</mediawiki>", 1)[0]
+    copies = [re.sub(r"<id>(\d+)</id>", lambda m: f"<id>{m.group(1)}{k}</id>", pages) for k in range(3)]
+    dump = tmp_path / "enwiki-pages-articles1.xml.bz2"
+    dump.write_bytes(bz2.compress((head + "".join(copies) + "</mediawiki>\n").encode()))
+    (loc,), _ = expand([str(dump)])
+    (unit,) = plan_units(loc, 1 << 10)            # not splittable: one unit however small
+    _run_unit(unit, loc.fs, tmp_path / "whole", language="en")
+    _run_unit(unit, loc.fs, tmp_path / "parts", part_bytes=20_000, language="en")
+    marker = json.loads((tmp_path / "parts" / "_units" / f"{unit.unit_id}.json").read_text())
+    assert marker["parts"] > 3 and marker["counters"]["counts"]["pages_read"] == 24
+    assert len(list((tmp_path / "parts").glob(f"part-{unit.unit_id}.p*.parquet"))) > 1
+    whole, parts = read_segments(tmp_path / "whole"), read_segments(tmp_path / "parts")
+    assert len(whole) == 9 and _digest(parts) == _digest(whole)
+
+
+def test_a_unit_cut_short_is_redone_from_nothing(ray_local, tmp_path):
+    """A unit with parts but no marker (a crash mid-unit) is redone; no stray part survives."""
+    out = tmp_path / "out"
+    first = run_prepare("fr", [str(sample("fr"))], str(out))
+    ids = sorted(r["id"] for r in read_segments(out))
+    (marker,) = (out / "_units").glob("*.json")
+    uid = marker.stem
+    marker.unlink()
+    stray = out / f"part-{uid}.p00042.parquet"     # a part the crashed run wrote, not this one
+    (out / f"part-{uid}.p00000.parquet").rename(stray)
+    second = run_prepare("fr", [str(sample("fr"))], str(out))
+    assert second["units"]["run"] == 1 and not stray.exists()
+    assert sorted(r["id"] for r in read_segments(out)) == ids
+    assert second["segments_written"] == first["segments_written"]

@@ -52,6 +52,8 @@ def stage_summary(names: Sequence[str], counters: Counters, source: str = "read"
         incl = counters.timings.get(f"incl_{name}", 0.0)
         secs = max(incl - upstream, 0.0)
         upstream = incl
+        if name == source:   # a source read in a stage of its own reports its time by name
+            secs += counters.timings.get(source, 0.0)
         n_in = counters.counts.get(f"in_{name}", counters.counts.get(f"out_{name}", 0))
         n_out = counters.counts.get(f"out_{name}", 0)
         rows.append({

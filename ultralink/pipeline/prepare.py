@@ -1,163 +1,88 @@
 """``ultralink prepare``: Wikipedia inputs → clean, language-checked, sentence-safe segments.
 
 Work is split into deterministic units (file × byte range / row group, planned as Ray
-tasks next to the data). Ray Data streams the pending units through an actor pool whose
-actors load fastText, OpenCC and tiktoken once; each unit runs the preparation chain
+tasks next to the data). Ray Data streams the pending units through two stages:
 
-    read → clean → language → t2s → doc_length → segment
+    read (tasks: decompress, cut pages into parts)  →  prepare (actors: clean → language
+    → t2s → doc_length → segment, one shard per part)
 
-and writes one atomic Parquet shard plus a completion marker (``ultralink.sink``). A unit
-is the atom of output, so a rerun after a crash skips finished units and never duplicates.
+so a unit that cannot be split before reading (a single-stream ``.bz2``) still spreads over
+every worker. Parts and their shard names are deterministic; the driver writes a unit's
+completion marker (``ultralink.sink``) once all its parts are back, so a rerun after a crash
+skips finished units, redoes the others from scratch and never duplicates.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
-
-import numpy as np
-import pyarrow as pa
 
 from ultralink.config import PrepareConfig
 from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, expand_inputs, resolve
 from ultralink.languages import get_language
-from ultralink.pipeline.chain import format_table, run_chain, stage_summary
-from ultralink.pipeline.error_guard import ErrorGuard
-from ultralink.pipeline.runner import JobSummary
-from ultralink.records import Segment, segment_schema
 from ultralink.lease import releasing
+from ultralink.pipeline.chain import format_table, stage_summary
+from ultralink.pipeline.error_guard import ErrorGuard
+from ultralink.pipeline.prepare_parts import STAGES, PrepareParts, summary_counters
+from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
+from ultralink.pipeline.runner import JobSummary
 from ultralink.sink import JobIncomplete, UnitStore
-from ultralink.sources.wikipedia import InputError, Unit, plan_units, read_unit
+from ultralink.sources.wikipedia import InputError, Unit, plan_units
 
 log = logging.getLogger("ultralink.prepare")
 
-STAGES = ("clean", "language", "t2s", "doc_length", "segment")
-MAX_PROBLEMS_PER_UNIT = 50
 MAX_PROBLEMS_IN_REPORT = 1000
-BATCH_ROWS = 2048
-IO_ATTEMPTS = 3        # a unit that fails on I/O is tried this often, then left not done
-IO_BACKOFF_S = 2.0     # first wait between attempts (doubles)
+READERS_PER_CPU = 0.25   # one reader (decompress + cut pages) keeps about four prepare actors fed
+PARTS_PER_CPU = 8        # object store for parts in flight, in parts per CPU (at least the min)
+PARTS_IN_FLIGHT_MIN = 32
 
 
-def _build_steps(language: str, cfg: PrepareConfig) -> list:
-    from ultralink.text.chinese import ToSimplified
-    from ultralink.text.clean import CleanWikitext
-    from ultralink.text.langid import LanguageFilter
-    from ultralink.text.segment import DocLengthFilter, SegmentDocuments
+class UnitParts:
+    """Driver side: part summaries in (any order), a unit's marker out once all are back.
 
-    return [
-        CleanWikitext(language),
-        LanguageFilter(language, threshold=cfg.langid_threshold, model_path=cfg.fasttext_model,
-                       chars=cfg.langid_chars),
-        ToSimplified(language),
-        DocLengthFilter(min_tokens=cfg.min_doc_tokens, max_tokens=cfg.max_doc_tokens,
-                        encoding=cfg.encoding),
-        SegmentDocuments(min_tokens=cfg.min_segment_tokens,
-                         max_tokens=cfg.max_segment_tokens, encoding=cfg.encoding),
-    ]
+    Holds only counts per unit in flight, never texts.
+    """
 
+    def __init__(self, store: UnitStore, units: dict[str, Unit]) -> None:
+        self.store = store
+        self.units = units
+        self.seen: dict[str, set[int]] = {}
+        self.total: dict[str, int] = {}
+        self.counters: dict[str, Counters] = {}
+        self.problems: dict[str, list[str]] = {}
+        self.rows: dict[str, int] = {}
+        self.failed: list[str] = []
 
-def _batches(segments: Iterator[Segment], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    names = schema.names
-    buf: list[Segment] = []
-    for seg in segments:
-        buf.append(seg)
-        if len(buf) >= BATCH_ROWS:
-            yield pa.RecordBatch.from_pylist([{n: getattr(s, n) for n in names} for s in buf], schema)
-            buf = []
-    if buf:
-        yield pa.RecordBatch.from_pylist([{n: getattr(s, n) for n in names} for s in buf], schema)
+    def add(self, row: dict[str, Any], counters: Counters) -> None:
+        uid = row["unit_id"]
+        self.seen.setdefault(uid, set()).add(row["part"])
+        self.counters.setdefault(uid, Counters()).merge(counters)
+        self.problems.setdefault(uid, []).extend(row["problems"])
+        self.rows[uid] = self.rows.get(uid, 0) + row["rows"]
+        if row["failed"]:
+            self.failed.append(row["failed"])
+        if row["last"]:
+            self.total[uid] = row["part"] + 1
+        if len(self.seen[uid]) == self.total.get(uid, -1):
+            self._finish(uid, failed=bool(row["failed"]))
 
+    def _finish(self, uid: str, failed: bool) -> None:
+        unit, counters, parts = self.units[uid], self.counters.pop(uid), self.total.pop(uid)
+        problems, rows = self.problems.pop(uid), self.rows.pop(uid)
+        del self.seen[uid]
+        if failed:   # left unmarked: the next run reads it again
+            return
+        self.store.finish_unit(uid, {"uri": unit.uri, "unit": asdict(unit), "rows": rows,
+                                     "parts": parts, "counters": counters.to_dict(),
+                                     "problems": problems[:MAX_PROBLEMS_PER_UNIT]})
 
-class PrepareUnits:
-    """Ray Data actor UDF: one work unit in, its shard + marker written, one summary row out."""
-
-    def __init__(self, language: str, config: dict[str, Any], in_fs: Any, out: Location,
-                 job_config: dict[str, Any], token: int | None = None) -> None:
-        self.language = language
-        self.cfg = PrepareConfig(**config)
-        self.in_fs = in_fs
-        self.store = UnitStore(out, "prepare", job_config)
-        self.store.token = token   # fencing: a worker of a superseded run cannot commit
-        self.steps = _build_steps(language, self.cfg)
-        for step in self.steps:
-            step.setup()
-        self.schema = segment_schema()
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {"unit_id": [], "uri": [], "counters": [], "problems": [], "rows": [],
-                                "failed": []}
-        for i in range(len(batch["uri"])):
-            unit = Unit(uri=str(batch["uri"][i]), kind=str(batch["kind"][i]),
-                        index=int(batch["index"][i]), start=int(batch["start"][i]),
-                        end=int(batch["end"][i]), siteinfo_base=str(batch["siteinfo_base"][i]),
-                        version=str(batch["version"][i]) if "version" in batch else "")
-            counters, problems, rows, failed = self._run_unit(unit)
-            out["unit_id"].append(unit.unit_id)
-            out["uri"].append(unit.uri)
-            out["counters"].append(json.dumps(counters.to_dict()))
-            out["problems"].append(json.dumps(problems, ensure_ascii=False))
-            out["rows"].append(rows)
-            out["failed"].append(failed)
-        return out
-
-    def _run_unit(self, unit: Unit) -> tuple[Counters, list[str], int, str]:
-        """Run one unit; an I/O failure is retried and, if it persists, leaves the unit
-        unmarked (``failed`` names it) so the next run does it again."""
-        wait = IO_BACKOFF_S
-        for attempt in range(1, IO_ATTEMPTS + 1):
-            try:
-                return (*self._attempt_unit(unit), "")
-            except (InputError, OSError) as exc:
-                line = f"{unit.uri}: unit {unit.index}: I/O error (attempt {attempt}/{IO_ATTEMPTS}): {exc}"
-                log.warning("%s", line)
-                if attempt == IO_ATTEMPTS:
-                    counters = Counters()
-                    counters.add("units_failed_io")
-                    return counters, [line], 0, line
-                time.sleep(wait)
-                wait *= 2
-        raise AssertionError("unreachable")
-
-    def _attempt_unit(self, unit: Unit) -> tuple[Counters, list[str], int]:
-        counters = Counters()
-        problems: list[str] = []
-
-        def report(line: str) -> None:
-            log.warning(line)
-            counters.add("problems")
-            if len(problems) < MAX_PROBLEMS_PER_UNIT:
-                problems.append(line)
-
-        start = time.perf_counter()
-        path = resolve(unit.uri).path
-        pages = read_unit(unit, self.in_fs, path, counters, report)
-        segments = run_chain(self.steps, pages, counters)
-        rows = self.store_shard(unit, segments)   # an I/O error propagates: no marker
-        counters.timings["unit_wall"] = time.perf_counter() - start
-        counters.add("rows_written", rows)
-        self.store.finish_unit(unit.unit_id, {"uri": unit.uri, "unit": asdict(unit), "rows": rows,
-                                              "counters": counters.to_dict(), "problems": problems})
-        return counters, problems, rows
-
-    def store_shard(self, unit: Unit, segments: Iterator[Segment]) -> int:
-        from ultralink.sink import write_parquet_atomic
-
-        first = next(segments, None)
-        if first is None:
-            return 0
-
-        def all_segments() -> Iterator[Segment]:
-            yield first
-            yield from segments
-
-        return write_parquet_atomic(self.store.shard(unit.unit_id),
-                                    _batches(all_segments(), self.schema), self.schema)
+    def unfinished(self) -> list[str]:
+        """Units some of whose parts never came back."""
+        return sorted(self.seen)
 
 
 def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -169,6 +94,13 @@ def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | N
         return [], f"{loc.uri}: {getattr(exc, 'reason', exc)}"
     except Exception as exc:  # never let one bad file stop the others
         return [], f"{loc.uri}: {type(exc).__name__}: {exc}"
+
+
+def _expected_parts(units: list[Unit], sizes: dict[str, int]) -> int:
+    """About how many parts the units will make (compressed inputs counted as ~4x their
+    size), so a small job starts one prepare actor, not one per CPU."""
+    total = sum((u.end if u.end >= 0 else sizes.get(u.uri, 0)) - u.start for u in units)
+    return max(1, -(-4 * total // PART_BYTES))
 
 
 @releasing
@@ -218,24 +150,49 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     this_run = Counters()
     failed: list[str] = []
     if pending:
-        pool = max(1, min(cluster_cpus(), len(pending)))
+        by_id = {u.unit_id: u for u in (Unit(**p) for p in pending)}
+        store.clear_units(by_id)   # a unit cut short by a crash starts from nothing
+        cpus = cluster_cpus()
+        sizes = {loc.uri: int(m.group(1)) for loc in files
+                 if (m := re.search(r"size=(\d+)", loc.version))}
+        pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
+        ctx = ray.data.DataContext.get_current()
+        saved = ctx.execution_options.resource_limits, ctx.target_max_block_size
+        # Each part is a block of its own (Ray Data would gather a reader's output into
+        # 128 MB blocks: a late start for the actors, memory that grows with the input), and
+        # the parts in flight are bounded: a reader that outruns the actors waits.
+        ctx.target_max_block_size = PART_BYTES
+        ctx.execution_options.resource_limits = saved[0].copy(
+            object_store_memory=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
         ds = ray.data.from_items(pending, override_num_blocks=len(pending))
+        # Reading takes no CPU slot, so every slot holds a prepare actor: decompressing and
+        # cutting pages is a fraction of the cleaning it feeds. The pool of reader tasks is
+        # capped instead, which also bounds the parts in flight (memory flat in input size).
+        ds = ds.map_batches(ReadParts(in_fs), batch_size=1, num_cpus=0,
+                            compute=ray.data.TaskPoolStrategy(
+                                size=max(1, min(len(pending), round(cpus * READERS_PER_CPU)))))
         ds = ds.map_batches(
-            PrepareUnits, batch_size=1, num_cpus=1,
-            # start every actor at once (the pool would otherwise grow one by one while units
+            PrepareParts, batch_size=1, batch_format="pyarrow", num_cpus=1,
+            # start every actor at once (the pool would otherwise grow one by one while parts
             # wait), but need only one: a busy cluster still makes progress
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool, initial_size=pool),
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus, initial_size=pool,
+                                               max_tasks_in_flight_per_actor=2),
             fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
-                                   "in_fs": in_fs, "out": out, "job_config": job_config,
-                                   "token": store.token})
+                                   "out": out, "job_config": job_config, "token": store.token})
         guard = ErrorGuard(cfg.error_limits, "pages")
-        for row in ds.iter_rows():
-            unit_counters = Counters.from_dict(json.loads(row["counters"]))
-            this_run.merge(unit_counters)
-            guard.add_counts(unit_counters.counts.get("out_read", 0), unit_counters.dropped(),
-                             f"unit {row['unit_id']} of {row['uri']}")
-            if row["failed"]:
-                failed.append(row["failed"])
+        tracker = UnitParts(store, by_id)
+        try:
+            for row in ds.iter_rows():
+                part_counters = summary_counters(row)
+                this_run.merge(part_counters)
+                guard.add_counts(part_counters.counts.get("out_read", 0), part_counters.dropped(),
+                                 f"part {row['part']} of unit {row['unit_id']} "
+                                 f"({by_id[row['unit_id']].uri})")
+                tracker.add(row, part_counters)
+        finally:
+            ctx.execution_options.resource_limits, ctx.target_max_block_size = saved
+        failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
+                                   for uid in tracker.unfinished()]
 
     total = Counters()
     for marker in store.done().values():
@@ -267,7 +224,7 @@ def _report(language: str, inputs: list[str], out: Location, cfg: PrepareConfig,
             problems: list[str], started: float) -> dict[str, Any]:
     c = total.counts
     wall = time.time() - started
-    run_wall = this_run.timings.get("unit_wall", 0.0)
+    run_wall = this_run.timings.get("unit_wall", 0.0) + this_run.timings.get("read", 0.0)
     return {
         "job": "prepare",
         "language": language,
