@@ -47,6 +47,16 @@ class Counters:
             self.timings[k] = self.timings.get(k, 0.0) + v
         return self
 
+    def scoped(self, stage: str) -> StageCounters:
+        """A view whose drops also count under ``stage``, so a summary attributes every
+        drop to the stage that made it (two stages may use the same reason)."""
+        return StageCounters(self, stage)
+
+    def dropped_by(self, stage: str) -> dict[str, int]:
+        """The drops :meth:`scoped` attributed to ``stage``."""
+        prefix = f"{STAGE_DROP}{stage}:"
+        return {k[len(prefix):]: v for k, v in self.counts.items() if k.startswith(prefix)}
+
     def dropped(self) -> dict[str, int]:
         return {k[len("dropped_"):]: v for k, v in self.counts.items() if k.startswith("dropped_")}
 
@@ -57,3 +67,24 @@ class Counters:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Counters:
         return cls(data.get("counts", {}), data.get("timings", {}))
+
+
+STAGE_DROP = "stage_dropped:"
+
+
+class StageCounters:
+    """:class:`Counters` as one stage sees them: everything goes to the shared counters, and
+    each drop is also recorded as ``stage_dropped:<stage>:<reason>``."""
+
+    __slots__ = ("parent", "stage")
+
+    def __init__(self, parent: Counters, stage: str) -> None:
+        self.parent = parent
+        self.stage = stage
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.parent.drop(reason, n)
+        self.parent.add(f"{STAGE_DROP}{self.stage}:{reason}", n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.parent, name)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ultralink.counters import Counters
 from ultralink.stage import Step
+
+log = logging.getLogger("ultralink.chain")
 
 
 def run_chain(steps: Sequence[Step[Any, Any]], items: Iterable[Any], counters: Counters,
@@ -19,7 +22,9 @@ def run_chain(steps: Sequence[Step[Any, Any]], items: Iterable[Any], counters: C
     """
     it: Iterator[Any] = _measure(source, iter(items), counters)
     for step in steps:
-        it = _measure(step.name, step.run(_count(f"in_{step.name}", it, counters), counters), counters)
+        scoped = counters.scoped(step.name)   # its drops are attributed to it in the summary
+        it = _measure(step.name, step.run(_count(f"in_{step.name}", it, counters), scoped),  # type: ignore[arg-type]
+                      counters)
     return it
 
 
@@ -43,12 +48,27 @@ def _measure(name: str, items: Iterator[Any], counters: Counters) -> Iterator[An
         yield item
 
 
-def stage_summary(names: Sequence[str], counters: Counters, source: str = "read") -> list[dict[str, Any]]:
-    """Per-stage rows (in, out, dropped by reason, exclusive seconds, records/s) for the report."""
+def stage_summary(steps: Sequence[Any], counters: Counters,
+                  source: str = "read") -> list[dict[str, Any]]:
+    """Per-stage rows (in, out, dropped by reason, exclusive seconds, records/s) for the report.
+
+    ``steps``: the chain's steps or their classes (each declares ``name``). Each step's drops
+    are the ones :func:`run_chain` attributed to it (``Counters.scoped``); the source's are
+    every drop no step made (the reader's)."""
     rows = []
     upstream = 0.0
     dropped = counters.dropped()
-    for name in [source, *names]:
+    by_step = {step.name: counters.dropped_by(step.name) for step in steps}
+    for attributed in by_step.values():
+        for reason, n in attributed.items():
+            dropped[reason] -= n
+    for step in steps:
+        undeclared = [r for r in by_step[step.name]
+                      if r not in getattr(step, "drops", ()) and not r.startswith("error:")]
+        if undeclared:  # the declaration is the stage's contract: say when code outgrew it
+            log.warning("stage %s dropped with undeclared reason(s) %s", step.name, undeclared)
+    by_step = {source: {r: n for r, n in dropped.items() if n}, **by_step}
+    for name in [source, *(step.name for step in steps)]:
         incl = counters.timings.get(f"incl_{name}", 0.0)
         secs = max(incl - upstream, 0.0)
         upstream = incl
@@ -60,21 +80,11 @@ def stage_summary(names: Sequence[str], counters: Counters, source: str = "read"
             "stage": name,
             "in": n_in,
             "out": n_out,
-            "dropped": {r: n for r, n in dropped.items() if r in _STAGE_REASONS.get(name, ())},
+            "dropped": dict(sorted(by_step[name].items())),
             "seconds": round(secs, 3),
             "records_per_s": round(n_in / secs, 1) if secs > 0 else None,
         })
     return rows
-
-
-# Which drop reasons belong to which stage, so the summary can attribute them.
-_STAGE_REASONS: dict[str, tuple[str, ...]] = {
-    "read": ("parse_error",),
-    "clean": ("namespace", "redirect", "disambiguation", "empty", "parse_error"),
-    "language": ("language",),
-    "doc_length": ("too_short", "too_long"),
-    "segment": ("remainder",),
-}
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:

@@ -27,7 +27,7 @@ from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
 from ultralink.pipeline.error_guard import ErrorGuard
-from ultralink.pipeline.prepare_parts import STAGES, PrepareParts, summary_counters
+from ultralink.pipeline.prepare_parts import PrepareParts, step_classes, summary_counters
 from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
 from ultralink.pipeline.runner import JobSummary
 from ultralink.sink import JobIncomplete, UnitStore
@@ -238,7 +238,7 @@ def _report(language: str, inputs: list[str], out: Location, cfg: PrepareConfig,
         "segments_written": c.get("rows_written", 0),
         "tokens": c.get("segment_tokens", 0),
         "long_sentence_splits": c.get("long_sentence_splits", 0),
-        "stages": stage_summary(STAGES, total),
+        "stages": stage_summary(step_classes(), total),
         "this_run": {"documents_seen": this_run.counts.get("pages_read", 0),
                      "segments": this_run.counts.get("rows_written", 0),
                      "worker_seconds": round(run_wall, 3)},

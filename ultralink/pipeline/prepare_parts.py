@@ -25,7 +25,6 @@ from ultralink.pipeline.read_parts import Part, part_from_row
 from ultralink.records import Segment, segment_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
 
-STAGES = ("clean", "language", "t2s", "doc_length", "segment")
 BATCH_ROWS = 2048
 
 SUMMARY_SCHEMA = pa.schema([
@@ -40,13 +39,21 @@ SUMMARY_SCHEMA = pa.schema([
 ])
 
 
-def build_steps(language: str, cfg: PrepareConfig) -> list:
-    """The chain's steps, set up (models loaded) in this process."""
+def step_classes() -> tuple[type, ...]:
+    """The chain, in order: each step declares its name and drop reasons (the report's
+    per-stage table is built from them)."""
     from ultralink.text.chinese import ToSimplified
     from ultralink.text.clean import CleanWikitext
     from ultralink.text.langid import LanguageFilter
     from ultralink.text.segment import DocLengthFilter, SegmentDocuments
 
+    return CleanWikitext, LanguageFilter, ToSimplified, DocLengthFilter, SegmentDocuments
+
+
+def build_steps(language: str, cfg: PrepareConfig) -> list:
+    """The chain's steps, set up (models loaded) in this process."""
+    CleanWikitext, LanguageFilter, ToSimplified, DocLengthFilter, SegmentDocuments = (
+        step_classes())
     steps = [
         CleanWikitext(language),
         LanguageFilter(language, threshold=cfg.langid_threshold, model_path=cfg.fasttext_model,

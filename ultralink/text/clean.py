@@ -646,6 +646,7 @@ class CleanWikitext(Step[Page, Document]):
     """
 
     name = "clean"
+    drops = ("namespace", "redirect", "disambiguation", "empty", "parse_error")
 
     def __init__(self, language: str) -> None:
         get_language(language)  # fail at construction on an unknown language

@@ -136,6 +136,7 @@ class LanguageFilter(Filter[Document]):
     """
 
     name = "language"
+    drops = ("language",)
 
     def __init__(self, language: str, threshold: float = 0.5, model_path: str | None = None,
                  chars: int = 2000) -> None:

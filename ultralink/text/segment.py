@@ -388,6 +388,7 @@ class DocLengthFilter(Filter[Document]):
     """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``."""
 
     name = "doc_length"
+    drops = ("too_short", "too_long")
 
     def __init__(self, min_tokens: int = 1000, max_tokens: int = 10000,
                  encoding: str = DEFAULT_ENCODING) -> None:
@@ -425,6 +426,7 @@ class SegmentDocuments(Step[Document, Segment]):
     """Documents in, sentence-aligned segments out; reads doc_id/title/url/language/text."""
 
     name = "segment"
+    drops = ("remainder",)
 
     def __init__(self, min_tokens: int = 1000, max_tokens: int = 2000,
                  encoding: str = DEFAULT_ENCODING) -> None:
