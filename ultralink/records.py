@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
 @dataclass(slots=True)
@@ -81,31 +82,66 @@ class Turn:
     content: str
 
 
+class Source(TypedDict, total=False):
+    """Where a record came from (the ``source`` struct column); absent fields are null."""
+
+    dataset: str | None        # sharegpt, metamathqa, gsm8k, magicoder-oss, wikipedia, …
+    id: str | None             # original record id (English original for translations)
+    title: str | None
+    url: str | None
+    doc_id: str | None
+    segment_index: int | None
+    schema: str | None         # the input schema the reader detected
+    file: str | None
+
+
+class Meta(TypedDict, total=False):
+    """How a record was made (the ``meta`` struct column); absent fields are null."""
+
+    question_kinds: list[str] | None   # initial / in_depth / expansive per turn
+    question_tokens: list[int] | None
+    answer_tokens: list[int] | None
+    retries: list[int] | None
+    model: str | None
+    prompt_version: str | None
+    seed: int | None
+    criteria: list[dict] | None
+    translated_from: str | None
+    tokens_generated: int | None
+
+
+SOURCE_FIELDS = tuple(Source.__annotations__)
+META_FIELDS = tuple(Meta.__annotations__)
+
+
 @dataclass(slots=True)
 class Conversation:
     """One SFT record in the schema every stage writes (DESIGN.md data contracts).
 
-    ``source`` and ``meta`` are fixed structs (columns, not free-form dicts): fields that do
-    not apply stay empty/None.
+    ``source`` and ``meta`` are the typed :class:`Source` / :class:`Meta` structs: a key
+    outside them is an error, never a silently null column. ``group`` is transient (never
+    written): what pruning groups by (MetaMathQA's ``original_question``).
     """
 
     id: str
     language: str
     subset: str
     messages: list[Turn]
-    source: dict = field(default_factory=dict)   # keys: SOURCE_FIELDS
-    meta: dict = field(default_factory=dict)     # keys: META_FIELDS
+    source: Source = field(default_factory=lambda: Source())
+    meta: Meta = field(default_factory=lambda: Meta())
+    group: str | None = None
 
     def to_row(self) -> dict:
+        for name, value, fields in (("source", self.source, SOURCE_FIELDS),
+                                    ("meta", self.meta, META_FIELDS)):
+            unknown = sorted(set(value) - set(fields))
+            if unknown:
+                raise ValueError(f"record {self.id}: {name} has no field(s) {unknown}; "
+                                 f"it has {list(fields)}")
         return {"id": self.id, "language": self.language, "subset": self.subset,
                 "messages": [{"role": t.role, "content": t.content} for t in self.messages],
                 "source": {k: self.source.get(k) for k in SOURCE_FIELDS},
                 "meta": {k: self.meta.get(k) for k in META_FIELDS}}
-
-
-SOURCE_FIELDS = ("dataset", "id", "title", "url", "doc_id", "segment_index", "schema", "file")
-META_FIELDS = ("question_kinds", "question_tokens", "answer_tokens", "retries", "model",
-               "prompt_version", "seed", "criteria", "translated_from", "tokens_generated")
 
 
 def conversation_type():

@@ -32,10 +32,10 @@ from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.counters import Counters
-from ultralink.fs import Location, NoInput, expand_inputs, resolve
+from ultralink.fs import Location, NoInput, resolve
 from ultralink.languages import get_language
 from ultralink.lease import releasing
-from ultralink.pipeline.runner import JobSummary
+from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
 from ultralink.ids import digest
@@ -86,8 +86,8 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) ->
                     log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
                               type(exc).__name__, exc)
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
-            if isinstance(conv.source.get("original_question"), str):  # stable across workers
-                groups[records[-1][1]] = text_hash(conv.source["original_question"])
+            if isinstance(conv.group, str):  # stable across workers
+                groups[records[-1][1]] = text_hash(conv.group)
     except SchemaError as exc:
         error = str(exc)
     except (OSError, ValueError) as exc:
@@ -256,17 +256,11 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
 
             prompt_version += f";criteria_filter.yaml@{CriteriaPrompt.load(prompts_dir).version}"
 
-    started = time.time()
-    out = resolve(output)
     job_config = {"language": language, "subset": subset, "agnostic": cfg.identity(),
                   "engine": {"engine": engine.engine, "model": engine.model} if translate else None,
                   "style": style, "granularity": granularity, "prompt_version": prompt_version}
-    files, problems = expand_inputs(inputs)   # checks before writing anything
-    if len({loc.is_s3 for loc in files}) > 1:
-        raise ValueError("mixing local and s3:// inputs in one job is not supported")
-    store = UnitStore(out, "agnostic", job_config)
-    store.open(overwrite)
-    store.record_inputs(files)
+    job = UnitJob.open("agnostic", inputs, output, job_config, overwrite)  # inputs checked first
+    out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
 
     init_ray(ray_address)
     # 1. scan every file once (ids only) --------------------------------------------------
@@ -429,22 +423,18 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         problems.append(f"{len(incomplete)} units did not receive all rows: {incomplete[:5]}")
         log.error("units incomplete: %s", incomplete[:5])
 
-    total = Counters()
-    for marker in store.done().values():
-        total.merge(marker["counters"])
+    total = job.totals()
     report = _report(language, subset, inputs, out, cfg, engine if translate else None, style,
                      granularity, files, files_ok, read, pre, taken, len(candidates),
                      len(selected), size, {"rounds": rounds, "drawn": drawn, "pool": pool_size},
                      planned, ran, total, this_run, rejects, llm_report, llm_wall, problems,
                      started)
-    report["summary"] = JobSummary(
+    job.finish(report, JobSummary(
         records_in=report["read"], records_out=report["written"], dropped=report["dropped"],
         tokens=report["tokens"]["completion"], tokens_kind="generated",
-        run_tokens=report["this_run"]["completion_tokens"]).to_dict()
-    store.write_report(report)
-    store.write_manifest(status="done" if not incomplete else "incomplete",
-                         units_total=len(planned), units_done=len(store.done()),
-                         conversations=report["written"])
+        run_tokens=report["this_run"]["completion_tokens"]),
+        status="done" if not incomplete else "incomplete", units_total=len(planned),
+        conversations=report["written"])
     if progress:
         print(summary_text(report))
     if files_ok == 0 or (read.counts.get("read", 0) == 0 and problems):

@@ -22,14 +22,14 @@ from typing import Any
 
 from ultralink.config import PrepareConfig
 from ultralink.counters import Counters
-from ultralink.fs import Location, NoInput, expand_inputs, resolve
+from ultralink.fs import Location, NoInput
 from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
 from ultralink.pipeline.error_guard import ErrorGuard
 from ultralink.pipeline.prepare_parts import PrepareParts, step_classes, summary_counters
 from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
-from ultralink.pipeline.runner import JobSummary
+from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, Unit, plan_units
 
@@ -113,13 +113,9 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
 
     get_language(language)  # fail fast on an unknown language
     cfg = config or PrepareConfig()
-    started = time.time()
-    out = resolve(output)
     job_config = {"language": language, "prepare": cfg.model_dump(exclude={"error_limits"})}
-    files, problems = expand_inputs(inputs)   # checks (S3 reachable) before writing anything
-    store = UnitStore(out, "prepare", job_config)
-    store.open(overwrite)
-    store.record_inputs(files)
+    job = UnitJob.open("prepare", inputs, output, job_config, overwrite)  # inputs checked first
+    out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
 
     init_ray(ray_address)
     plan_task = ray.remote(num_cpus=1)(_plan)
@@ -142,10 +138,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     log.info("prepare %s: %d files, %d units (%d already done, %d to run)",
              language, len(files), len(units), len(units) - len(pending), len(pending))
 
-    in_fs = files[0].fs if files else out.fs
-    fs_by_scheme = {loc.is_s3: loc.fs for loc in files}
-    if len(fs_by_scheme) > 1:
-        raise ValueError("mixing local and s3:// inputs in one job is not supported; run them separately")
+    in_fs = files[0].fs if files else out.fs   # one scheme for all inputs (UnitJob.open)
 
     this_run = Counters()
     failed: list[str] = []
@@ -194,21 +187,18 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
         failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
                                    for uid in tracker.unfinished()]
 
-    total = Counters()
+    total = job.totals()
     for marker in store.done().values():
-        total.merge(marker["counters"])
         problems.extend(marker.get("problems", []))
     problems.extend(failed)
     report = _report(language, inputs, out, cfg, files, files_ok, units, pending, total, this_run,
                      problems, started)
     report["units"]["failed_io"] = len(failed)
-    report["summary"] = JobSummary(
+    job.finish(report, JobSummary(
         records_in=report["documents"]["seen"], records_out=report["segments_written"],
-        dropped=report["dropped"], tokens=report["tokens"], tokens_kind="segment").to_dict()
-    store.write_report(report)
-    store.write_manifest(status="incomplete" if failed else "done", units_total=len(units),
-                         units_done=len(store.done()), segments=report["segments_written"],
-                         tokens=report["tokens"])
+        dropped=report["dropped"], tokens=report["tokens"], tokens_kind="segment"),
+        status="incomplete" if failed else "done", units_total=len(units),
+        segments=report["segments_written"], tokens=report["tokens"])
     print(summary_text(report))
     if failed:
         raise JobIncomplete(f"{len(failed)} unit(s) failed on I/O and were not marked done "

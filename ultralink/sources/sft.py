@@ -429,8 +429,8 @@ def to_conversation(rec: dict, schema: Schema, subset: str, uri: str,
     return Conversation(
         id=str(source_id), language="en", subset=subset, messages=turns,
         source={"dataset": schema.dataset, "id": str(source_id), "schema": name, "file": uri,
-                "title": rec.get("type") if name == "metamathqa" else None,
-                "original_question": rec.get("original_question")})  # pruning only, not a column
+                "title": rec.get("type") if name == "metamathqa" else None},
+        group=rec.get("original_question"))  # pruning only, not a column
 
 
 def read_sft(loc: Location, subset: str, counters: Counters, log: Log,

@@ -20,7 +20,7 @@ from ultralink.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
-from ultralink.records import conversation_type, counts_type
+from ultralink.records import Conversation, Turn, conversation_type, counts_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult
 from ultralink.specific.prompts import PromptBuilder, load_prompts
 from ultralink.specific.validate import MessageValidator
@@ -135,20 +135,17 @@ class DialogueStage(LLMStage):
             question = turn.question
             if i == 0 and self.cfg.document_in_first_message:
                 question = self._builder.document_block(row["text"]) + "\n" + question
-            messages += [{"role": "user", "content": question},
-                         {"role": "assistant", "content": turn.answer}]
-        return {
-            "id": conv_id, "language": self.language, "subset": SUBSET, "messages": messages,
-            "source": {"dataset": "wikipedia", "id": row["id"], "title": row.get("title"),
-                       "url": row.get("url"), "doc_id": row.get("doc_id"),
-                       "segment_index": row.get("segment_index"), "schema": "segment",
-                       "file": row.get("source_file")},
-            "meta": {"question_kinds": res.kinds, "question_tokens": res.question_tokens,
-                     "answer_tokens": res.answer_tokens, "retries": res.retries,
-                     "model": self.model, "prompt_version": self._version, "seed": self.seed,
-                     "criteria": None, "translated_from": None,
-                     "tokens_generated": res.tokens_generated},
-        }
+            messages += [Turn("user", question), Turn("assistant", turn.answer)]
+        return Conversation(
+            id=conv_id, language=self.language, subset=SUBSET, messages=messages,
+            source={"dataset": "wikipedia", "id": row["id"], "title": row.get("title"),
+                    "url": row.get("url"), "doc_id": row.get("doc_id"),
+                    "segment_index": row.get("segment_index"), "schema": "segment",
+                    "file": row.get("source_file")},
+            meta={"question_kinds": res.kinds, "question_tokens": res.question_tokens,
+                  "answer_tokens": res.answer_tokens, "retries": res.retries,
+                  "model": self.model, "prompt_version": self._version, "seed": self.seed,
+                  "tokens_generated": res.tokens_generated}).to_row()
 
     async def __call__(self, batch: Any) -> pa.Table:
         """The base stage's table, with typed conversations and stats on dropped rows too."""
