@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 from ultralink.counters import Counters
 from ultralink.fs import resolve
 from ultralink.records import Page
-from ultralink.sources.wikipedia import Unit, plan_units, read_unit
+from ultralink.sources.wikipedia import InputUnit, plan_units, read_unit
 
 NS11 = "http://www.mediawiki.org/xml/export-0.11/"
 SITEINFO = """  <siteinfo>
@@ -59,7 +59,7 @@ def write(path: Path, data: bytes | str) -> Path:
 
 
 def read_all(path: Path | str, unit_bytes: int = 64 << 20
-             ) -> tuple[list[Page], Counters, list[str], list[Unit]]:
+             ) -> tuple[list[Page], Counters, list[str], list[InputUnit]]:
     loc = resolve(str(path))
     units = plan_units(loc, unit_bytes)
     counters, logs, pages = Counters(), [], []

@@ -17,7 +17,7 @@ from sources_helpers import dump_xml, ids, multistream, page_xml, read_all, writ
 
 from ultralink.counters import Counters
 from ultralink.fs import resolve
-from ultralink.sources.wikipedia import InputError, Unit, plan_units, read_unit
+from ultralink.sources.wikipedia import InputError, InputUnit, plan_units, read_unit
 
 PAGES = [page_xml(1, title="Alpha beta"), page_xml(2, ns=4, title="Wikipedia:About"),
          page_xml(3, title="Gamma", redirect="Alpha beta", text="#REDIRECT [[Alpha beta]]"),
@@ -252,7 +252,7 @@ def test_missing_and_empty_file(tmp_path):
         plan_units(resolve(str(tmp_path / "nope.xml")), 1 << 20)
     with pytest.raises(InputError, match="empty file"):
         plan_units(resolve(str(write(tmp_path / "empty.xml", b""))), 1 << 20)
-    unit = Unit(str(tmp_path / "gone.xml"), "mediawiki", 0)
+    unit = InputUnit(str(tmp_path / "gone.xml"), "mediawiki", 0)
     loc = resolve(unit.uri)
     with pytest.raises(InputError, match="no such file"):
         list(read_unit(unit, loc.fs, loc.path, Counters(), print))

@@ -31,7 +31,7 @@ from ultralink.pipeline.prepare_parts import PrepareParts, step_classes, summary
 from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.sink import JobIncomplete, UnitStore
-from ultralink.sources.wikipedia import InputError, Unit, plan_units
+from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
 
 log = logging.getLogger("ultralink.prepare")
 
@@ -47,7 +47,7 @@ class UnitParts:
     Holds only counts per unit in flight, never texts.
     """
 
-    def __init__(self, store: UnitStore, units: dict[str, Unit]) -> None:
+    def __init__(self, store: UnitStore, units: dict[str, InputUnit]) -> None:
         self.store = store
         self.units = units
         self.seen: dict[str, set[int]] = {}
@@ -96,7 +96,7 @@ def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | N
         return [], f"{loc.uri}: {type(exc).__name__}: {exc}"
 
 
-def _expected_parts(units: list[Unit], sizes: dict[str, int]) -> int:
+def _expected_parts(units: list[InputUnit], sizes: dict[str, int]) -> int:
     """About how many parts the units will make (compressed inputs counted as ~4x their
     size), so a small job starts one prepare actor, not one per CPU."""
     total = sum((u.end if u.end >= 0 else sizes.get(u.uri, 0)) - u.start for u in units)
@@ -130,11 +130,11 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             files_ok += 1
         units.extend(file_units)
 
-    stale = store.drop_stale(Unit(**u).unit_id for u in units)
+    stale = store.drop_stale(InputUnit(**u).unit_id for u in units)
     if stale:
         log.info("removed %d unit(s) of changed or removed inputs: %s", len(stale), stale[:5])
     done = store.done()
-    pending = [u for u in units if Unit(**u).unit_id not in done]
+    pending = [u for u in units if InputUnit(**u).unit_id not in done]
     log.info("prepare %s: %d files, %d units (%d already done, %d to run)",
              language, len(files), len(units), len(units) - len(pending), len(pending))
 
@@ -143,7 +143,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     this_run = Counters()
     failed: list[str] = []
     if pending:
-        by_id = {u.unit_id: u for u in (Unit(**p) for p in pending)}
+        by_id = {u.unit_id: u for u in (InputUnit(**p) for p in pending)}
         store.clear_units(by_id)   # a unit cut short by a crash starts from nothing
         cpus = cluster_cpus()
         sizes = {loc.uri: int(m.group(1)) for loc in files

@@ -23,7 +23,7 @@ import pyarrow.fs as pafs
 from ultralink.counters import Counters
 from ultralink.fs import resolve
 from ultralink.records import Page
-from ultralink.sources.wikipedia import InputError, Unit, read_unit
+from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
 log = logging.getLogger("ultralink.prepare")
 
@@ -37,7 +37,7 @@ IO_BACKOFF_S = 2.0     # first wait between attempts (doubles)
 class Part:
     """Consecutive pages of one unit, with what reading them counted."""
 
-    unit: Unit
+    unit: InputUnit
     index: int
     pages: list[Page]
     counters: Counters = field(default_factory=Counters)
@@ -46,7 +46,7 @@ class Part:
     failed: str = ""      # the unit could not be read (I/O): it must not be marked done
 
 
-def read_parts(unit: Unit, fs: pafs.FileSystem, part_bytes: int = PART_BYTES) -> Iterator[Part]:
+def read_parts(unit: InputUnit, fs: pafs.FileSystem, part_bytes: int = PART_BYTES) -> Iterator[Part]:
     """Yield ``unit``'s pages in parts; the last one has ``last`` set.
 
     An I/O failure before the first part is retried with backoff; one that persists, or
@@ -73,7 +73,7 @@ def read_parts(unit: Unit, fs: pafs.FileSystem, part_bytes: int = PART_BYTES) ->
             wait *= 2
 
 
-def _cut(unit: Unit, fs: pafs.FileSystem, part_bytes: int) -> Iterator[Part]:
+def _cut(unit: InputUnit, fs: pafs.FileSystem, part_bytes: int) -> Iterator[Part]:
     counters = Counters()          # the reader counts into this one; each part takes a copy
     problems: list[str] = []
     reported = 0
@@ -123,7 +123,7 @@ def _cut(unit: Unit, fs: pafs.FileSystem, part_bytes: int) -> Iterator[Part]:
 # --------------------------------------------------------------------------- Ray Data rows
 
 _PAGE_FIELDS = [f.name for f in fields(Page)]
-_UNIT_FIELDS = [f.name for f in fields(Unit)]
+_UNIT_FIELDS = [f.name for f in fields(InputUnit)]
 
 PART_SCHEMA = pa.schema([
     ("unit", pa.struct([("uri", pa.string()), ("kind", pa.string()), ("index", pa.int64()),
@@ -155,14 +155,14 @@ def part_table(part: Part) -> pa.Table:
 
 def part_from_row(row: dict[str, Any]) -> Part:
     """The inverse of :func:`part_table` for one row of it (``Table.to_pylist()``)."""
-    return Part(Unit(**row["unit"]), row["part"], [Page(**p) for p in row["pages"]],
+    return Part(InputUnit(**row["unit"]), row["part"], [Page(**p) for p in row["pages"]],
                 Counters(dict(row["counts"]), dict(row["timings"])), list(row["problems"]),
                 row["last"], row["failed"])
 
 
-def unit_of(batch: dict[str, np.ndarray], i: int) -> Unit:
-    """Row ``i`` of a batch of planned units (``asdict(Unit)`` rows)."""
-    return Unit(**{name: batch[name][i].item() if hasattr(batch[name][i], "item")
+def unit_of(batch: dict[str, np.ndarray], i: int) -> InputUnit:
+    """Row ``i`` of a batch of planned units (``asdict(InputUnit)`` rows)."""
+    return InputUnit(**{name: batch[name][i].item() if hasattr(batch[name][i], "item")
                    else batch[name][i] for name in _UNIT_FIELDS if name in batch})
 
 

@@ -14,14 +14,14 @@ from urllib.parse import quote
 from xml.sax.saxutils import unescape
 
 from ultralink.records import Page
-from ultralink.sources.units import (
+from ultralink.sources.byteio import (
     BZ2_STREAM,
     CHUNK,
     OUT_MAX,
     Cursor,
     InputError,
     TagFormat,
-    Unit,
+    InputUnit,
 )
 
 _TITLE = re.compile(rb"<title>([^<]{0,300})</title>")
@@ -48,7 +48,7 @@ def page_label(data: bytes) -> str:
     return f"{title!r} (id {i.group(1).decode()})" if i else repr(title)
 
 
-def parse_page(data: bytes, unit: Unit) -> Page | str:
+def parse_page(data: bytes, unit: InputUnit) -> Page | str:
     """One ``<page>…</page>`` fragment as a Page, or the reason it cannot be one."""
     try:
         root = ET.fromstring(data.decode("utf-8", "replace"))

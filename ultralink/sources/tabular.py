@@ -18,13 +18,13 @@ import pyarrow.parquet as pq
 
 from ultralink.counters import Counters
 from ultralink.records import Page
-from ultralink.sources.units import (
+from ultralink.sources.byteio import (
     MAX_RECORD,
     Cursor,
     InputError,
     Log,
     Reporter,
-    Unit,
+    InputUnit,
     compression_of,
     has_utf16_bom,
     iter_decoded,
@@ -34,7 +34,7 @@ from ultralink.sources.wikiextractor import strip_title_line
 REQUIRED = ("id", "title", "text")
 
 
-def page_from_row(row: dict[str, Any], unit: Unit, *, strip_title: bool = False) -> Page | str:
+def page_from_row(row: dict[str, Any], unit: InputUnit, *, strip_title: bool = False) -> Page | str:
     """A JSON object or Parquet row as a Page, or the reason it cannot be one."""
     values: dict[str, str] = {}
     for key in (*REQUIRED, "url"):
@@ -61,7 +61,7 @@ def page_from_row(row: dict[str, Any], unit: Unit, *, strip_title: bool = False)
 
 # --------------------------------------------------------------------------- JSON lines
 
-def read_jsonl(unit: Unit, fs: pafs.FileSystem, path: str, counters: Counters,
+def read_jsonl(unit: InputUnit, fs: pafs.FileSystem, path: str, counters: Counters,
                log: Log) -> Iterator[Page]:
     rep = Reporter(unit.uri, counters, log)
     strip_title = unit.kind == "wikiextractor-json"
@@ -144,37 +144,37 @@ def _open_parquet(fs: pafs.FileSystem, path: str, uri: str) -> pq.ParquetFile:
         raise InputError(uri, f"not a readable Parquet file ({e})") from None
 
 
-def plan_parquet(fs: pafs.FileSystem, path: str, uri: str, unit_bytes: int) -> list[Unit]:
+def plan_parquet(fs: pafs.FileSystem, path: str, uri: str, unit_bytes: int) -> list[InputUnit]:
     """Runs of row groups of about ``unit_bytes`` compressed bytes; checks columns first."""
     with _open_parquet(fs, path, uri) as pf:
         return _plan_row_groups(pf, uri, unit_bytes)
 
 
-def _plan_row_groups(pf: pq.ParquetFile, uri: str, unit_bytes: int) -> list[Unit]:
+def _plan_row_groups(pf: pq.ParquetFile, uri: str, unit_bytes: int) -> list[InputUnit]:
     names = pf.schema_arrow.names
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise InputError(uri, f"Parquet file lacks column(s) {', '.join(missing)} "
                          f"(has: {', '.join(names)})")
     md = pf.metadata
-    units: list[Unit] = []
+    units: list[InputUnit] = []
     first, size = 0, 0
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
         size += sum(rg.column(c).total_compressed_size for c in range(rg.num_columns))
         if size >= unit_bytes or i == md.num_row_groups - 1:
-            units.append(Unit(uri, "parquet", len(units), first, i + 1))
+            units.append(InputUnit(uri, "parquet", len(units), first, i + 1))
             first, size = i + 1, 0
-    return units or [Unit(uri, "parquet", 0, 0, 0)]
+    return units or [InputUnit(uri, "parquet", 0, 0, 0)]
 
 
-def read_parquet(unit: Unit, fs: pafs.FileSystem, path: str, counters: Counters,
+def read_parquet(unit: InputUnit, fs: pafs.FileSystem, path: str, counters: Counters,
                  log: Log) -> Iterator[Page]:
     with _open_parquet(fs, path, unit.uri) as pf:
         yield from _read_row_groups(pf, unit, Reporter(unit.uri, counters, log), counters)
 
 
-def _read_row_groups(pf: pq.ParquetFile, unit: Unit, rep: Reporter,
+def _read_row_groups(pf: pq.ParquetFile, unit: InputUnit, rep: Reporter,
                      counters: Counters) -> Iterator[Page]:
     """Row group by row group, so a corrupt group costs only itself and memory stays small."""
     md = pf.metadata

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ultralink.records import Page
-from ultralink.sources.units import TagFormat, Unit
+from ultralink.sources.byteio import TagFormat, InputUnit
 
 _ATTR = {name: re.compile(name + r'="([^"\n]*)"') for name in ("id", "url")}
 _TITLE = re.compile(r'title="(.*)"\s*>\s*$')   # greedy: a title may itself contain quotes
@@ -33,7 +33,7 @@ def strip_title_line(text: str, title: str) -> str:
     return body.strip("\n")
 
 
-def parse_doc(data: bytes, unit: Unit) -> Page | str:
+def parse_doc(data: bytes, unit: InputUnit) -> Page | str:
     """One ``<doc …>…</doc>`` record as a Page, or the reason it cannot be one."""
     text = data.decode("utf-8", "replace")
     header, _, body = text.partition("\n")

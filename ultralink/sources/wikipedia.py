@@ -42,12 +42,12 @@ from ultralink.fs import Location
 from ultralink.records import Page
 from ultralink.sources import mediawiki, tabular
 from ultralink.sources.mediawiki import PAGE_FORMAT
-from ultralink.sources.units import (
+from ultralink.sources.byteio import (
     KINDS,
     Cursor,
     InputError,
     Log,
-    Unit,
+    InputUnit,
     compression_of,
     has_utf16_bom,
     iter_decoded,
@@ -56,7 +56,7 @@ from ultralink.sources.units import (
 )
 from ultralink.sources.wikiextractor import DOC_FORMAT
 
-__all__ = ["KINDS", "InputError", "Unit", "plan_units", "read_unit"]
+__all__ = ["KINDS", "InputError", "InputUnit", "plan_units", "read_unit"]
 
 _HEAD = 256 << 10
 _FIRST_TAG = re.compile(r"(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*"
@@ -64,7 +64,7 @@ _FIRST_TAG = re.compile(r"(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>
 _EXTRACTOR_JSON = re.compile(r'\{"id":\s*"\d+",\s*(?:"revid":\s*"\d*",\s*)?"url":')
 
 
-def plan_units(loc: Location, unit_bytes: int) -> list[Unit]:
+def plan_units(loc: Location, unit_bytes: int) -> list[InputUnit]:
     """Split one input file into deterministic work units (same file, same units).
 
     Raises :class:`InputError` for a missing, empty, unrecognised or unreadable file.
@@ -102,10 +102,10 @@ def plan_units(loc: Location, unit_bytes: int) -> list[Unit]:
                 kind = "mediawiki-multistream"
         if kind == "mediawiki-multistream" or splittable:
             return _ranges(loc.uri, kind, info.size, unit_bytes, base)
-        return [Unit(loc.uri, kind, 0, 0, -1, base)]
+        return [InputUnit(loc.uri, kind, 0, 0, -1, base)]
 
 
-def read_unit(unit: Unit, fs: pafs.FileSystem, path: str, counters: Counters,
+def read_unit(unit: InputUnit, fs: pafs.FileSystem, path: str, counters: Counters,
               log: Log) -> Iterator[Page]:
     """Yield the pages of one unit; counts ``pages_read``, drops and errors in ``counters``.
 
@@ -127,9 +127,9 @@ def read_unit(unit: Unit, fs: pafs.FileSystem, path: str, counters: Counters,
         raise InputError(unit.uri, f"unknown unit kind {unit.kind!r} (expected one of {KINDS})")
 
 
-def _ranges(uri: str, kind: str, size: int, unit_bytes: int, base: str) -> list[Unit]:
+def _ranges(uri: str, kind: str, size: int, unit_bytes: int, base: str) -> list[InputUnit]:
     n = max(1, -(-size // unit_bytes))
-    return [Unit(uri, kind, i, i * unit_bytes, -1 if i == n - 1 else (i + 1) * unit_bytes, base)
+    return [InputUnit(uri, kind, i, i * unit_bytes, -1 if i == n - 1 else (i + 1) * unit_bytes, base)
             for i in range(n)]
 
 

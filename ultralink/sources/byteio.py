@@ -1,4 +1,5 @@
-"""Work units and the byte-level plumbing every input reader shares.
+"""Input units (independently readable byte ranges or row groups of one file) and the
+byte-level plumbing every input reader shares.
 
 A dump of tens of GB must become many small, deterministic work units (DESIGN.md, "Resume
 and idempotence"), and every reader needs the same content sniffing, decompression and record
@@ -43,7 +44,7 @@ Break = Callable[[str, str, int], None]   # (kind "truncated"|"corrupt", detail,
 
 
 @dataclass(frozen=True, slots=True)
-class Unit:
+class InputUnit:
     """One independently readable piece of one input file; picklable and deterministic."""
 
     uri: str            # the input as the user named it (local path or s3://...)
@@ -460,7 +461,7 @@ class TagFormat:
     closer: bytes                                   # b"</page>"
     noun: str                                       # "page" (for log lines)
     label: Callable[[bytes], str]                   # short name of a record for log lines
-    parse: Callable[[bytes, Unit], Page | str]      # a Page, or the reason it was skipped
+    parse: Callable[[bytes, InputUnit], Page | str]      # a Page, or the reason it was skipped
     trailer: bytes = b""                            # b"</mediawiki" when the format has one
     follow: bytes = b" \t\r\n>"
 
@@ -484,7 +485,7 @@ class Reporter:
         self.log(f"{self.uri}: skipped {detail}")
 
 
-def read_tagged(unit: Unit, fs: pafs.FileSystem, path: str, fmt: TagFormat,
+def read_tagged(unit: InputUnit, fs: pafs.FileSystem, path: str, fmt: TagFormat,
                 counters: Counters, log: Log) -> Iterator[Page]:
     """Read one unit of a tag-delimited file (MediaWiki XML, wikiextractor ``<doc>``).
 
@@ -519,7 +520,7 @@ def read_tagged(unit: Unit, fs: pafs.FileSystem, path: str, fmt: TagFormat,
             yield page
 
 
-def _finish(sp: RecordSplitter, unit: Unit, fmt: TagFormat, rep: Reporter, where: str) -> None:
+def _finish(sp: RecordSplitter, unit: InputUnit, fmt: TagFormat, rep: Reporter, where: str) -> None:
     """At the true end of the file: report a record cut off, or a missing closing tag."""
     rec = sp.finish()
     if rec is not None:
@@ -530,7 +531,7 @@ def _finish(sp: RecordSplitter, unit: Unit, fmt: TagFormat, rep: Reporter, where
                   f"between {fmt.noun}s?); {sp.records} {fmt.noun}s read")
 
 
-def _range_records(unit: Unit, cur: Cursor, fmt: TagFormat,
+def _range_records(unit: InputUnit, cur: Cursor, fmt: TagFormat,
                    rep: Reporter) -> Iterator[tuple[Record, str]]:
     sp = fmt.splitter(unit.start, None if unit.end < 0 else unit.end)
     cur.seek(unit.start)
@@ -542,7 +543,7 @@ def _range_records(unit: Unit, cur: Cursor, fmt: TagFormat,
     _finish(sp, unit, fmt, rep, "end of file")
 
 
-def _whole_records(unit: Unit, cur: Cursor, fmt: TagFormat, rep: Reporter,
+def _whole_records(unit: InputUnit, cur: Cursor, fmt: TagFormat, rep: Reporter,
                    compression: str) -> Iterator[tuple[Record, str]]:
     sp = fmt.splitter()
     broke = False
@@ -560,7 +561,7 @@ def _whole_records(unit: Unit, cur: Cursor, fmt: TagFormat, rep: Reporter,
         _finish(sp, unit, fmt, rep, "end of file")
 
 
-def _multistream_records(unit: Unit, cur: Cursor, fmt: TagFormat,
+def _multistream_records(unit: InputUnit, cur: Cursor, fmt: TagFormat,
                          rep: Reporter) -> Iterator[tuple[Record, str]]:
     end = None if unit.end < 0 else unit.end
     sp = fmt.splitter()
