@@ -363,7 +363,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             # keep the engines fed whatever the tail of conversation lengths
             ds = AgnosticStage.apply(
                 ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
-                num_cpus=0.25, language=language, subset=subset, config=cfg,
+                language=language, subset=subset, config=cfg,
                 style=style, granularity=granularity, prompts_dir=prompts_dir,
                 request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
                                                    cfg.request_cache))

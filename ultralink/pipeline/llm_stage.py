@@ -124,6 +124,9 @@ class LLMStage:
     name: ClassVar[str] = ""
     reads: ClassVar[Mapping[str, str]] = {}
     writes: ClassVar[Mapping[str, str]] = {}
+    # What one stage actor reserves: it only holds requests and waits on the engine hosts
+    # (which reserve the GPUs), so a fraction of a CPU.
+    num_cpus: ClassVar[float] = 0.25
 
     def __init__(self, pool: HostPool, *, keep_dropped: bool = False,
                  request_cache: CacheSpec | None = None) -> None:
@@ -144,7 +147,7 @@ class LLMStage:
     @classmethod
     def apply(cls, ds: Any, pool: HostPool, *, concurrency: int | tuple[int, int] = 1,
               batch_size: int | None = None, max_concurrent_batches: int | None = None,
-              num_cpus: float = 1.0, **stage_kwargs: Any) -> Any:
+              num_cpus: float | None = None, **stage_kwargs: Any) -> Any:
         """``ds.map_batches`` over this stage with many small batches in flight per actor.
 
         Args:
@@ -155,6 +158,8 @@ class LLMStage:
                 ``batch_size × max_concurrent_batches``.
         """
         from ray.data import ActorPoolStrategy
+
+        num_cpus = cls.num_cpus if num_cpus is None else num_cpus
 
         if batch_size is None or max_concurrent_batches is None:
             actors = concurrency[1] if isinstance(concurrency, tuple) else concurrency

@@ -252,7 +252,6 @@ def run_specific(language: str, inputs: list[str], output: str,
             ds = DialogueStage.apply(
                 ds, pool, concurrency=cfg.stage_actors, batch_size=batch_size,
                 max_concurrent_batches=max(1, -(-sizing.rows_per_actor // batch_size)),
-                num_cpus=0.25,
                 keep_dropped=True, language=language, config=cfg.dialogue,
                 seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
                 prompts_dir=cfg.prompts_dir,
