@@ -34,7 +34,7 @@ from ultralink.config import PrepareConfig, Strict
 from ultralink.dedup import DedupConfig
 from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig
-from ultralink.specific.job import SpecificConfig
+from ultralink.jobs.specific import SpecificConfig
 
 log = logging.getLogger("ultralink.build")
 
@@ -402,9 +402,9 @@ class Build:
 
     def _language(self, lang: str) -> None:
         cfg = self.cfg
-        from ultralink.agnostic.job import run_agnostic
-        from ultralink.pipeline.prepare import run_prepare
-        from ultralink.specific.job import run_specific
+        from ultralink.jobs.agnostic import run_agnostic
+        from ultralink.jobs.prepare import run_prepare
+        from ultralink.jobs.specific import run_specific
 
         wiki = cfg.sources.wikipedia.get(lang, [])
         if wiki:

@@ -139,7 +139,7 @@ def _prepare_parser(sub: argparse._SubParsersAction) -> None:
 def _run_prepare(args: argparse.Namespace) -> int:
     from ultralink.config import PrepareConfig
     from ultralink.errors import config_section
-    from ultralink.pipeline.prepare import run_prepare
+    from ultralink.jobs.prepare import run_prepare
 
     def job() -> None:
         values = config_section(args.config, "prepare")
@@ -188,7 +188,7 @@ def _specific_parser(sub: argparse._SubParsersAction) -> None:
 def specific_config(args: argparse.Namespace) -> Any:
     """The ``SpecificConfig`` of a ``specific`` command line (file, then flags)."""
     from ultralink.errors import config_section
-    from ultralink.specific.job import SpecificConfig
+    from ultralink.jobs.specific import SpecificConfig
 
     values = config_section(args.config, "specific")
     values.update(_cli_values(args, ("seed", "max_dialogues", "target_dialogues", "num_hosts")))
@@ -203,7 +203,7 @@ def specific_config(args: argparse.Namespace) -> Any:
 
 
 def _run_specific(args: argparse.Namespace) -> int:
-    from ultralink.specific.job import run_specific
+    from ultralink.jobs.specific import run_specific
     from ultralink.specific.prompts import PromptFileError
 
     def job() -> None:
@@ -264,7 +264,7 @@ def _agnostic_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_agnostic(args: argparse.Namespace) -> int:
     from ultralink.agnostic.config import AgnosticConfig
-    from ultralink.agnostic.job import run_agnostic
+    from ultralink.jobs.agnostic import run_agnostic
     from ultralink.errors import config_section
     from ultralink.llm.registry import EngineConfig
 

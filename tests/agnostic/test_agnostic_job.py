@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes import translation_filler
 from ultralink.agnostic.config import AgnosticConfig
-from ultralink.agnostic.job import output_id, run_agnostic, summary_text
+from ultralink.jobs.agnostic import output_id, run_agnostic, summary_text
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.records import conversation_schema

@@ -75,7 +75,7 @@ def test_scan_reads_original_question_groups(tmp_path):
     import json
 
     from ultralink.agnostic.config import AgnosticConfig
-    from ultralink.agnostic.job import scan_file
+    from ultralink.jobs.agnostic import scan_file
     from ultralink.fs import resolve
 
     rows = [{"query": f"Rephrasing {i} of problem {i % 2}?", "response": "The answer is 1",

@@ -17,7 +17,7 @@ import pytest
 from tests.build_helpers import kill_session
 from ultralink.cli import main
 from ultralink.config import PrepareConfig
-from ultralink.pipeline.prepare import NoInput, run_prepare
+from ultralink.jobs.prepare import NoInput, run_prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
@@ -245,7 +245,7 @@ class _FlakyHandler:
 def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
     """What the job does with one unit, in this process: read its parts, prepare each, mark it."""
     from ultralink.fs import resolve
-    from ultralink.pipeline.prepare import UnitParts
+    from ultralink.jobs.prepare import UnitParts
     from ultralink.pipeline.prepare_parts import PrepareParts, summary_counters
     from ultralink.pipeline.read_parts import read_parts
     from ultralink.sink import UnitStore

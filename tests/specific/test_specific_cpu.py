@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ultralink.records import conversation_schema
-from ultralink.specific.job import SpecificConfig, run_specific
+from ultralink.jobs.specific import SpecificConfig, run_specific
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 pytest.importorskip("llama_cpp")
@@ -23,7 +23,7 @@ MAX_DIALOGUES = 2
 def sample_segments(ray_local, tmp_path_factory):
     """``ultralink prepare`` on data/sample/{lang}wiki-sample.xml, once per session."""
     from tests.conftest import SAMPLE_DIR
-    from ultralink.pipeline.prepare import run_prepare
+    from ultralink.jobs.prepare import run_prepare
 
     root = tmp_path_factory.mktemp("segments")
     for lang in LANGS:

@@ -18,7 +18,7 @@ import yaml
 from ultralink.records import conversation_schema
 from ultralink.sink import OutputConflict
 from ultralink.specific.dialogue import plan_dialogue
-from ultralink.specific.job import SpecificConfig, plan_units, run_specific
+from ultralink.jobs.specific import SpecificConfig, plan_units, run_specific
 from ultralink.specific.stage import dialogue_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +116,7 @@ def test_units_are_deterministic(tmp_path):
     assert sorted(i for m in small_members.values() for i in m) == ["en_000", "en_001", "en_002"]
 
     # workers read a unit's texts: the driver's plan holds segment ids only
-    from ultralink.specific.job import read_unit_segments
+    from ultralink.jobs.specific import read_unit_segments
 
     unit = a[1]
     rows = read_unit_segments({"unit_id": unit.unit_id, "file": unit.info["file"],

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_specific_job import fake_config, read_output  # noqa: E402
 
-from ultralink.specific.job import run_specific  # noqa: E402
+from ultralink.jobs.specific import run_specific  # noqa: E402
 
 
 def write_segments(d: Path, failing: set[str]) -> Path:
