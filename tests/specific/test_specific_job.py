@@ -119,8 +119,9 @@ def test_units_are_deterministic(tmp_path):
     from ultralink.jobs.specific import read_unit_segments
 
     unit = a[1]
-    rows = read_unit_segments({"unit_id": unit.unit_id, "file": unit.info["file"],
-                               "ids": members_of(files, unit)}, files={f.uri: f for f in files})
+    ids = members_of(files, unit)
+    rows = read_unit_segments({"file": unit.info["file"], "ids": ids,
+                               "units": [unit.unit_id] * len(ids)}, files={f.uri: f for f in files})
     assert [r["id"] for r in rows] == members_of(files, unit) and all(
         r["unit_id"] == unit.unit_id and r["text"] for r in rows)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-import pyarrow as pa
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
@@ -35,6 +34,7 @@ class AgnosticStage(LLMStage):
     name = "agnostic"
     reads: ClassVar[dict[str, str]] = {"id": "English source id (request affinity)",
              "conversation": "the English Conversation row (records.conversation_type)"}
+    column_types = {"conversation": conversation_type, "result": translation_result_type}
     writes: ClassVar[dict[str, str]] = {"result": "records.translation_result_type: messages, criteria, reject, detail, usage, token counts"}
 
     def __init__(self, pool: Any, *, language: str, subset: str, config: AgnosticConfig,
@@ -142,16 +142,3 @@ class AgnosticStage(LLMStage):
                            "completion_tokens": usage.completion_tokens,
                            "failures": dict(usage.failures)}
         return {"result": result}
-
-    async def __call__(self, batch: Any) -> pa.Table:
-        """The base stage's table with the conversation and result as typed structs, so
-        every batch has one schema whatever its rows hold."""
-        table = await super().__call__(batch)
-        for name, kind in (("conversation", conversation_type()),
-                           ("result", translation_result_type())):
-            values = (table.column(name).to_pylist() if name in table.column_names
-                      else [None] * table.num_rows)
-            if name in table.column_names:
-                table = table.drop_columns([name])
-            table = table.append_column(name, pa.array(values, kind))
-        return table

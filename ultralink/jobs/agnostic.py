@@ -370,9 +370,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         t0 = time.time()
         label = f"agnostic {language}/{subset}" + (f" refill {rounds}" if rounds else "")
         bar = _progress(sum(u.n_rows for u in pending), label, progress)
-        for row in ds.iter_rows():
-            collector.add(row)
-            bar.update(1)
+        job.collect(ds.iter_rows(), collector, on_row=lambda: bar.update(1))
         bar.close()
         return time.time() - t0
 

@@ -130,11 +130,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             files_ok += 1
         units.extend(file_units)
 
-    stale = store.drop_stale(InputUnit(**u).unit_id for u in units)
-    if stale:
-        log.info("removed %d unit(s) of changed or removed inputs: %s", len(stale), stale[:5])
-    done = store.done()
-    pending = [u for u in units if InputUnit(**u).unit_id not in done]
+    pending = [asdict(u) for u in job.pending([InputUnit(**u) for u in units])]
     log.info("prepare %s: %d files, %d units (%d already done, %d to run)",
              language, len(files), len(units), len(units) - len(pending), len(pending))
 

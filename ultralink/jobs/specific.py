@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
@@ -145,21 +144,23 @@ def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
 
 def read_unit_segments(item: dict[str, Any], *, files: Mapping[str, Location]
                        ) -> list[dict[str, Any]]:
-    """One unit's segment rows, read on a worker (Ray Data ``flat_map``): the driver plans
-    with segment ids only and never holds a text."""
+    """Segments ``ids`` of one file, each tagged with its unit, read on a worker (Ray Data
+    ``flat_map``, one item per unit; only the columns the stage reads, rows filtered by id
+    while reading): the driver plans with segment ids only and never holds a text."""
     import pyarrow.compute as pc
 
     loc = files[item["file"]]
+    unit_of = dict(zip(item["ids"], item["units"]))
     with loc.fs.open_input_file(loc.path) as f:
-        table = pq.read_table(f)
-    table = table.filter(pc.is_in(table.column("id"), pa.array(item["ids"], pa.string())))
-    cols = [c for c in SEGMENT_COLUMNS if c in table.column_names]
+        names = pq.ParquetFile(f).schema_arrow.names
+        table = pq.read_table(f, columns=[c for c in SEGMENT_COLUMNS if c in names],
+                              filters=pc.field("id").isin(item["ids"]))
     rows = []
-    for row in table.select(cols).to_pylist():
+    for row in table.to_pylist():
         row.setdefault("source_file", None)
-        row[UNIT_COLUMN] = item["unit_id"]
+        row[UNIT_COLUMN] = unit_of[row["id"]]
         rows.append(row)
-    return sorted(rows, key=lambda r: r["id"])
+    return sorted(rows, key=lambda r: (r[UNIT_COLUMN], r["id"]))
 
 
 class StatsCollector(UnitCollector):
@@ -169,10 +170,7 @@ class StatsCollector(UnitCollector):
         stats = row.get(STATS_COLUMN)
         unit_id = row[UNIT_COLUMN]
         if stats:
-            # a typed map column; Ray Data may hand it back as pairs, or as a dict holding
-            # every key of the block with None where this row had no count
-            self.dropped[unit_id].merge(Counters(
-                {k: v for k, v in dict(stats).items() if v is not None}))
+            self.dropped[unit_id].merge(Counters(dict(stats)))  # a map column: pairs
         elif row.get(DROP_COLUMN):  # an LLM failure the stage could not attribute
             self.dropped[unit_id].add("dialogues_in")
         super().add(row)
@@ -243,10 +241,12 @@ def run_specific(language: str, inputs: list[str], output: str,
             # capacity, so no batch's slowest dialogue leaves an engine slot idle
             sizing = stage_sizing(pool.capacity()["total_in_flight"], cfg.stage_actors)
             batch_size = cfg.batch_size or sizing.batch_size
-            # one block per unit: workers read their unit's texts (the driver holds ids)
+            # one block per unit, so units spread over the stage actors and each is marked
+            # the moment it is done; workers read their unit's texts (the driver holds ids)
             ds = ray.data.from_items(
-                [{"unit_id": u.unit_id, "file": u.info["file"], "ids": members[u.unit_id]}
-                 for u in pending if u.n_rows], override_num_blocks=max(1, len(pending)))
+                [{"file": u.info["file"], "ids": members[u.unit_id],
+                  "units": [u.unit_id] * u.n_rows} for u in pending],
+                override_num_blocks=max(1, len(pending)))
             ds = ds.flat_map(read_unit_segments, fn_kwargs={
                 "files": {f.uri: f for f in job.files}}, num_cpus=0.25)
             ds = DialogueStage.apply(

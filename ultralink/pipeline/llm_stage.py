@@ -41,7 +41,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -127,6 +127,9 @@ class LLMStage:
     # What one stage actor reserves: it only holds requests and waits on the engine hosts
     # (which reserve the GPUs), so a fraction of a CPU.
     num_cpus: ClassVar[float] = 0.25
+    # Written columns with a fixed Arrow type (records.py): every batch gets that type
+    # whatever its rows hold (all-null fields would otherwise be inferred batch by batch).
+    column_types: ClassVar[Mapping[str, Callable[[], pa.DataType]]] = {}
 
     def __init__(self, pool: HostPool, *, keep_dropped: bool = False,
                  request_cache: CacheSpec | None = None) -> None:
@@ -200,7 +203,12 @@ class LLMStage:
             elif self.keep_dropped:
                 out.append({**row, DROP_COLUMN: reason})
         await self._report()
-        return to_table(out, batch)
+        typed = self.column_types
+        table = to_table([{k: v for k, v in r.items() if k not in typed} for r in out], batch)
+        table = table.drop_columns([n for n in typed if n in table.column_names])
+        for name, kind in typed.items():  # built from the rows, never inferred
+            table = table.append_column(name, pa.array([r.get(name) for r in out], kind()))
+        return table
 
     def check_columns(self, columns: Sequence[str]) -> None:
         """STYLE rule 2: name the missing and the present columns."""

@@ -22,7 +22,7 @@ from ultralink.counters import Counters
 from ultralink.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.read_parts import Part, part_from_row
-from ultralink.records import Segment, segment_schema
+from ultralink.records import Segment, counts_type, segment_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
 
 BATCH_ROWS = 2048
@@ -33,7 +33,7 @@ SUMMARY_SCHEMA = pa.schema([
     ("last", pa.bool_()),
     ("failed", pa.string()),
     ("rows", pa.int64()),
-    ("counts", pa.map_(pa.string(), pa.int64())),
+    ("counts", counts_type()),
     ("timings", pa.map_(pa.string(), pa.float64())),
     ("problems", pa.list_(pa.string())),
 ])

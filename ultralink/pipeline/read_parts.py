@@ -22,7 +22,7 @@ import pyarrow.fs as pafs
 
 from ultralink.counters import Counters
 from ultralink.fs import resolve
-from ultralink.records import Page
+from ultralink.records import Page, counts_type
 from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
 log = logging.getLogger("ultralink.prepare")
@@ -132,7 +132,7 @@ PART_SCHEMA = pa.schema([
     ("part", pa.int64()),
     ("last", pa.bool_()),
     ("failed", pa.string()),
-    ("counts", pa.map_(pa.string(), pa.int64())),
+    ("counts", counts_type()),
     ("timings", pa.map_(pa.string(), pa.float64())),
     ("problems", pa.list_(pa.string())),
     ("pages", pa.list_(pa.struct([

@@ -21,7 +21,7 @@ from typing import Any
 
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
-from ultralink.pipeline.units import UnitCollector, WorkUnit
+from ultralink.pipeline.units import UnitCollector
 from ultralink.sink import UnitStore
 
 log = logging.getLogger("ultralink.runner")
@@ -74,9 +74,10 @@ class UnitJob:
         store.record_inputs(files)
         return cls(name, out, store, files, problems)
 
-    def pending(self, units: Iterable[WorkUnit],
-                versions: Mapping[str, str] | None = None) -> list[WorkUnit]:
-        """The planned units not finished yet; finished units outside the plan (changed or
+    def pending(self, units: Iterable[Any],
+                versions: Mapping[str, str] | None = None) -> list[Any]:
+        """The planned units (anything with a ``unit_id``: ``WorkUnit``, ``InputUnit``) not
+        finished yet; finished units outside the plan (changed or
         removed inputs, a partial chunk since completed) are removed first."""
         units = list(units)
         stale = self.store.drop_stale({u.unit_id for u in units}, versions)

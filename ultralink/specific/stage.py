@@ -77,6 +77,7 @@ class DialogueStage(LLMStage):
     reads: ClassVar[Mapping[str, str]] = {"id": "segment id (seeds, affinity, dialogue id)", "text": "the segment text",
              "language": "segment language (must be the job's)", "title": "article title",
              "url": "article URL", "doc_id": "article id", "segment_index": "segment number"}
+    column_types = {CONVERSATION_COLUMN: conversation_type, STATS_COLUMN: counts_type}
     writes: ClassVar[Mapping[str, str]] = {CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)",
               STATS_COLUMN: "counters of this segment (turns, tokens, rejections)"}
 
@@ -148,16 +149,10 @@ class DialogueStage(LLMStage):
                   "tokens_generated": res.tokens_generated}).to_row()
 
     async def __call__(self, batch: Any) -> pa.Table:
-        """The base stage's table, with typed conversations and stats on dropped rows too."""
+        """The base stage's (typed) table, with stats on dropped rows too."""
         table = await super().__call__(batch)
         ids = table.column("id").to_pylist() if "id" in table.column_names else []
-        convs = (table.column(CONVERSATION_COLUMN).to_pylist()
-                 if CONVERSATION_COLUMN in table.column_names else [None] * len(ids))
-        stats = (table.column(STATS_COLUMN).to_pylist()
-                 if STATS_COLUMN in table.column_names else [None] * len(ids))
-        stats = [s if s is not None else self._stats.pop(i, None) for i, s in zip(ids, stats)]
-        for name in (CONVERSATION_COLUMN, STATS_COLUMN):
-            if name in table.column_names:
-                table = table.drop_columns([name])
-        table = table.append_column(CONVERSATION_COLUMN, pa.array(convs, conversation_type()))
-        return table.append_column(STATS_COLUMN, pa.array(stats, counts_type()))
+        stats = [s if s is not None else self._stats.pop(i, None)
+                 for i, s in zip(ids, table.column(STATS_COLUMN).to_pylist())]
+        index = table.column_names.index(STATS_COLUMN)
+        return table.set_column(index, STATS_COLUMN, pa.array(stats, counts_type()))
