@@ -224,15 +224,14 @@ class _Pools:
         return engine.model_dump_json()
 
     def get(self, engine: EngineConfig) -> Any:
-        from ultralink.pipeline.engine_host import HostOptions, HostPool
+        from ultralink.pipeline.engine_host import HostPool
 
         k = self.key(engine)
         if k not in self.pools:
             log.info("starting %d engine host(s): %s %s", self.num_hosts, engine.engine,
                      engine.model)
             self.pools[k] = HostPool.create(engine, self.num_hosts,
-                                            f"ul-build-{uuid.uuid4().hex[:8]}",
-                                            options=HostOptions(num_cpus=1))
+                                            f"ul-build-{uuid.uuid4().hex[:8]}")
             self.gpus[k] = engine.gpus_per_host
         return self.pools[k]
 

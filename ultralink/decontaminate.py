@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from ultralink.fs import Location, read_bytes, resolve, write_atomic
 from ultralink.text.ngrams import is_cjk, tokens, window_hashes
+from ultralink.pipeline.dataflow import declare, remote
 from ultralink.pipeline.runner import JobSummary
 
 log = logging.getLogger("ultralink.decontaminate")
@@ -189,6 +190,7 @@ def _texts(batch: pa.RecordBatch) -> list[list[str]]:
     raise ValueError(f"no 'messages' or 'text' column; present: {batch.schema.names}")
 
 
+@declare(num_cpus=1)
 def clean_shard(src: Location, dst: Location, index: EvalIndex) -> dict[str, Any]:
     """Ray task: ``src`` without its contaminated records, written to ``dst``."""
     from ultralink.shard_filter import filter_shard
@@ -223,7 +225,7 @@ def decontaminate(shards: list[Location], src_root: Location, dst_root: Location
     t0 = time.time()
     index = build_index(against, word_n, char_n)
     ref = ray.put(index)
-    task = ray.remote(num_cpus=1)(clean_shard)
+    task = remote(clean_shard)
     results = ray.get([task.remote(s, retarget(s, src_root, dst_root), ref) for s in shards])
     removed = [d for r in results for d in r["drops"]]
     removed.sort(key=lambda d: d["id"])

@@ -28,6 +28,7 @@ from pydantic import Field
 from ultralink.config import Strict
 from ultralink.fs import Location
 from ultralink.text.ngrams import is_cjk, text_hash, tokens, window_hashes
+from ultralink.pipeline.dataflow import declare, remote
 from ultralink.pipeline.runner import JobSummary
 
 log = logging.getLogger("ultralink.dedup")
@@ -108,6 +109,7 @@ def _columns(kind: Kind) -> list[str]:
     return ["id", "text"] if kind == "segments" else ["id", "messages"]
 
 
+@declare(num_cpus=1)
 def sign_shard(loc: Location, kind: Kind, cfg: dict[str, Any]) -> dict[str, Any]:
     """Pass 1 (Ray task): ids, exact hashes and band keys of one shard."""
     signer = Signer(DedupConfig(**cfg))
@@ -124,6 +126,7 @@ def sign_shard(loc: Location, kind: Kind, cfg: dict[str, Any]) -> dict[str, Any]
     return {"ids": ids, "hashes": np.array(hashes, dtype=np.uint64), "bands": b}
 
 
+@declare(num_cpus=1)
 def signatures_of(loc: Location, kind: Kind, cfg: dict[str, Any], wanted: set[str]
                   ) -> dict[str, np.ndarray]:
     """Pass 2 (Ray task): full signatures of the candidate rows of one shard."""
@@ -143,7 +146,7 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
     from scipy.sparse.csgraph import connected_components
 
     conf = cfg.model_dump()
-    sign = ray.remote(num_cpus=1)(sign_shard)
+    sign = remote(sign_shard)
     ids: list[str] = []
     hashes: list[np.ndarray] = []
     bands: list[np.ndarray] = []
@@ -196,7 +199,7 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
         wanted_by_shard: dict[int, set[str]] = {}
         for r in wanted_rows.tolist():
             wanted_by_shard.setdefault(shard_of[r], set()).add(ids[r])
-        fetch = ray.remote(num_cpus=1)(signatures_of)
+        fetch = remote(signatures_of)
         sigs: dict[str, np.ndarray] = {}
         for part in ray.get([fetch.remote(shards[s], kind, conf, w)
                              for s, w in sorted(wanted_by_shard.items())]):
@@ -249,7 +252,7 @@ def dedup_shards(shards: list[Location], kind: Kind, cfg: DedupConfig, report_di
     drop = found.pop("drop")
     if drop:
         drop_ref = ray.put(drop)
-        task = ray.remote(num_cpus=1)(_filter_with_ids)
+        task = remote(_filter_with_ids)
         ray.get([task.remote(loc, drop_ref) for loc in shards])
     signer = Signer(cfg)
     dropped = {k: v for k, v in (("exact_duplicate", found["exact_dropped"]),
@@ -267,6 +270,7 @@ def dedup_shards(shards: list[Location], kind: Kind, cfg: DedupConfig, report_di
     return report
 
 
+@declare(num_cpus=1)
 def _filter_with_ids(loc: Location, drop: dict[str, str]) -> dict[str, Any]:
     from ultralink.shard_filter import filter_shard
 

@@ -246,17 +246,19 @@ def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
     """What the job does with one unit, in this process: read its parts, prepare each, mark it."""
     from ultralink.fs import resolve
     from ultralink.jobs.prepare import UnitParts
-    from ultralink.pipeline.prepare_parts import PrepareParts, summary_counters
+    from ultralink.pipeline.error_guard import ErrorGuard
+    from ultralink.pipeline.prepare_parts import PrepareParts
     from ultralink.pipeline.read_parts import read_parts
     from ultralink.sink import UnitStore
 
     job_config = {"language": language}
     preparer = PrepareParts(language, PrepareConfig().model_dump(), resolve(str(out)), job_config)
-    tracker = UnitParts(UnitStore(resolve(str(out)), "prepare", job_config), {unit.unit_id: unit})
+    tracker = UnitParts(UnitStore(resolve(str(out)), "prepare", job_config), {unit.unit_id: unit},
+                        ErrorGuard(PrepareConfig().error_limits, "pages"))
     rows = 0
     for part in read_parts(unit, fs, *([part_bytes] if part_bytes else [])):
         summary = preparer.prepare(part)
-        tracker.add(summary, summary_counters(summary))
+        tracker.add(summary)
         rows += summary["rows"]
     return rows, "".join(tracker.failed)
 

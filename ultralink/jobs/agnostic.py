@@ -35,6 +35,7 @@ from ultralink.counters import Counters
 from ultralink.fs import Location, NoInput, resolve
 from ultralink.languages import get_language
 from ultralink.lease import releasing
+from ultralink.pipeline.dataflow import RayStage, declare, remote
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.records import Conversation, Turn, conversation_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
@@ -58,6 +59,7 @@ def file_key(uri: str) -> str:
 
 # -- scan (Ray task per file) --------------------------------------------------------------
 
+@declare(num_cpus=0.5)
 def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) -> dict[str, Any]:
     """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
     from ultralink.agnostic.heuristics import prefilter_reason
@@ -128,6 +130,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,
 READ_CHUNK = 256
 
 
+@declare(num_cpus=0.5)
 def read_tables(batch: Any, **kwargs: Any) -> Iterator[Any]:
     """Ray Data ``map_batches`` UDF: each item's rows (:func:`read_rows`) as typed Arrow
     tables of :data:`READ_CHUNK` rows (``records.sft_row_schema``), streamed."""
@@ -264,7 +267,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
 
     init_ray(ray_address)
     # 1. scan every file once (ids only) --------------------------------------------------
-    scan = ray.remote(num_cpus=0.5)(scan_file)
+    scan = remote(scan_file)
     scans = ray.get([scan.remote(loc, language, subset, cfg) for loc in files])
     read = Counters()
     files_ok = 0
@@ -337,9 +340,9 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     pool_size = len(order) - len(selected)
     own_pool = pool is None
 
-    def stream(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
-               collector: Any) -> float:
-        """Every pending row of one round through one Ray Data pipeline; returns its wall."""
+    def run_round(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
+                  collector: Any) -> float:
+        """Every pending row of one round through the job's stages; returns its wall."""
         nonlocal pool
         ids = {u.unit_id for u in pending}
         items = []
@@ -348,29 +351,27 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             if keep:
                 items.append({"uri": uri, "ordinals": [o for o, _ in keep],
                               "units": [u for _, u in keep]})
-        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
-            read_tables, batch_size=1, batch_format="pyarrow", num_cpus=0.5,
-            fn_kwargs={"subset": subset, "config": cfg, "s3": s3})
+        stages = [RayStage(read_tables, kwargs={"subset": subset, "config": cfg, "s3": s3},
+                           batch_format="pyarrow")]
         if translate:
             from ultralink.agnostic.stage import AgnosticStage
             from ultralink.llm.request_cache import CacheSpec
-            from ultralink.pipeline.engine_host import HostOptions, HostPool
+            from ultralink.pipeline.engine_host import HostPool
 
             if pool is None:
-                pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}",
-                                       options=HostOptions(num_cpus=1))
+                pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}")
             # many small batches in flight per stage actor, sized from the hosts' capacity,
             # keep the engines fed whatever the tail of conversation lengths
-            ds = AgnosticStage.apply(
-                ds, pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
+            stages.append(AgnosticStage.stage(
+                pool, concurrency=cfg.stage_concurrency, batch_size=cfg.batch_size,
                 language=language, subset=subset, config=cfg,
                 style=style, granularity=granularity, prompts_dir=prompts_dir,
                 request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
-                                                   cfg.request_cache))
+                                                   cfg.request_cache)))
         t0 = time.time()
         label = f"agnostic {language}/{subset}" + (f" refill {rounds}" if rounds else "")
         bar = _progress(sum(u.n_rows for u in pending), label, progress)
-        job.collect(ds.iter_rows(), collector, on_row=lambda: bar.update(1))
+        job.run(items, stages, collector, on_row=lambda: bar.update(1))
         bar.close()
         return time.time() - t0
 
@@ -389,7 +390,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
             collector.rejects = rejects
             collector.finish_empty()
             if n_rows:
-                llm_wall += stream(pending, rows_of, collector)
+                llm_wall += run_round(pending, rows_of, collector)
             this_run.merge(collector.counters)
             incomplete = collector.incomplete()
             if incomplete or size is None or rounds >= cfg.refill_rounds:

@@ -26,6 +26,7 @@ from ultralink.fs import Location, NoInput
 from ultralink.languages import get_language
 from ultralink.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
+from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
 from ultralink.pipeline.prepare_parts import PrepareParts, step_classes, summary_counters
 from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
@@ -44,12 +45,15 @@ PARTS_IN_FLIGHT_MIN = 32
 class UnitParts:
     """Driver side: part summaries in (any order), a unit's marker out once all are back.
 
-    Holds only counts per unit in flight, never texts.
+    Holds only counts per unit in flight, never texts; every part's counts also go to the
+    run's totals and its error guard (a part that drops too many pages stops the job).
     """
 
-    def __init__(self, store: UnitStore, units: dict[str, InputUnit]) -> None:
+    def __init__(self, store: UnitStore, units: dict[str, InputUnit], guard: ErrorGuard) -> None:
         self.store = store
         self.units = units
+        self.guard = guard
+        self.this_run = Counters()
         self.seen: dict[str, set[int]] = {}
         self.total: dict[str, int] = {}
         self.counters: dict[str, Counters] = {}
@@ -57,8 +61,12 @@ class UnitParts:
         self.rows: dict[str, int] = {}
         self.failed: list[str] = []
 
-    def add(self, row: dict[str, Any], counters: Counters) -> None:
+    def add(self, row: dict[str, Any]) -> None:
         uid = row["unit_id"]
+        counters = summary_counters(row)
+        self.this_run.merge(counters)
+        self.guard.add_counts(counters.counts.get("out_read", 0), counters.dropped(),
+                              f"part {row['part']} of unit {uid} ({self.units[uid].uri})")
         self.seen.setdefault(uid, set()).add(row["part"])
         self.counters.setdefault(uid, Counters()).merge(counters)
         self.problems.setdefault(uid, []).extend(row["problems"])
@@ -80,11 +88,12 @@ class UnitParts:
                                      "parts": parts, "counters": counters.to_dict(),
                                      "problems": problems[:MAX_PROBLEMS_PER_UNIT]})
 
-    def unfinished(self) -> list[str]:
+    def incomplete(self) -> list[str]:
         """Units some of whose parts never came back."""
         return sorted(self.seen)
 
 
+@declare(num_cpus=1)
 def _plan(loc: Location, unit_bytes: int) -> tuple[list[dict[str, Any]], str | None]:
     from dataclasses import replace
 
@@ -118,7 +127,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
 
     init_ray(ray_address)
-    plan_task = ray.remote(num_cpus=1)(_plan)
+    plan_task = remote(_plan)
     planned = ray.get([plan_task.remote(loc, cfg.unit_bytes) for loc in files])
     units: list[dict[str, Any]] = []
     files_ok = 0
@@ -145,43 +154,28 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
         sizes = {loc.uri: int(m.group(1)) for loc in files
                  if (m := re.search(r"size=(\d+)", loc.version))}
         pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
-        ctx = ray.data.DataContext.get_current()
-        saved = ctx.execution_options.resource_limits, ctx.target_max_block_size
+        tracker = UnitParts(store, by_id, ErrorGuard(cfg.error_limits, "pages"))
         # Each part is a block of its own (Ray Data would gather a reader's output into
         # 128 MB blocks: a late start for the actors, memory that grows with the input), and
         # the parts in flight are bounded: a reader that outruns the actors waits.
-        ctx.target_max_block_size = PART_BYTES
-        ctx.execution_options.resource_limits = saved[0].copy(
-            object_store_memory=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
-        ds = ray.data.from_items(pending, override_num_blocks=len(pending))
-        # Reading takes no CPU slot, so every slot holds a prepare actor: decompressing and
-        # cutting pages is a fraction of the cleaning it feeds. The pool of reader tasks is
-        # capped instead, which also bounds the parts in flight (memory flat in input size).
-        ds = ds.map_batches(ReadParts(in_fs), batch_size=1, num_cpus=0,
-                            compute=ray.data.TaskPoolStrategy(
-                                size=max(1, min(len(pending), round(cpus * READERS_PER_CPU)))))
-        ds = ds.map_batches(
-            PrepareParts, batch_size=1, batch_format="pyarrow", num_cpus=1,
-            # start every actor at once (the pool would otherwise grow one by one while parts
-            # wait), but need only one: a busy cluster still makes progress
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus, initial_size=pool,
-                                               max_tasks_in_flight_per_actor=2),
-            fn_constructor_kwargs={"language": language, "config": cfg.model_dump(),
-                                   "out": out, "job_config": job_config, "token": store.token})
-        guard = ErrorGuard(cfg.error_limits, "pages")
-        tracker = UnitParts(store, by_id)
-        try:
-            for row in ds.iter_rows():
-                part_counters = summary_counters(row)
-                this_run.merge(part_counters)
-                guard.add_counts(part_counters.counts.get("out_read", 0), part_counters.dropped(),
-                                 f"part {row['part']} of unit {row['unit_id']} "
-                                 f"({by_id[row['unit_id']].uri})")
-                tracker.add(row, part_counters)
-        finally:
-            ctx.execution_options.resource_limits, ctx.target_max_block_size = saved
+        unfinished = job.run(pending, [
+            # Reading takes no CPU slot (declared), so every slot holds a prepare actor:
+            # decompressing and cutting pages is a fraction of the cleaning it feeds. The
+            # pool of reader tasks is capped instead, which also bounds the parts in flight
+            # (memory flat in input size).
+            RayStage(ReadParts(in_fs),
+                     tasks=max(1, min(len(pending), round(cpus * READERS_PER_CPU)))),
+            # start every actor at once (the pool would otherwise grow one by one while
+            # parts wait), but need only one: a busy cluster still makes progress
+            RayStage(PrepareParts, batch_format="pyarrow",
+                     actors=Actors(1, cpus, initial=pool, max_tasks_in_flight=2),
+                     kwargs={"language": language, "config": cfg.model_dump(), "out": out,
+                             "job_config": job_config, "token": store.token}),
+        ], tracker, block_bytes=PART_BYTES,
+            in_flight_bytes=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
+        this_run = tracker.this_run
         failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
-                                   for uid in tracker.unfinished()]
+                                   for uid in unfinished]
 
     total = job.totals()
     for marker in store.done().values():

@@ -5,8 +5,9 @@ of ``unit_size`` (unit id = hash of the file name and the range). ``--max-dialog
 the first N segment ids overall, which is a prefix of every file's sorted list, so the units
 of a small run are the units of a bigger one (a partial last chunk gets its own id, and is
 replaced when a later run completes it). All pending units' rows go through ONE Ray Data
-pipeline: ``from_items`` → ``map_batches(DialogueStage)`` on an actor pool talking to the job's
-engine hosts → the driver's :class:`UnitCollector`, which writes each unit's shard and marker
+pipeline, declared as a stage list (``pipeline.dataflow``): ``read_unit_segments`` (tasks: a
+unit's segments, read on a worker) → ``DialogueStage`` (an actor pool talking to the job's
+engine hosts) → the driver's :class:`UnitCollector`, which writes each unit's shard and marker
 the moment its last row is back. A rerun skips finished units and never regenerates them.
 
 Example::
@@ -39,6 +40,7 @@ from ultralink.lease import releasing
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
+from ultralink.pipeline.dataflow import RayStage, declare
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, draw_more
@@ -142,6 +144,7 @@ def plan_units(files: list[Location], unit_size: int, max_dialogues: int | None
     return units, members
 
 
+@declare(num_cpus=0.25)
 def read_unit_segments(item: dict[str, Any], *, files: Mapping[str, Location]
                        ) -> list[dict[str, Any]]:
     """Segments ``ids`` of one file, each tagged with its unit, read on a worker (Ray Data
@@ -201,8 +204,6 @@ def run_specific(language: str, inputs: list[str], output: str,
         pool: an existing ``HostPool`` serving ``config.llm`` (e.g. shared by ``ultralink
             build`` across stages); used as is and not shut down. Default: the job's own.
     """
-    import ray
-
     from ultralink.pipeline.engine_host import HostPool
     from ultralink.pipeline.runtime import init_ray
     from ultralink.specific.prompts import load_prompts
@@ -241,25 +242,24 @@ def run_specific(language: str, inputs: list[str], output: str,
             # capacity, so no batch's slowest dialogue leaves an engine slot idle
             sizing = stage_sizing(pool.capacity()["total_in_flight"], cfg.stage_actors)
             batch_size = cfg.batch_size or sizing.batch_size
-            # one block per unit, so units spread over the stage actors and each is marked
-            # the moment it is done; workers read their unit's texts (the driver holds ids)
-            ds = ray.data.from_items(
-                [{"file": u.info["file"], "ids": members[u.unit_id],
-                  "units": [u.unit_id] * u.n_rows} for u in pending],
-                override_num_blocks=max(1, len(pending)))
-            ds = ds.flat_map(read_unit_segments, fn_kwargs={
-                "files": {f.uri: f for f in job.files}}, num_cpus=0.25)
-            ds = DialogueStage.apply(
-                ds, pool, concurrency=cfg.stage_actors, batch_size=batch_size,
-                max_concurrent_batches=max(1, -(-sizing.rows_per_actor // batch_size)),
-                keep_dropped=True, language=language, config=cfg.dialogue,
-                seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
-                prompts_dir=cfg.prompts_dir,
-                max_in_flight=_in_flight(cfg, sizing.rows_per_actor),
-                fasttext_model=cfg.fasttext_model,
-                request_cache=CacheSpec.for_output(job.out, cfg.llm.engine, spec.name,
-                                                   cfg.request_cache))
-            incomplete = job.collect(ds.iter_rows(), collector)
+            # one work item per unit, so units spread over the stage actors and each is
+            # marked the moment it is done; workers read their unit's texts (the driver
+            # holds ids)
+            items = [{"file": u.info["file"], "ids": members[u.unit_id],
+                      "units": [u.unit_id] * u.n_rows} for u in pending]
+            incomplete = job.run(items, [
+                RayStage(read_unit_segments, kwargs={"files": {f.uri: f for f in job.files}},
+                         flat=True),
+                DialogueStage.stage(
+                    pool, concurrency=cfg.stage_actors, batch_size=batch_size,
+                    max_concurrent_batches=max(1, -(-sizing.rows_per_actor // batch_size)),
+                    keep_dropped=True, language=language, config=cfg.dialogue,
+                    seed=cfg.seed, prompt_format=spec.prompt_format, model=spec.name,
+                    prompts_dir=cfg.prompts_dir,
+                    max_in_flight=_in_flight(cfg, sizing.rows_per_actor),
+                    fasttext_model=cfg.fasttext_model,
+                    request_cache=CacheSpec.for_output(job.out, cfg.llm.engine, spec.name,
+                                                       cfg.request_cache))], collector)
             llm_stats = pool.stats()
         finally:
             if own_pool:

@@ -22,9 +22,9 @@ Example::
                 raise Drop("short_answer")
             return {"answer": out.text}
 
-    ds = Answer.apply(ds, pool, concurrency=2)   # batching sized from the hosts' capacity
+    stages = [..., Answer.stage(pool, concurrency=2)]   # batching sized from the hosts' capacity
 
-``apply`` is ``map_batches`` with what an async LLM stage needs, sized from the hosts' real
+``stage`` declares ``map_batches`` with what an async LLM stage needs, sized from the hosts' real
 capacity (:func:`stage_sizing`): a batch keeps its Ray Data task until its slowest row ends,
 so each stage actor runs many *small* batches at once, enough that the rows in flight stay
 above the hosts' gates (the surplus waits in the host, oldest dialogue first) whatever the
@@ -51,6 +51,7 @@ import pyarrow as pa
 from ultralink.llm.metrics import LLMMetrics
 from ultralink.llm.request_cache import CacheSpec, RequestCache
 from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
+from ultralink.pipeline.dataflow import Actors, RayStage, Resources
 from ultralink.pipeline.engine_host import HostPool
 
 log = logging.getLogger("ultralink.llm")
@@ -126,7 +127,7 @@ class LLMStage:
     writes: ClassVar[Mapping[str, str]] = {}
     # What one stage actor reserves: it only holds requests and waits on the engine hosts
     # (which reserve the GPUs), so a fraction of a CPU.
-    num_cpus: ClassVar[float] = 0.25
+    resources: ClassVar[Resources] = Resources(num_cpus=0.25)
     # Written columns with a fixed Arrow type (records.py): every batch gets that type
     # whatever its rows hold (all-null fields would otherwise be inferred batch by batch).
     column_types: ClassVar[Mapping[str, Callable[[], pa.DataType]]] = {}
@@ -148,10 +149,10 @@ class LLMStage:
         return self.name or re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
 
     @classmethod
-    def apply(cls, ds: Any, pool: HostPool, *, concurrency: int | tuple[int, int] = 1,
+    def stage(cls, pool: HostPool, *, concurrency: int | tuple[int, int] = 1,
               batch_size: int | None = None, max_concurrent_batches: int | None = None,
-              num_cpus: float | None = None, **stage_kwargs: Any) -> Any:
-        """``ds.map_batches`` over this stage with many small batches in flight per actor.
+              num_cpus: float | None = None, **stage_kwargs: Any) -> RayStage:
+        """This stage, declared for a job's stage list: many small batches in flight per actor.
 
         Args:
             concurrency: stage actors (or ``(min, max)``); they only wait on the hosts, so a
@@ -159,23 +160,24 @@ class LLMStage:
             batch_size, max_concurrent_batches: ``None`` (the default): from
                 :func:`stage_sizing` of the pool's capacity; rows in flight per actor =
                 ``batch_size × max_concurrent_batches``.
+            num_cpus: instead of the declared ``resources``.
         """
-        from ray.data import ActorPoolStrategy
-
-        num_cpus = cls.num_cpus if num_cpus is None else num_cpus
-
+        lo, hi = concurrency if isinstance(concurrency, tuple) else (concurrency, concurrency)
         if batch_size is None or max_concurrent_batches is None:
-            actors = concurrency[1] if isinstance(concurrency, tuple) else concurrency
-            auto = stage_sizing(pool.capacity()["total_in_flight"], actors)
+            auto = stage_sizing(pool.capacity()["total_in_flight"], hi)
             batch_size = batch_size or auto.batch_size
             max_concurrent_batches = max_concurrent_batches or auto.max_concurrent_batches
-        size = ({"min_size": concurrency[0], "max_size": concurrency[1]}
-                if isinstance(concurrency, tuple) else {"size": concurrency})
-        return ds.map_batches(
-            cls, fn_constructor_kwargs={"pool": pool, **stage_kwargs}, batch_size=batch_size,
-            batch_format="pyarrow", num_cpus=num_cpus,
-            compute=ActorPoolStrategy(**size, max_concurrent_calls_per_actor=max_concurrent_batches,
-                                      max_tasks_in_flight_per_actor=2 * max_concurrent_batches))
+        return RayStage(cls, kwargs={"pool": pool, **stage_kwargs}, batch_size=batch_size,
+                        batch_format="pyarrow",
+                        actors=Actors(lo, hi, initial=None if isinstance(concurrency, tuple) else hi,
+                                      max_concurrent_calls=max_concurrent_batches,
+                                      max_tasks_in_flight=2 * max_concurrent_batches),
+                        resources=None if num_cpus is None else Resources(num_cpus))
+
+    @classmethod
+    def apply(cls, ds: Any, pool: HostPool, **kwargs: Any) -> Any:
+        """``ds`` with this stage appended (:meth:`stage`'s arguments)."""
+        return cls.stage(pool, **kwargs).apply(ds)
 
     async def setup(self) -> None:
         """Load prompts/tokenizers once per actor (before the first batch); default: nothing."""

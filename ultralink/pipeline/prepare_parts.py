@@ -21,6 +21,7 @@ from ultralink.config import PrepareConfig
 from ultralink.counters import Counters
 from ultralink.fs import Location
 from ultralink.pipeline.chain import run_chain
+from ultralink.pipeline.dataflow import declare
 from ultralink.pipeline.read_parts import Part, part_from_row
 from ultralink.records import Segment, counts_type, segment_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
@@ -81,6 +82,7 @@ def _batches(segments: Iterator[Segment], schema: pa.Schema) -> Iterator[pa.Reco
         yield pa.RecordBatch.from_pylist([{n: getattr(s, n) for n in names} for s in buf], schema)
 
 
+@declare(num_cpus=1)
 class PrepareParts:
     """Ray Data actor UDF: rows of ``PART_SCHEMA`` in, one ``SUMMARY_SCHEMA`` row per part out."""
 

@@ -22,6 +22,7 @@ import pyarrow.fs as pafs
 
 from ultralink.counters import Counters
 from ultralink.fs import resolve
+from ultralink.pipeline.dataflow import declare
 from ultralink.records import Page, counts_type
 from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
@@ -166,10 +167,13 @@ def unit_of(batch: dict[str, np.ndarray], i: int) -> InputUnit:
                    else batch[name][i] for name in _UNIT_FIELDS if name in batch})
 
 
+@declare(num_cpus=0)
 class ReadParts:
     """Ray Data task UDF: planned units in, one row per part out (``PART_SCHEMA``).
 
-    A plain callable (not a class), so Ray Data runs it as tasks: reading loads no model.
+    Passed as an instance (not a class), so Ray Data runs it as tasks: reading loads no
+    model. It reserves no CPU slot: decompressing and cutting pages is a fraction of the
+    cleaning it feeds, so every slot holds a prepare actor and the job caps its readers.
     """
 
     def __init__(self, in_fs: pafs.FileSystem, part_bytes: int = PART_BYTES) -> None:

@@ -1,10 +1,12 @@
 """The skeleton every unit-based job shares, and the one summary every job reports.
 
 A job (prepare, specific, agnostic) supplies its config, its plan (deterministic
-:class:`~ultralink.pipeline.units.WorkUnit`s), its Ray Data stages and its record builder;
+:class:`~ultralink.pipeline.units.WorkUnit`s), its declared stage list
+(:class:`~ultralink.pipeline.dataflow.RayStage`) and its record builder (the collector);
 :class:`UnitJob` owns the rest, the same way for all of them: input expansion and checks,
 the output store (lease, config identity, inputs' identities), skipping finished units and
-removing stale ones, collecting rows into per-unit shards, totals over every marker (so a
+removing stale ones, the Ray Data pipeline from work items through the stages, collecting
+rows into per-unit shards, totals over every marker (so a
 resumed run reports the whole output), the report and the manifest. :class:`JobSummary` is
 the part of every report that ``ultralink build`` reads: records in/out, drops by reason,
 tokens — one type instead of one string-keyed shape per job.
@@ -15,16 +17,24 @@ from __future__ import annotations
 import logging
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ultralink.counters import Counters
 from ultralink.fs import Location, expand_inputs, resolve
-from ultralink.pipeline.units import UnitCollector
+from ultralink.pipeline.dataflow import RayStage, stream
 from ultralink.sink import UnitStore
 
 log = logging.getLogger("ultralink.runner")
+
+
+class Collector(Protocol):
+    """The driver's end of a job's pipeline (``pipeline.units.UnitCollector`` and kin)."""
+
+    def add(self, row: Mapping[str, Any]) -> None: ...
+
+    def incomplete(self) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -87,14 +97,21 @@ class UnitJob:
         done = self.store.done()
         return [u for u in units if u.unit_id not in done]
 
-    def collect(self, rows: Iterable[Mapping[str, Any]], collector: UnitCollector,
-                on_row: Callable[[], None] | None = None) -> list[str]:
-        """Feed the pipeline's rows to ``collector`` (each unit is written the moment its
-        last row is back); returns the units that never completed."""
-        for row in rows:
-            collector.add(row)
-            if on_row is not None:
-                on_row()
+    def run(self, items: Sequence[Mapping[str, Any]], stages: Sequence[RayStage],
+            collector: Collector, on_row: Callable[[], None] | None = None,
+            **limits: int | None) -> list[str]:
+        """Run the job's declared ``stages`` over its work ``items`` (one Ray Data pipeline,
+        :func:`~ultralink.pipeline.dataflow.stream`; ``limits``: its ``block_bytes`` /
+        ``in_flight_bytes``) and feed every row out to ``collector``, which writes each unit
+        the moment its last row is back; returns the units that never completed."""
+        rows = stream(items, stages, **limits)
+        try:
+            for row in rows:
+                collector.add(row)
+                if on_row is not None:
+                    on_row()
+        finally:
+            rows.close()
         return collector.incomplete()
 
     def totals(self) -> Counters:
