@@ -110,9 +110,9 @@ def _columns(kind: Kind) -> list[str]:
 
 
 @declare(num_cpus=1)
-def sign_shard(loc: Location, kind: Kind, cfg: dict[str, Any]) -> dict[str, Any]:
+def sign_shard(loc: Location, kind: Kind, cfg: DedupConfig) -> dict[str, Any]:
     """Pass 1 (Ray task): ids, exact hashes and band keys of one shard."""
-    signer = Signer(DedupConfig(**cfg))
+    signer = Signer(cfg)
     ids: list[str] = []
     hashes: list[int] = []
     bands: list[np.ndarray] = []
@@ -127,10 +127,10 @@ def sign_shard(loc: Location, kind: Kind, cfg: dict[str, Any]) -> dict[str, Any]
 
 
 @declare(num_cpus=1)
-def signatures_of(loc: Location, kind: Kind, cfg: dict[str, Any], wanted: set[str]
+def signatures_of(loc: Location, kind: Kind, cfg: DedupConfig, wanted: set[str]
                   ) -> dict[str, np.ndarray]:
     """Pass 2 (Ray task): full signatures of the candidate rows of one shard."""
-    signer = Signer(DedupConfig(**cfg))
+    signer = Signer(cfg)
     out: dict[str, np.ndarray] = {}
     for batch in _batches(loc, _columns(kind)):
         for rid, text in zip(batch.column("id").to_pylist(), text_of(kind, batch)):
@@ -145,13 +145,12 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    conf = cfg.model_dump()
     sign = remote(sign_shard)
     ids: list[str] = []
     hashes: list[np.ndarray] = []
     bands: list[np.ndarray] = []
     shard_of: list[int] = []
-    pending = {sign.remote(loc, kind, conf): i for i, loc in enumerate(shards)}
+    pending = {sign.remote(loc, kind, cfg): i for i, loc in enumerate(shards)}
     results: dict[int, dict[str, Any]] = {}
     while pending:  # streaming: results arrive as shards finish, held in shard order
         done, _ = ray.wait(list(pending), num_returns=1)
@@ -201,7 +200,7 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
             wanted_by_shard.setdefault(shard_of[r], set()).add(ids[r])
         fetch = remote(signatures_of)
         sigs: dict[str, np.ndarray] = {}
-        for part in ray.get([fetch.remote(shards[s], kind, conf, w)
+        for part in ray.get([fetch.remote(shards[s], kind, cfg, w)
                              for s, w in sorted(wanted_by_shard.items())]):
             sigs.update(part)
         sim = np.array([np.mean(sigs[ids[a]] == sigs[ids[c]]) for a, c in pairs.tolist()])

@@ -252,7 +252,7 @@ def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
     from ultralink.sink import UnitStore
 
     job_config = {"language": language}
-    preparer = PrepareParts(language, PrepareConfig().model_dump(), resolve(str(out)), job_config)
+    preparer = PrepareParts(language, PrepareConfig(), resolve(str(out)), job_config)
     tracker = UnitParts(UnitStore(resolve(str(out)), "prepare", job_config), {unit.unit_id: unit},
                         ErrorGuard(PrepareConfig().error_limits, "pages"))
     rows = 0

@@ -237,7 +237,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     from ultralink.agnostic.prune import ranked
     from ultralink.llm.registry import EngineConfig, resolve_model
     from ultralink.pipeline.runtime import init_ray
-    from ultralink.pipeline.units import WorkUnit, draw_more
+    from ultralink.pipeline.units import WorkUnit, grow_to_target
 
     get_language(language)
     if subset not in OUTPUT_SUBSET:
@@ -336,11 +336,11 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     incomplete: list[str] = []
     llm_report: dict[str, Any] = {}
     llm_wall = 0.0
-    rounds = drawn = 0
+    rounds = 0
     pool_size = len(order) - len(selected)
     own_pool = pool is None
 
-    def run_round(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
+    def stream_round(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
                   collector: Any) -> float:
         """Every pending row of one round through the job's stages; returns its wall."""
         nonlocal pool
@@ -375,36 +375,43 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         bar.close()
         return time.time() - t0
 
-    try:
-        while True:
-            planned += units
-            done = store.done()
-            pending = [u for u in units if u.unit_id not in done]
-            ran += pending
-            n_rows = sum(u.n_rows for u in pending)
-            log.info("agnostic %s/%s round %d: %d records selected of %d, %d units (%d done, "
-                     "%d to run, %d rows)", language, subset, rounds, len(selected) + drawn,
-                     len(candidates), len(units), len(units) - len(pending), len(pending), n_rows)
-            collector = _collector_class()(store, pending, conversation_schema(), convert,
-                                           limits=cfg.error_limits)
-            collector.rejects = rejects
-            collector.finish_empty()
-            if n_rows:
-                llm_wall += run_round(pending, rows_of, collector)
-            this_run.merge(collector.counters)
-            incomplete = collector.incomplete()
-            if incomplete or size is None or rounds >= cfg.refill_rounds:
-                break
-            done = store.done()
-            got = sum(_made(done[u.unit_id]) for u in planned)
-            if got >= size or drawn >= pool_size:
-                break
-            take = min(pool_size - drawn, draw_more(size, got, sum(u.n_rows for u in planned)))
-            rounds += 1
-            start = len(selected) + drawn
-            units, rows_of = _refill_units(order[start:start + take], start, rounds, where, fks,
+    def one_round(round_: int, lo: int, hi: int) -> int | None:
+        """Round 0: the pruned selection's units; a refill round: the pool's ranks
+        ``[lo, hi)``. Returns the records made so far, or None when units were left
+        incomplete."""
+        nonlocal units, rows_of, rounds, incomplete, llm_wall
+        rounds = round_
+        if round_:
+            units, rows_of = _refill_units(order[lo:hi], lo, round_, where, fks,
                                            cfg.unit_records)
-            drawn += take
+        planned.extend(units)
+        done = store.done()
+        pending = [u for u in units if u.unit_id not in done]
+        ran.extend(pending)
+        n_rows = sum(u.n_rows for u in pending)
+        log.info("agnostic %s/%s round %d: %d records selected of %d, %d units (%d done, "
+                 "%d to run, %d rows)", language, subset, round_, hi, len(candidates),
+                 len(units), len(units) - len(pending), len(pending), n_rows)
+        collector = _collector_class()(store, pending, conversation_schema(), convert,
+                                       limits=cfg.error_limits)
+        collector.rejects = rejects
+        collector.finish_empty()
+        if n_rows:
+            llm_wall += stream_round(pending, rows_of, collector)
+        this_run.merge(collector.counters)
+        incomplete = collector.incomplete()
+        if incomplete:
+            return None
+        done = store.done()
+        return sum(_made(done[u.unit_id]) for u in planned)
+
+    try:
+        # round 0 is the pruned selection; each refill round draws the next-ranked records
+        # of the pool, sized by the yield so far, until the target is met
+        grown = grow_to_target(size or 0, len(order) if size is not None else len(selected),
+                               len(selected), 1 + (cfg.refill_rounds if size is not None else 0),
+                               one_round)
+        drawn = grown.drawn - len(selected)
         if translate and pool is not None and any(u.n_rows for u in ran):
             from ultralink.llm.metrics import job_report
 

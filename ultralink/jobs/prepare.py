@@ -169,7 +169,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
             # parts wait), but need only one: a busy cluster still makes progress
             RayStage(PrepareParts, batch_format="pyarrow",
                      actors=Actors(1, cpus, initial=pool, max_tasks_in_flight=2),
-                     kwargs={"language": language, "config": cfg.model_dump(), "out": out,
+                     kwargs={"language": language, "config": cfg, "out": out,
                              "job_config": job_config, "token": store.token}),
         ], tracker, block_bytes=PART_BYTES,
             in_flight_bytes=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)

@@ -43,7 +43,7 @@ from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.dataflow import RayStage, declare
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.runner import JobSummary, UnitJob
-from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, draw_more
+from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, grow_to_target
 from ultralink.records import conversation_schema
 from ultralink.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
@@ -294,19 +294,19 @@ def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificC
                 available += pq.ParquetFile(f).metadata.num_rows
     cap = min(available, cfg.max_dialogues or available)
     target = cfg.target_dialogues or 0
-    n = min(cap, target)
     report: dict[str, Any] = {}
-    got = 0
-    for round_ in range(cfg.target_rounds):
+
+    def run_round(round_: int, _lo: int, n: int) -> int:
+        nonlocal report
         once = cfg.model_copy(update={"max_dialogues": max(1, n), "target_dialogues": None})
         report = run_specific(language, inputs, output, once, ray_address,
                               overwrite and round_ == 0, pool)
-        got = report["dialogues"]["out"]
-        if got >= target or n >= cap:
-            break
-        n = min(cap, n + draw_more(target, got, n))  # sized by the yield so far
-    report["target"] = {"dialogues": target, "met": got >= target, "segments_used": n,
-                        "segments_available": available, "rounds": round_ + 1}
+        return report["dialogues"]["out"]
+
+    grown = grow_to_target(target, cap, target, cfg.target_rounds, run_round)
+    got, n = grown.got, grown.drawn
+    report["target"] = {"dialogues": target, "met": grown.met, "segments_used": n,
+                        "segments_available": available, "rounds": grown.rounds}
     if got < target:
         log.warning("specific %s: %d of %d dialogues: the %d segments%s do not allow more",
                     language, got, target, cap, " (max_dialogues)" if cap < available else "")

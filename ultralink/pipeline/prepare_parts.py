@@ -86,11 +86,11 @@ def _batches(segments: Iterator[Segment], schema: pa.Schema) -> Iterator[pa.Reco
 class PrepareParts:
     """Ray Data actor UDF: rows of ``PART_SCHEMA`` in, one ``SUMMARY_SCHEMA`` row per part out."""
 
-    def __init__(self, language: str, config: dict[str, Any], out: Location,
+    def __init__(self, language: str, config: PrepareConfig, out: Location,
                  job_config: dict[str, Any], token: int | None = None) -> None:
         self.store = UnitStore(out, "prepare", job_config)
         self.store.token = token   # fencing: a worker of a superseded run cannot commit
-        self.steps = build_steps(language, PrepareConfig(**config))
+        self.steps = build_steps(language, config)
         self.schema = segment_schema()
 
     def __call__(self, batch: pa.Table) -> pa.Table:

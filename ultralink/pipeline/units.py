@@ -47,6 +47,43 @@ def draw_more(target: int, got: int, used: int) -> int:
     return math.ceil(1.02 * (target - got) / max(per_input, 0.05))
 
 
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """How a job grew its draw over ordered candidates until a target was met."""
+
+    target: int
+    drawn: int    # candidates drawn in all (a prefix of the order)
+    got: int      # records made from them
+    rounds: int   # rounds run, the first included
+
+    @property
+    def met(self) -> bool:
+        return self.got >= self.target
+
+
+def grow_to_target(target: int, available: int, first: int, max_rounds: int,
+                   run_round: Callable[[int, int, int], int | None]) -> Rounds:
+    """Rounds over a growing prefix of ``available`` ordered candidates until ``target``
+    records are made: round 0 draws the first ``first``; each next round draws more, sized
+    by the yield so far (:func:`draw_more`), until the target is met, the candidates run out
+    or ``max_rounds`` rounds have run. Both LLM jobs grow this way (specific: segments in id
+    order; agnostic: the pool after pruning).
+
+    ``run_round(round, lo, hi)`` runs candidates ``[lo, hi)`` and returns the records made
+    so far over ``[0, hi)``, or ``None`` to stop (a round left incomplete). Each round's
+    range depends only on the counts before it, so a rerun replans the same rounds."""
+    lo, hi, got = 0, min(available, first), 0
+    for r in range(max_rounds):
+        made = run_round(r, lo, hi)
+        if made is None:
+            return Rounds(target, hi, got, r + 1)
+        got = made
+        if got >= target or hi >= available or r + 1 >= max_rounds:
+            return Rounds(target, hi, got, r + 1)
+        lo, hi = hi, min(available, hi + draw_more(target, got, hi))
+    return Rounds(target, hi, got, max_rounds)
+
+
 class UnitCollector:
     """Driver-side sink: rows in (any order), one shard + marker out per completed unit."""
 
