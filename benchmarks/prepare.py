@@ -46,7 +46,7 @@ tokenizer ~6), doc_length ~8 (sentence split + one tiktoken call per sentence), 
 end. So the issue's 3x (<= 15 s here) is out of reach with Ray start-up included while the
 output stays byte-identical: what is left is the work itself (~30 CPU-s on 2 cores) and Ray's
 fixed cost. Ray runs workers at nice 15 by default, so under load ours lost more than the
-reference (at load ~4, before: ours 65.7 s, reference 67.1 s, ratio 1.02x); local Ray now runs
+reference (at load ~4, at nice 15: ours 65.7 s, reference 67.1 s, ratio 1.02x); local Ray now runs
 its workers at nice 0 (``pipeline/runtime.py``; ours alone at load 3-9: 46-56 s at nice 15,
 39-46 s at nice 0).
 
