@@ -33,6 +33,8 @@ figure to read), ``--dump`` of the gensim file ``--repeat 20``:
     before (load 0.5 -> 1.7): ours 29.8 s, reference 43.6 s (wikiextractor 14.7 s +
                               post-processing 28.7 s), ratio 1.46x
     after  (load 3.0 -> 2.3): ours 27.9 s, reference 44.8 s (14.8 s + 29.9 s), ratio 1.60x
+    after  (load 1.4 -> 5.1, the other tests starting mid-run): ours 57.2 s, reference 67.8 s
+                              (35.4 s + 32.3 s), ratio 1.18x
     stage seconds (after, summed over workers sharing the 2 cores with the reader):
         read 11.8, clean 18.8, language 2.6, doc_length 11.2, segment 0.7
     ours: 1,320 of 4,120 pages kept, 3,980 segments; the reference keeps 1,280 (3,080 chunks)
