@@ -392,7 +392,11 @@ def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding,
 
 
 class DocLengthFilter(Filter[Document]):
-    """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``."""
+    """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``.
+
+    A document is split and counted only until its count passes ``max_tokens``: a dropped
+    ``too_long`` document's ``n_tokens`` is that partial count (> max), not its length.
+    """
 
     name = "doc_length"
     drops = ("too_short", "too_long")
