@@ -44,8 +44,8 @@ Where ours' time goes (in-process CPU seconds on 4,120 pages, quiet machine): re
 (bz2 5.3, serial, but overlapped with the cleaning), clean ~12 (mwparserfromhell's C
 tokenizer ~6), doc_length ~8 (sentence split + one tiktoken call per sentence), language
 ~1.7, segment ~0.8; plus Ray: local start-up 3 s on a quiet machine and 8-11 s at load 4-9,
-~7 CPU-s of Ray's own processes, ~1-2 s of shutdown; a one-page input takes 13-18 s end to
-end. So the issue's 3x (<= 15 s here) is out of reach with Ray start-up included while the
+~7 CPU-s of Ray's own processes, ~1-2 s of shutdown; a one-page input takes 18-22 s end to
+end at load 3-6. So the issue's 3x (<= 15 s here) is out of reach with Ray start-up included while the
 output stays byte-identical: what is left is the work itself (~30 CPU-s on 2 cores) and Ray's
 fixed cost. Ray runs workers at nice 15 by default, so under load ours lost more than the
 reference (at load ~4, at nice 15: ours 65.7 s, reference 67.1 s, ratio 1.02x); local Ray now runs
