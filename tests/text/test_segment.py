@@ -442,6 +442,23 @@ def test_doc_length_filter():
     assert docs[0].n_tokens == 2 and docs[2].n_tokens == 50
 
 
+def test_doc_length_stops_counting_once_past_max():
+    enc = get_encoding()
+    text = " ".join(SENTENCES["en"] * 4)
+    full = segment_mod.sentence_units(text, "en", enc)
+    total = sum(u.n for u in full)
+    head = segment_mod.sentence_units(text, "en", enc, stop_above=40)
+    assert 40 < sum(u.n for u in head) < total
+    assert [(u.start, u.end, u.n) for u in head] == [(u.start, u.end, u.n) for u in full[:len(head)]]
+    assert segment_mod.sentence_units(text, "en", enc, stop_above=total) == full   # never past it
+    f = DocLengthFilter(min_tokens=10, max_tokens=40)
+    f.setup()
+    doc = _doc(text)
+    counters = Counters()
+    assert list(f.run([doc], counters)) == [] and counters.dropped() == {"too_long": 1}
+    assert 40 < doc.n_tokens < total
+
+
 @pytest.mark.parametrize("lo,hi", [(0, 10), (20, 10)])
 def test_bad_bounds_are_rejected(lo, hi):
     with pytest.raises(ValueError, match="min_tokens"):

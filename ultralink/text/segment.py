@@ -38,7 +38,7 @@ from ultralink.counters import Counters
 from ultralink.languages import get_language
 from ultralink.records import Document, Segment
 from ultralink.stage import Filter, Step, record_error
-from ultralink.text.sentences import _ends_with, sentence_ends
+from ultralink.text.sentences import _ends_with, iter_sentence_ends
 from ultralink.text.tokens import DEFAULT_ENCODING, get_encoding
 from ultralink.ids import digest
 
@@ -346,27 +346,30 @@ def _piece_boundary(text: str, p: int) -> bool:
     return before == "\n" and not after.isspace()
 
 
-def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding) -> list[_Unit]:
+def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding,
+                   stop_above: int | None = None) -> list[_Unit]:
     """Sentences as char spans with exact token counts, each tokenized once.
 
     Each keeps the whitespace before it (newlines stay behind), so the counts add up to the
     document's own count: the document-length filter computes these once and the segmenter
-    reuses them.
+    reuses them. With ``stop_above``, splitting stops once the counts add up to more than
+    it (a document too long to keep is not split to its end): the units are then a prefix.
     """
     if not text.strip():
         return []
     lang = get_language(language)
     finals = lang.sentence_ends
     encode = tokenizer.encode_ordinary
-    ends = sentence_ends(text, lang)
-    last = len(ends) - 1
+    size = len(text)
+    total = 0
+    limit = -1 if stop_above is None else stop_above
     units: list[_Unit] = []
     start = pos = 0
-    for i, end in enumerate(ends):
+    for end in iter_sentence_ends(text, lang):
         piece = text[pos:end]
         body = piece.rstrip()
         b = len(body)
-        if i == last:
+        if end == size:   # the last end is always len(text)
             cut = end
             paragraph = True
         else:
@@ -378,14 +381,22 @@ def sentence_units(text: str, language: str, tokenizer: tiktoken.Encoding) -> li
         else:
             rank = CUT_SENTENCE if _ends_with(body, finals) else CUT_LINE
         if cut > start:
-            units.append(_Unit(start, cut, len(encode(text[start:cut])), rank))
+            n = len(encode(text[start:cut]))
+            units.append(_Unit(start, cut, n, rank))
             start = cut
+            total += n
+            if total > limit >= 0:
+                break
         pos = end
     return units
 
 
 class DocLengthFilter(Filter[Document]):
-    """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``."""
+    """Keep documents of min..max tokens (paper: 1K–10K, cl100k_base); sets ``doc.n_tokens``.
+
+    A document is split and counted only until its count passes ``max_tokens``: a dropped
+    ``too_long`` document's ``n_tokens`` is that partial count (> max), not its length.
+    """
 
     name = "doc_length"
     drops = ("too_short", "too_long")
@@ -412,7 +423,9 @@ class DocLengthFilter(Filter[Document]):
     def keep(self, item: Document) -> bool | str:
         if self._enc is None:
             self.setup()
-        units = sentence_units(item.text, item.language, self._enc)  # type: ignore[arg-type]
+        # a document past max_tokens is dropped: its count stops there (n_tokens > max)
+        units = sentence_units(item.text, item.language, self._enc,  # type: ignore[arg-type]
+                               stop_above=self.max_tokens)
         item.n_tokens = sum(u.n for u in units)
         item.sentences = units   # reused by the segmenter: every sentence is tokenized once
         if item.n_tokens < self.min_tokens:

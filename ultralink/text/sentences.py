@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterator
 from functools import cache
 
 from sentencex import segment as _sentencex_segment
@@ -70,37 +71,50 @@ def split_sentences(text: str, language: str) -> list[str]:
 
 def sentence_ends(text: str, lang: Language) -> list[int]:
     """End offsets of :func:`split_sentences`' pieces (the last is ``len(text)``), no copies."""
-    ends: list[int] = []
+    return list(iter_sentence_ends(text, lang))
+
+
+def iter_sentence_ends(text: str, lang: Language) -> Iterator[int]:
+    """:func:`sentence_ends`, each end given as soon as it is final (paragraph by paragraph),
+    so a caller that has seen enough stops splitting the rest of a long document."""
+    pending = -1          # the last end so far: whitespace after it may still move it
     last_ws = False
 
-    def push(a: int, b: int, ws: bool | None = None) -> None:
-        nonlocal last_ws
+    def push(a: int, b: int, ws: bool | None = None) -> int:
+        """Take the piece text[a:b]; return an end that became final, else -1."""
+        nonlocal pending, last_ws
         if b <= a:
-            return
+            return -1
         if ws is None:
             ws = text[a:b].isspace()
-        if ends and (ws or last_ws):    # whitespace joins the sentence before; leading, the next
-            ends[-1] = b
+        if pending >= 0 and (ws or last_ws):   # whitespace joins the sentence before; leading, the next
+            pending = b
             last_ws = last_ws and ws
-        else:
-            ends.append(b)
-            last_ws = ws
+            return -1
+        final, pending, last_ws = pending, b, ws
+        return final
 
     pos = 0
     for start, stop in _paragraph_breaks(text):
         prev = pos
         for c in _paragraph_cuts(text[pos:start], lang):
-            push(prev, pos + c)
+            if (end := push(prev, pos + c)) >= 0:
+                yield end
             prev = pos + c
-        push(prev, start)
-        push(start, stop, True)
+        if (end := push(prev, start)) >= 0:
+            yield end
+        if (end := push(start, stop, True)) >= 0:
+            yield end
         pos = stop
     prev = pos
     for c in _paragraph_cuts(text[pos:], lang):
-        push(prev, pos + c)
+        if (end := push(prev, pos + c)) >= 0:
+            yield end
         prev = pos + c
-    push(prev, len(text))
-    return ends
+    if (end := push(prev, len(text))) >= 0:
+        yield end
+    if pending >= 0:
+        yield pending
 
 
 def _paragraph_breaks(text: str) -> list[tuple[int, int]]:
@@ -179,4 +193,7 @@ def _abbreviation_pattern(code: str) -> re.Pattern[str] | None:
                 for a in sorted(abbrevs, key=len, reverse=True)]
         return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")[^\S\n]*")
     alts = [re.escape(c) + "(?:" + "|".join(g) + ")" for c, g in groups.items()]
-    return re.compile(r"\b(?:" + "|".join(alts) + r")[^\S\n]*")
+    # The lookahead on the first letters (a necessary condition) lets most positions fail on
+    # one class test before the "\b" and the alternatives: ~1.5x faster, same matches.
+    firsts = "".join(re.escape(c) for c in groups)
+    return re.compile(r"(?=[" + firsts + r"])\b(?:" + "|".join(alts) + r")[^\S\n]*")
