@@ -7,19 +7,13 @@ import os
 
 log = logging.getLogger("ultralink")
 
-LOCAL_WORKER_NICENESS = 0   # Ray's default is 15 (see init_ray)
-
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``; ``auto`` = the local `ray start` cluster) when
     given, else start a local Ray of our own.
 
     Ray Data's progress bars stay on; the dashboard is skipped locally (it costs seconds
-    on a laptop and nothing here needs it). A local instance runs its workers at the
-    driver's priority: Ray's default (``nice 15``) makes the job's workers, which do all of
-    its work, yield to every other process on the machine (on a shared 2-core machine at
-    load 3-9, ``prepare`` of a 116 MB dump took 46-56 s at nice 15, 39-46 s at nice 0).
-    ``RAY_worker_niceness`` in the environment still wins.
+    on a laptop and nothing here needs it).
     """
     import ray
 
@@ -32,9 +26,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     else:
         # "local" always starts our own instance: never attach by surprise to a cluster some
         # other `ray start` left on this machine (join one with --ray-address auto / ADDR)
-        system = {} if "RAY_worker_niceness" in os.environ else {"worker_niceness": LOCAL_WORKER_NICENESS}
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True,
-                 _system_config=system)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
         log.info("started local Ray (%s CPUs)", ray.cluster_resources().get("CPU"))
 
 
