@@ -10,7 +10,9 @@ Script keys (all optional):
 - ``fail_nth``: 1-based call numbers (per engine instance) that raise a retryable
   ``RequestError("scripted")``;
 - ``fail_if``: a substring; requests whose text contains it always fail (``scripted_row``);
-- ``dead_nth``: the call number that raises ``EngineDead``;
+- ``dead_nth``: the call number that raises ``EngineDead``; with ``dead_once``, only in the
+  host's first process (a host Ray restarted keeps its engine, so a test of one restart does
+  not depend on how many calls each incarnation gets under load);
 - ``hang_if`` / ``hang_s``: requests containing the substring sleep ``hang_s`` (past a timeout);
 - ``calls_dir``: a directory; each call appends its request id to ``<pid>.calls`` there, so a
   test can count calls across actor processes and restarts;
@@ -51,6 +53,14 @@ def _parse(script: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _restarted_actor() -> bool:
+    """True in a Ray actor that Ray restarted after its process died."""
+    import ray
+
+    ctx = ray.get_runtime_context() if ray.is_initialized() else None
+    return bool(ctx and ctx.get_actor_id() and ctx.was_current_actor_reconstructed)
+
+
 def request_text(request: ChatRequest) -> str:
     if request.prompt is not None:
         return request.prompt
@@ -89,7 +99,7 @@ class ScriptedEngine:
                 await asyncio.sleep(delay)
             if s.get("hang_if") and s["hang_if"] in text:
                 await asyncio.sleep(s.get("hang_s", 3600.0))
-            if n == s.get("dead_nth"):
+            if n == s.get("dead_nth") and not (s.get("dead_once") and _restarted_actor()):
                 raise EngineDead(f"scripted engine death at call {n}")
             if n in s.get("fail_nth", ()):
                 raise RequestError("scripted", f"scripted failure of call {n}")

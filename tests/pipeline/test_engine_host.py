@@ -220,7 +220,7 @@ def test_killed_host_loses_no_request(ray_pool, tmp_path):
 
 def test_engine_dead_restarts_the_host_and_requests_complete(ray_pool):
     pool = ray_pool(1, options=HostOptions(num_cpus=0, max_restarts=2), dead_nth=10,
-                    latency_s=0.05)
+                    dead_once=True, latency_s=0.05)
 
     async def run():
         return await asyncio.gather(*(pool.generate(req(f"q{i}")) for i in range(60)))
