@@ -21,9 +21,7 @@ Pieces:
 Example (driver)::
 
     pool = HostPool.create(engine_config, num_hosts=8, name_prefix="ul")
-    ds = ds.map_batches(DialogueStage, fn_constructor_kwargs={"pool": pool},
-                        concurrency=4, batch_size=256)
-    ds.write_parquet(out)
+    rows = stream(items, [read_stage, DialogueStage.stage(pool, concurrency=4)])  # dataflow
     print(format_summary(pool.stats()))
     pool.shutdown()
 """
