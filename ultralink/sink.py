@@ -283,13 +283,14 @@ class UnitStore:
         """
         planned = set(planned)
         versions = versions or {}
-        stale = sorted(uid for uid, m in self.done().items() if uid not in planned
+        done = self.done()
+        stale = sorted(uid for uid, m in done.items() if uid not in planned
                        or (uid in versions and (m.get("info") or {}).get("version") != versions[uid]))
         for uid in stale:
             with contextlib.suppress(FileNotFoundError, OSError):   # marker first: never a bare one
                 self.marker(uid).fs.delete_file(self.marker(uid).path)
-        self.clear_units(stale)
-        owned = planned | set(self.done())
+        # one sweep: the stale units' shards, and shards neither planned nor finished
+        owned = (planned | set(done)) - set(stale)
         for loc in self.shards():
             uid = self.owner(loc)
             if uid is not None and uid not in owned:

@@ -131,8 +131,8 @@ def test_ray_data_column_check_via_apply(pool_on_ray):
     import ray
 
     pool = pool_on_ray()
-    ds = ThreeTurns.apply(ray.data.from_items([{"id": "a", "text": "q"}]), pool,
-                          concurrency=1, batch_size=8, max_concurrent_batches=2, num_cpus=0.5)
+    ds = ThreeTurns.stage(pool, concurrency=1, batch_size=8, max_concurrent_batches=2,
+                          num_cpus=0.5).apply(ray.data.from_items([{"id": "a", "text": "q"}]))
     with pytest.raises(Exception, match=r"missing input column\(s\) \['question'\]") as err:
         ds.take_all()
     assert "'id', 'text'" in str(err.value)

@@ -336,12 +336,12 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     incomplete: list[str] = []
     llm_report: dict[str, Any] = {}
     llm_wall = 0.0
-    rounds = 0
     pool_size = len(order) - len(selected)
     own_pool = pool is None
+    markers = store.done()   # finished units, read again after each round
 
-    def stream_round(pending: list[WorkUnit], rows_of: dict[str, list[tuple[int, str]]],
-                  collector: Any) -> float:
+    def stream_round(round_: int, pending: list[WorkUnit],
+                     rows_of: dict[str, list[tuple[int, str]]], collector: Any) -> float:
         """Every pending row of one round through the job's stages; returns its wall."""
         nonlocal pool
         ids = {u.unit_id for u in pending}
@@ -369,7 +369,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
                 request_cache=CacheSpec.for_output(out, engine.engine, spec.name,
                                                    cfg.request_cache)))
         t0 = time.time()
-        label = f"agnostic {language}/{subset}" + (f" refill {rounds}" if rounds else "")
+        label = f"agnostic {language}/{subset}" + (f" refill {round_}" if round_ else "")
         bar = _progress(sum(u.n_rows for u in pending), label, progress)
         job.run(items, stages, collector, on_row=lambda: bar.update(1))
         bar.close()
@@ -379,14 +379,12 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         """Round 0: the pruned selection's units; a refill round: the pool's ranks
         ``[lo, hi)``. Returns the records made so far, or None when units were left
         incomplete."""
-        nonlocal units, rows_of, rounds, incomplete, llm_wall
-        rounds = round_
+        nonlocal units, rows_of, incomplete, llm_wall, markers
         if round_:
             units, rows_of = _refill_units(order[lo:hi], lo, round_, where, fks,
                                            cfg.unit_records)
         planned.extend(units)
-        done = store.done()
-        pending = [u for u in units if u.unit_id not in done]
+        pending = [u for u in units if u.unit_id not in markers]
         ran.extend(pending)
         n_rows = sum(u.n_rows for u in pending)
         log.info("agnostic %s/%s round %d: %d records selected of %d, %d units (%d done, "
@@ -397,21 +395,22 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         collector.rejects = rejects
         collector.finish_empty()
         if n_rows:
-            llm_wall += stream_round(pending, rows_of, collector)
+            llm_wall += stream_round(round_, pending, rows_of, collector)
         this_run.merge(collector.counters)
         incomplete = collector.incomplete()
         if incomplete:
             return None
-        done = store.done()
-        return sum(_made(done[u.unit_id]) for u in planned)
+        markers = store.done()
+        return sum(_made(markers[u.unit_id]) for u in planned)
 
     try:
         # round 0 is the pruned selection; each refill round draws the next-ranked records
         # of the pool, sized by the yield so far, until the target is met
-        grown = grow_to_target(size or 0, len(order) if size is not None else len(selected),
-                               len(selected), 1 + (cfg.refill_rounds if size is not None else 0),
-                               one_round)
-        drawn = grown.drawn - len(selected)
+        if size is None:   # nothing pruned: one round over every candidate
+            grown = grow_to_target(len(selected), len(selected), len(selected), 1, one_round)
+        else:
+            grown = grow_to_target(size, len(order), len(selected), 1 + cfg.refill_rounds,
+                                   one_round)
         if translate and pool is not None and any(u.n_rows for u in ran):
             from ultralink.llm.metrics import job_report
 
@@ -419,6 +418,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
     finally:
         if own_pool and pool is not None:
             pool.shutdown()
+    rounds, drawn = grown.rounds - 1, grown.drawn - len(selected)   # refill rounds, records
     if rounds and size is not None and not incomplete:
         _trim_surplus(store, planned, units, size, order)
     stale += store.drop_stale(u.unit_id for u in planned)

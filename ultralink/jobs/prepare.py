@@ -28,8 +28,8 @@ from ultralink.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
-from ultralink.pipeline.prepare_parts import PrepareParts, step_classes, summary_counters
-from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts
+from ultralink.pipeline.prepare_parts import PrepareParts, step_classes
+from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
@@ -63,7 +63,7 @@ class UnitParts:
 
     def add(self, row: dict[str, Any]) -> None:
         uid = row["unit_id"]
-        counters = summary_counters(row)
+        counters = counters_of(row)
         self.this_run.merge(counters)
         self.guard.add_counts(counters.counts.get("out_read", 0), counters.dropped(),
                               f"part {row['part']} of unit {uid} ({self.units[uid].uri})")

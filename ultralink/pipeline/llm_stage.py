@@ -174,11 +174,6 @@ class LLMStage:
                                       max_tasks_in_flight=2 * max_concurrent_batches),
                         resources=None if num_cpus is None else Resources(num_cpus))
 
-    @classmethod
-    def apply(cls, ds: Any, pool: HostPool, **kwargs: Any) -> Any:
-        """``ds`` with this stage appended (:meth:`stage`'s arguments)."""
-        return cls.stage(pool, **kwargs).apply(ds)
-
     async def setup(self) -> None:
         """Load prompts/tokenizers once per actor (before the first batch); default: nothing."""
 

@@ -18,26 +18,16 @@ from typing import Any
 import pyarrow as pa
 
 from ultralink.config import PrepareConfig
-from ultralink.counters import Counters
 from ultralink.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.dataflow import declare
-from ultralink.pipeline.read_parts import Part, part_from_row
-from ultralink.records import Segment, counts_type, segment_schema
+from ultralink.pipeline.read_parts import STATUS_FIELDS, Part, part_from_row, status_columns
+from ultralink.records import Segment, segment_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
 
 BATCH_ROWS = 2048
 
-SUMMARY_SCHEMA = pa.schema([
-    ("unit_id", pa.string()),
-    ("part", pa.int64()),
-    ("last", pa.bool_()),
-    ("failed", pa.string()),
-    ("rows", pa.int64()),
-    ("counts", counts_type()),
-    ("timings", pa.map_(pa.string(), pa.float64())),
-    ("problems", pa.list_(pa.string())),
-])
+SUMMARY_SCHEMA = pa.schema([("unit_id", pa.string()), ("rows", pa.int64()), *STATUS_FIELDS])
 
 
 def step_classes() -> tuple[type, ...]:
@@ -108,9 +98,7 @@ class PrepareParts:
         rows = self.store_shard(part, segments)
         counters.timings["unit_wall"] = counters.timings.get("unit_wall", 0.0) + time.perf_counter() - start
         counters.add("rows_written", rows)
-        return {"unit_id": part.unit.unit_id, "part": part.index, "last": part.last,
-                "failed": part.failed, "rows": rows, "counts": list(counters.counts.items()),
-                "timings": list(counters.timings.items()), "problems": part.problems}
+        return {"unit_id": part.unit.unit_id, "rows": rows, **status_columns(part)}
 
     def store_shard(self, part: Part, segments: Iterator[Segment]) -> int:
         first = next(segments, None)
@@ -123,8 +111,3 @@ class PrepareParts:
 
         return write_parquet_atomic(self.store.part(part.unit.unit_id, part.index),
                                     _batches(all_segments(), self.schema), self.schema)
-
-
-def summary_counters(row: dict[str, Any]) -> Counters:
-    """The counters of one summary row."""
-    return Counters(dict(row["counts"]), dict(row["timings"]))

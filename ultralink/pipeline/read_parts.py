@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -126,16 +126,21 @@ def _cut(unit: InputUnit, fs: pafs.FileSystem, part_bytes: int) -> Iterator[Part
 _PAGE_FIELDS = [f.name for f in fields(Page)]
 _UNIT_FIELDS = [f.name for f in fields(InputUnit)]
 
-PART_SCHEMA = pa.schema([
-    ("unit", pa.struct([("uri", pa.string()), ("kind", pa.string()), ("index", pa.int64()),
-                        ("start", pa.int64()), ("end", pa.int64()),
-                        ("siteinfo_base", pa.string()), ("version", pa.string())])),
+# What a part says of itself, and its summary carries back to the driver (prepare_parts).
+STATUS_FIELDS = [
     ("part", pa.int64()),
     ("last", pa.bool_()),
     ("failed", pa.string()),
     ("counts", counts_type()),
     ("timings", pa.map_(pa.string(), pa.float64())),
     ("problems", pa.list_(pa.string())),
+]
+
+PART_SCHEMA = pa.schema([
+    ("unit", pa.struct([("uri", pa.string()), ("kind", pa.string()), ("index", pa.int64()),
+                        ("start", pa.int64()), ("end", pa.int64()),
+                        ("siteinfo_base", pa.string()), ("version", pa.string())])),
+    *STATUS_FIELDS,
     ("pages", pa.list_(pa.struct([
         ("page_id", pa.string()), ("title", pa.string()), ("text", pa.string()),
         ("source_file", pa.string()), ("markup", pa.string()), ("namespace", pa.int64()),
@@ -143,13 +148,23 @@ PART_SCHEMA = pa.schema([
 ])
 
 
+def status_columns(part: Part) -> dict[str, Any]:
+    """The ``STATUS_FIELDS`` of a part (its counters as they are now)."""
+    c = part.counters
+    return {"part": part.index, "last": part.last, "failed": part.failed,
+            "counts": list(c.counts.items()), "timings": list(c.timings.items()),
+            "problems": part.problems}
+
+
+def counters_of(row: Mapping[str, Any]) -> Counters:
+    """The counters of a row with ``STATUS_FIELDS`` (a part, or its summary)."""
+    return Counters(dict(row["counts"]), dict(row["timings"]))
+
+
 def part_table(part: Part) -> pa.Table:
     """One part as a one-row Arrow table (``PART_SCHEMA``)."""
     return pa.Table.from_pylist([{
-        "unit": asdict(part.unit), "part": part.index, "last": part.last, "failed": part.failed,
-        "counts": list(part.counters.counts.items()),
-        "timings": list(part.counters.timings.items()),
-        "problems": part.problems,
+        "unit": asdict(part.unit), **status_columns(part),
         "pages": [{name: getattr(p, name) for name in _PAGE_FIELDS} for p in part.pages],
     }], schema=PART_SCHEMA)
 
@@ -157,8 +172,7 @@ def part_table(part: Part) -> pa.Table:
 def part_from_row(row: dict[str, Any]) -> Part:
     """The inverse of :func:`part_table` for one row of it (``Table.to_pylist()``)."""
     return Part(InputUnit(**row["unit"]), row["part"], [Page(**p) for p in row["pages"]],
-                Counters(dict(row["counts"]), dict(row["timings"])), list(row["problems"]),
-                row["last"], row["failed"])
+                counters_of(row), list(row["problems"]), row["last"], row["failed"])
 
 
 def unit_of(batch: dict[str, np.ndarray], i: int) -> InputUnit:

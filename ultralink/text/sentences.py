@@ -77,42 +77,34 @@ def sentence_ends(text: str, lang: Language) -> list[int]:
 def iter_sentence_ends(text: str, lang: Language) -> Iterator[int]:
     """:func:`sentence_ends`, each end given as soon as it is final (paragraph by paragraph),
     so a caller that has seen enough stops splitting the rest of a long document."""
+    size = len(text)
+
+    def pieces() -> Iterator[tuple[int, int, bool | None]]:
+        """Sentence pieces and paragraph breaks (``ws=True``) in order, as spans."""
+        pos = 0
+        for start, stop in [*_paragraph_breaks(text), (size, size)]:   # + the text's end
+            prev = pos
+            for c in _paragraph_cuts(text[pos:start], lang):
+                yield prev, pos + c, None
+                prev = pos + c
+            yield prev, start, None
+            yield start, stop, True
+            pos = stop
+
     pending = -1          # the last end so far: whitespace after it may still move it
     last_ws = False
-
-    def push(a: int, b: int, ws: bool | None = None) -> int:
-        """Take the piece text[a:b]; return an end that became final, else -1."""
-        nonlocal pending, last_ws
+    for a, b, ws in pieces():
         if b <= a:
-            return -1
+            continue
         if ws is None:
             ws = text[a:b].isspace()
         if pending >= 0 and (ws or last_ws):   # whitespace joins the sentence before; leading, the next
             pending = b
             last_ws = last_ws and ws
-            return -1
-        final, pending, last_ws = pending, b, ws
-        return final
-
-    pos = 0
-    for start, stop in _paragraph_breaks(text):
-        prev = pos
-        for c in _paragraph_cuts(text[pos:start], lang):
-            if (end := push(prev, pos + c)) >= 0:
-                yield end
-            prev = pos + c
-        if (end := push(prev, start)) >= 0:
-            yield end
-        if (end := push(start, stop, True)) >= 0:
-            yield end
-        pos = stop
-    prev = pos
-    for c in _paragraph_cuts(text[pos:], lang):
-        if (end := push(prev, pos + c)) >= 0:
-            yield end
-        prev = pos + c
-    if (end := push(prev, len(text))) >= 0:
-        yield end
+            continue
+        if pending >= 0:
+            yield pending
+        pending, last_ws = b, ws
     if pending >= 0:
         yield pending
 
