@@ -21,6 +21,7 @@ from ultralink.config import PrepareConfig
 from ultralink.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.dataflow import declare
+from ultralink.pipeline.runtime import freeze_heap
 from ultralink.pipeline.read_parts import STATUS_FIELDS, Part, part_from_row, status_columns
 from ultralink.records import Segment, segment_schema
 from ultralink.sink import UnitStore, write_parquet_atomic
@@ -82,6 +83,7 @@ class PrepareParts:
         self.store.token = token   # fencing: a worker of a superseded run cannot commit
         self.steps = build_steps(language, config)
         self.schema = segment_schema()
+        freeze_heap()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = []

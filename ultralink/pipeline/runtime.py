@@ -34,3 +34,15 @@ def cluster_cpus() -> int:
     import ray
 
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def freeze_heap() -> None:
+    """Leave every object alive now out of Python's cyclic garbage collector (``gc.freeze``).
+
+    A Ray worker holds Ray's, pyarrow's and its models' long-lived objects; without this
+    every full collection the work triggers scans them all again. Called once a worker is
+    set up (measured: 4 of 12 CPU-s per prepare actor went to the collector before).
+    """
+    import gc
+
+    gc.freeze()
