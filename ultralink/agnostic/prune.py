@@ -11,17 +11,18 @@ so a pruned set holds as many distinct problems as it can rather than rephrasing
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
+from ultralink.ids import stable_int
+
 Mode = Literal["shared", "disjoint"]
 
 
 def rank(seed: int, record_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{record_id}".encode(), digest_size=8).digest(), "big")
+    return stable_int(seed, record_id, bits=64)
 
 
 def _occurrences(ids: Iterable[str], seed: int, groups: Mapping[str, object]

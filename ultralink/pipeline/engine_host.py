@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import hashlib
 import heapq
 import logging
 import math
@@ -48,6 +47,7 @@ from ray.actor import ActorHandle
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 
 from ultralink.config import Strict
+from ultralink.ids import stable_int
 from ultralink.llm.factory import build_engine
 from ultralink.llm.metrics import LLMMetrics, merge_snapshots
 from ultralink.llm.registry import EngineConfig
@@ -570,14 +570,9 @@ async def _invoke(target: Any, method: str, *args: Any) -> Any:
     return await getattr(target, method)(*args)
 
 
-def _score(key: str, index: int) -> int:
-    digest = hashlib.blake2b(f"{key}\x1f{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def rendezvous_order(key: str, num_hosts: int) -> list[int]:
     """Host indices by preference for ``key``; removing one host moves only its own keys."""
-    return sorted(range(num_hosts), key=lambda i: _score(key, i), reverse=True)
+    return sorted(range(num_hosts), key=lambda i: stable_int(key, i, bits=64), reverse=True)
 
 
 class HostPool:

@@ -19,16 +19,15 @@ ends (never a crash).
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import Field
 
 from ultralink.config import Strict
+from ultralink.ids import stable_int
 from ultralink.llm.types import ChatRequest, Completion, RequestError
 from ultralink.specific.prompts import PART_OF_KIND, PromptBuilder, Turn
 from ultralink.specific.validate import MessageValidator
@@ -69,12 +68,6 @@ class DialogueConfig(Strict):
 
 
 # ------------------------------------------------------------------------------ the plan
-
-
-def stable_int(*parts: Any, bits: int = 63) -> int:
-    """A process-independent integer from ``parts`` (Python's ``hash`` is salted per process)."""
-    blob = "\x1f".join(str(p) for p in parts).encode()
-    return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big") >> (64 - bits)
 
 
 def dialogue_rng(seed: int, segment_id: str) -> random.Random:
