@@ -145,6 +145,18 @@ def make_input(language: str, copies: int, out: Path, long_per_copy: int = 0,
     return out, n
 
 
+def dump_pages(dump: Path) -> tuple[str, list[str]]:
+    """``dump``'s header (up to its first ``<page>``) and its ``<page>`` elements as text;
+    ``dump`` may be plain XML or ``.bz2``/``.gz``."""
+    import gzip
+
+    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(dump.suffix, open)
+    with opener(dump, "rt", encoding="utf-8") as f:
+        src = f.read()
+    head, rest = src.split("<page>", 1)
+    return head, re.findall(r"<page>.*?</page>", "<page>" + rest, flags=re.S)
+
+
 def make_dump_input(dump: Path, repeat: int, out: Path) -> tuple[Path, int]:
     """``dump``'s pages ``repeat`` times as one bz2 stream, each copy with fresh ids and titles.
 
@@ -152,13 +164,7 @@ def make_dump_input(dump: Path, repeat: int, out: Path) -> tuple[Path, int]:
     title, so no two pages share an id, a title or (therefore) a document or segment id.
     ``dump`` may be plain XML or ``.bz2``/``.gz``; only its first ``<siteinfo>`` header is kept.
     """
-    import gzip
-
-    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(dump.suffix, open)
-    with opener(dump, "rt", encoding="utf-8") as f:
-        src = f.read()
-    head, rest = src.split("<page>", 1)
-    pages = re.findall(r"<page>.*?</page>", "<page>" + rest, flags=re.S)
+    head, pages = dump_pages(dump)
     n = 0
     with bz2.open(out, "wt", encoding="utf-8") as f:
         f.write(head)
@@ -297,13 +303,7 @@ def ours(path: Path, language: str, workdir: Path) -> dict:
 
 def one_page_input(dump: Path, out: Path) -> Path:
     """The first article of ``dump`` alone (plain XML): ours on it is Ray's fixed cost."""
-    import gzip
-
-    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(dump.suffix, open)
-    with opener(dump, "rt", encoding="utf-8") as f:
-        src = f.read()
-    head, rest = src.split("<page>", 1)
-    pages = re.findall(r"<page>.*?</page>", "<page>" + rest, flags=re.S)
+    head, pages = dump_pages(dump)
     page = next(p for p in pages if "<ns>0</ns>" in p and "<redirect" not in p)
     out.write_text(head + page + "\n</mediawiki>\n", encoding="utf-8")
     return out

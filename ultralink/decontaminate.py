@@ -32,9 +32,9 @@ import numpy as np
 import pyarrow as pa
 
 from ultralink.fs import Location, read_bytes, resolve, write_atomic
-from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 from ultralink.pipeline.dataflow import declare, remote
 from ultralink.pipeline.runner import JobSummary
+from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 
 log = logging.getLogger("ultralink.decontaminate")
 

@@ -27,9 +27,9 @@ from pydantic import Field
 
 from ultralink.config import Strict
 from ultralink.fs import Location
-from ultralink.text.ngrams import is_cjk, text_hash, tokens, window_hashes
 from ultralink.pipeline.dataflow import declare, remote
 from ultralink.pipeline.runner import JobSummary
+from ultralink.text.ngrams import is_cjk, text_hash, tokens, window_hashes
 
 log = logging.getLogger("ultralink.dedup")
 

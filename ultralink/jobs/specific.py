@@ -304,12 +304,11 @@ def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificC
         return report["dialogues"]["out"]
 
     grown = grow_to_target(target, cap, target, cfg.target_rounds, run_round)
-    got, n = grown.got, grown.drawn
-    report["target"] = {"dialogues": target, "met": grown.met, "segments_used": n,
+    report["target"] = {"dialogues": target, "met": grown.met, "segments_used": grown.drawn,
                         "segments_available": available, "rounds": grown.rounds}
-    if got < target:
+    if not grown.met:
         log.warning("specific %s: %d of %d dialogues: the %d segments%s do not allow more",
-                    language, got, target, cap, " (max_dialogues)" if cap < available else "")
+                    language, grown.got, target, cap, " (max_dialogues)" if cap < available else "")
     UnitStore(resolve(output), JOB, {}).write_report(report)
     return report
 
