@@ -2,7 +2,7 @@
 
 They live at the top of the repository (the layout users and ``ray job submit --working-dir``
 see); a wheel needs them inside the package, as ``ultralink/_bundled/`` (read by
-``ultralink.bundled``). Everything else is declared in ``pyproject.toml``.
+``ultralink.core.bundled``). Everything else is declared in ``pyproject.toml``.
 """
 
 import shutil

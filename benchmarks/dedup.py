@@ -88,8 +88,8 @@ def main() -> None:
 
     import ray
 
-    from ultralink.dedup import DedupConfig, find_clusters
-    from ultralink.fs import resolve
+    from ultralink.jobs.dedup import DedupConfig, find_clusters
+    from ultralink.core.fs import resolve
 
     rows, planted, distinct = corpus(args.docs, args.seed)
     cfg = DedupConfig(**({"threshold": args.threshold} if args.threshold else {}))

@@ -312,9 +312,9 @@ def one_page_input(dump: Path, out: Path) -> Path:
 def work_cpu_seconds(path: Path, language: str) -> dict:
     """The work itself, in one process without Ray: read (decompress, cut pages) and the
     chain, in CPU seconds (``time.process_time``), models loaded before the clock starts."""
-    from ultralink.config import PrepareConfig
-    from ultralink.counters import Counters
-    from ultralink.fs import resolve
+    from ultralink.core.config import PrepareConfig
+    from ultralink.core.counters import Counters
+    from ultralink.core.fs import resolve
     from ultralink.pipeline.chain import run_chain
     from ultralink.pipeline.prepare_parts import build_steps
     from ultralink.sources.wikipedia import plan_units, read_unit

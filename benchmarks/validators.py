@@ -1,6 +1,6 @@
 """Precision and recall of the quality gate on the labelled set (``tests/data/``).
 
-Runs every case through :class:`ultralink.gate.Gate` (the validators the stages use)
+Runs every case through :class:`ultralink.jobs.validate.Gate` (the validators the stages use)
 and prints, per expected reason, how many bad cases were caught with that reason (recall) and
 how many of the gate's rejections for that reason were right (precision), then the misses and
 false rejections. Measured, not simulated: real fastText lid.176, real prompt files.
@@ -26,7 +26,7 @@ DEFAULT = ROOT / "tests" / "data" / "quality_labelled.jsonl"
 
 def evaluate(cases: list[dict[str, Any]], gate: Any = None) -> dict[str, Any]:
     """Run the gate over ``cases``; the numbers the benchmark and the test report."""
-    from ultralink.gate import Gate
+    from ultralink.jobs.validate import Gate
 
     gate = gate or Gate()
     per_reason: dict[str, Counter[str]] = {}

@@ -27,7 +27,7 @@ import yaml
 from tests.fakes import translation_filler
 from tests.specific.specific_fakes import DialogueFake
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.records import conversation_schema
+from ultralink.core.records import conversation_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSETS = ("chat_specific", "chat_agnostic", "math", "code")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ultralink.records import Conversation, Turn, conversation_schema, segment_schema
+from ultralink.core.records import Conversation, Turn, conversation_schema, segment_schema
 
 
 def conv(rid: str, lang: str, subset: str, *texts: str) -> dict:

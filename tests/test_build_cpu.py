@@ -49,7 +49,7 @@ def test_installed_wheel_builds_the_sample_with_the_cpu_model(tmp_path):
     env = clean_env()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     where = subprocess.run([str(bin_dir / "python"), "-c",
-                            "import ultralink.bundled as b; print(b.__file__, b.bundle_root())"],
+                            "import ultralink.core.bundled as b; print(b.__file__, b.bundle_root())"],
                            cwd=work, env=env, capture_output=True, text=True, check=True)
     module_file, bundle = where.stdout.split()
     assert str(tmp_path / "venv") in module_file and bundle.endswith("_bundled"), where.stdout

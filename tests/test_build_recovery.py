@@ -23,7 +23,7 @@ import yaml
 
 from tests.build_helpers import ROOT, SUBSETS, ids_by_subset, kill_session, read_calls, sample_values
 from ultralink.build import load_config, run_build
-from ultralink.records import conversation_schema
+from ultralink.core.records import conversation_schema
 
 FAKE = "tests.build_helpers:SlowBuildFake"
 LANGS = ["en", "fr"]

@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 import ultralink.text.tokens as tokens
-from ultralink.config import PrepareConfig
-from ultralink.counters import Counters
-from ultralink.fs import expand
+from ultralink.core.config import PrepareConfig
+from ultralink.core.counters import Counters
+from ultralink.core.fs import expand
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.prepare_parts import build_steps
 from ultralink.sources.wikipedia import plan_units, read_unit

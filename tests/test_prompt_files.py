@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ultralink.languages import LANGUAGES
+from ultralink.core.languages import LANGUAGES
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 CODES = sorted(LANGUAGES)

@@ -30,9 +30,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
-from ultralink.config import PrepareConfig, Strict
-from ultralink.dedup import DedupConfig
-from ultralink.lease import releasing
+from ultralink.core.config import PrepareConfig, Strict
+from ultralink.jobs.dedup import DedupConfig
+from ultralink.core.lease import releasing
 from ultralink.llm.registry import EngineConfig
 from ultralink.jobs.specific import SpecificConfig
 
@@ -137,7 +137,7 @@ class BuildConfig(Strict):
 
     @model_validator(mode="after")
     def _languages(self) -> BuildConfig:
-        from ultralink.languages import get_language
+        from ultralink.core.languages import get_language
 
         for lang in self.languages:
             get_language(lang)
@@ -178,11 +178,11 @@ def load_config(path: str | None, **overrides: Any) -> BuildConfig:
 
     ``path`` may also name a bundled config (``sample``, ``full``): its relative input paths
     then point into the bundle, so it runs from any directory of an installed package."""
-    from ultralink.bundled import bundle_root, config_names, named_config
+    from ultralink.core.bundled import bundle_root, config_names, named_config
 
     values: dict[str, Any] = {}
     if path:
-        from ultralink.errors import UsageError, load_yaml
+        from ultralink.core.errors import UsageError, load_yaml
 
         bundled = None if os.path.exists(path) else named_config(path)
         if bundled is None and not os.path.exists(path):
@@ -258,8 +258,8 @@ class _Pools:
 
 def stage_key(name: str, payload: dict[str, Any]) -> str:
     """The stage's identity: its config and its inputs' identities (a changed file reruns it)."""
-    from ultralink.fs import identities
-    from ultralink.sink import config_hash
+    from ultralink.core.fs import identities
+    from ultralink.dataset.sink import config_hash
 
     if payload.get("inputs"):
         payload = {**payload, "input_identity": identities(payload["inputs"])}
@@ -267,7 +267,7 @@ def stage_key(name: str, payload: dict[str, Any]) -> str:
 
 
 def _stage_done(out_uri: str) -> bool:
-    from ultralink.fs import exists, read_bytes, resolve
+    from ultralink.core.fs import exists, read_bytes, resolve
 
     loc = resolve(out_uri).join(MANIFEST)
     if not exists(loc):
@@ -288,7 +288,7 @@ class Build:
 
     def __init__(self, cfg: BuildConfig, ray_address: str | None, overwrite: bool,
                  progress: bool = True) -> None:
-        from ultralink.fs import resolve
+        from ultralink.core.fs import resolve
 
         self.cfg = cfg
         self.root = resolve(cfg.output)
@@ -304,7 +304,7 @@ class Build:
 
     # -- manifest ---------------------------------------------------------------------------
     def _load_manifest(self) -> dict[str, Any]:
-        from ultralink.fs import exists, read_bytes
+        from ultralink.core.fs import exists, read_bytes
 
         loc = self.root.join(MANIFEST)
         if self.overwrite or not exists(loc):
@@ -315,8 +315,8 @@ class Build:
             return {}
 
     def write_manifest(self, status: str, **extra: Any) -> None:
-        from ultralink.fs import write_atomic
-        from ultralink.sink import config_hash, versions
+        from ultralink.core.fs import write_atomic
+        from ultralink.dataset.sink import config_hash, versions
 
         config = self.cfg.model_dump(mode="json")
         body = {"job": "build", "config_hash": config_hash(config), "config": config,
@@ -361,9 +361,9 @@ class Build:
     def preflight(self) -> None:
         """Every user error before anything is written: output usable (and ours, for
         --overwrite), every named input present, the output not leased by another run."""
-        from ultralink.errors import UsageError
-        from ultralink.fs import check_output, expand
-        from ultralink.sink import check_ours
+        from ultralink.core.errors import UsageError
+        from ultralink.core.fs import check_output, expand
+        from ultralink.dataset.sink import check_ours
 
         check_output(self.root)
         named = [(f"sources.wikipedia.{lang}", self.cfg.sources.wikipedia.get(lang, []))
@@ -379,8 +379,8 @@ class Build:
 
     @releasing
     def run(self) -> dict[str, Any]:
-        from ultralink.lease import Lease
-        from ultralink.sink import clear_output
+        from ultralink.core.lease import Lease
+        from ultralink.dataset.sink import clear_output
 
         cfg = self.cfg
         self.preflight()
@@ -459,7 +459,7 @@ class Build:
     def _fresh(self, work: str, after: list[str]) -> list[str]:
         """Keys of the ``after`` stages; a cleaning stage whose input stage ran again this
         run (rewriting shards the cleaning had already thinned) loses its done marker."""
-        from ultralink.fs import exists, resolve
+        from ultralink.core.fs import exists, resolve
 
         marker = resolve(work).join(MANIFEST)
         if any(not self.stages[a].get("skipped") for a in after) and exists(marker):
@@ -468,10 +468,10 @@ class Build:
 
     def _dedup(self, lang: str, kind: str, data_uri: str, after: list[str]) -> dict[str, Any]:
         """Near-dup removal in place over ``data_uri``'s shards, a stage of its own."""
-        from ultralink.dedup import dedup_shards
-        from ultralink.fs import resolve
+        from ultralink.jobs.dedup import dedup_shards
+        from ultralink.core.fs import resolve
         from ultralink.pipeline.runtime import init_ray
-        from ultralink.shard_filter import parts
+        from ultralink.dataset.shard_filter import parts
 
         work = self.uri("_work", "dedup", lang, kind)
         after = self._fresh(work, after)
@@ -490,7 +490,7 @@ class Build:
 
     def _clean(self) -> None:
         """Per-language question dedup, then decontamination of every record."""
-        from ultralink.fs import resolve
+        from ultralink.core.fs import resolve
 
         for lang in self.cfg.languages if self.cfg.dedup and self.cfg.dedup.questions else []:
             after = [n for n, s in self.stages.items() if s["language"] == lang
@@ -499,9 +499,9 @@ class Build:
                 self._dedup(lang, "questions", self.uri(lang), after)
         if not self.cfg.decontaminate:
             return
-        from ultralink.decontaminate import REPORT_FILE, decontaminate
+        from ultralink.jobs.decontaminate import REPORT_FILE, decontaminate
         from ultralink.pipeline.runtime import init_ray
-        from ultralink.dataset_files import dataset_parts
+        from ultralink.dataset.files import dataset_parts
 
         work = self.uri("_work", "decontaminate")
         after = self._fresh(work, [n for n in self.stages if n != "decontaminate"])
@@ -511,7 +511,7 @@ class Build:
             init_ray(self.ray_address)
             report = decontaminate(shards, self.root, self.root, self.cfg.decontaminate,
                                    report_to=self.root.join(REPORT_FILE))
-            from ultralink.fs import write_atomic
+            from ultralink.core.fs import write_atomic
 
             write_atomic(resolve(work).join(MANIFEST), json.dumps(
                 {"job": "decontaminate", "status": "done", "summary": report["summary"]}).encode())
@@ -521,8 +521,8 @@ class Build:
                    {"after": sorted(after), "against": self.cfg.decontaminate}, None, run)
 
     def _finish(self) -> dict[str, Any]:
-        from ultralink.card import write_card
-        from ultralink.stats import write_stats
+        from ultralink.dataset.card import write_card
+        from ultralink.dataset.stats import write_stats
 
         stats = write_stats(self.root.uri, languages=self.cfg.languages)
         write_card(self.root.uri, stats, self.cfg.model_dump(mode="json"))
@@ -589,7 +589,7 @@ def projection(stages: dict[str, dict[str, Any]], cfg: BuildConfig) -> dict[str,
 
 def summary_text(result: dict[str, Any], cfg: BuildConfig) -> str:
     from ultralink.pipeline.chain import format_table
-    from ultralink.stats import format_tables
+    from ultralink.dataset.stats import format_tables
 
     rows = []
     for s in result["stages"].values():

@@ -2,7 +2,7 @@
 
 All argparse lives here; job modules expose plain functions and typed configs and never
 import this module (the arrows point one way: cli → jobs). Config files are read by one
-loader (:func:`ultralink.errors.config_section`), CLI flags override them, and every job's
+loader (:func:`ultralink.core.errors.config_section`), CLI flags override them, and every job's
 failure ends as one redacted line with exit 2 (the user's to fix) or 1 (the run's).
 
 Examples::
@@ -31,12 +31,12 @@ def run_job(name: str, job: Callable[[], object],
     not done, is one line and exit 1. Every line is redacted of credentials."""
     import yaml
 
-    from ultralink.errors import UsageError, config_error, redact, yaml_error
-    from ultralink.fs import NoInput
+    from ultralink.core.errors import UsageError, config_error, redact, yaml_error
+    from ultralink.core.fs import NoInput
     from ultralink.llm.types import EngineGone
     from ultralink.pipeline.error_guard import TooManyErrors
-    from ultralink.lease import LeaseLost
-    from ultralink.sink import JobIncomplete, OutputConflict
+    from ultralink.core.lease import LeaseLost
+    from ultralink.dataset.sink import JobIncomplete, OutputConflict
 
     try:
         job()
@@ -100,7 +100,7 @@ def _ray_args(p: argparse.ArgumentParser) -> None:
 
 
 def _subset_args(p: argparse.ArgumentParser) -> None:
-    from ultralink.records import SUBSETS
+    from ultralink.core.records import SUBSETS
 
     p.add_argument("output", metavar="OUTPUT", help="dataset root: directory or s3:// URI")
     p.add_argument("--languages", nargs="+", default=None, metavar="LANG",
@@ -137,8 +137,8 @@ def _prepare_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from ultralink.config import PrepareConfig
-    from ultralink.errors import config_section
+    from ultralink.core.config import PrepareConfig
+    from ultralink.core.errors import config_section
     from ultralink.jobs.prepare import run_prepare
 
     def job() -> None:
@@ -187,7 +187,7 @@ def _specific_parser(sub: argparse._SubParsersAction) -> None:
 
 def specific_config(args: argparse.Namespace) -> Any:
     """The ``SpecificConfig`` of a ``specific`` command line (file, then flags)."""
-    from ultralink.errors import config_section
+    from ultralink.core.errors import config_section
     from ultralink.jobs.specific import SpecificConfig
 
     values = config_section(args.config, "specific")
@@ -265,7 +265,7 @@ def _agnostic_parser(sub: argparse._SubParsersAction) -> None:
 def _run_agnostic(args: argparse.Namespace) -> int:
     from ultralink.agnostic.config import AgnosticConfig
     from ultralink.jobs.agnostic import run_agnostic
-    from ultralink.errors import config_section
+    from ultralink.core.errors import config_section
     from ultralink.llm.registry import EngineConfig
 
     def job() -> None:
@@ -344,7 +344,7 @@ def _run_stats(args: argparse.Namespace) -> int:
 
     import pyarrow as pa
 
-    from ultralink.stats import FIGURE_FILE, STATS_FILE, compute_stats, format_tables, write_stats
+    from ultralink.dataset.stats import FIGURE_FILE, STATS_FILE, compute_stats, format_tables, write_stats
 
     try:
         stats = compute_stats(args.output, languages=args.languages, subsets=args.subsets,
@@ -360,8 +360,8 @@ def _run_stats(args: argparse.Namespace) -> int:
         write_stats(args.output, stats)
         wrote = [STATS_FILE, FIGURE_FILE]
         if args.card:
-            from ultralink.card import CARD_FILE, write_card
-            from ultralink.errors import config_section
+            from ultralink.dataset.card import CARD_FILE, write_card
+            from ultralink.core.errors import config_section
 
             write_card(args.output, stats, config_section(args.card_config, None) or None)
             wrote.append(CARD_FILE)
@@ -370,7 +370,7 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:
-    from ultralink.export import FORMATS
+    from ultralink.dataset.export import FORMATS
 
     p = sub.add_parser(
         "export", help="a built dataset → JSONL (UltraLink release / ShareGPT / OpenAI format)",
@@ -390,7 +390,7 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from ultralink.export import export, format_summary
+    from ultralink.dataset.export import export, format_summary
 
     try:
         summary = export(args.output, args.dest, args.format, args.languages, args.subsets,
@@ -424,7 +424,7 @@ def _validate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from ultralink.gate import Gate, validate
+    from ultralink.jobs.validate import Gate, validate
 
     def job() -> None:
         gate = Gate(prompts_dir=args.prompts_dir, fasttext_model=args.fasttext_model)
@@ -434,7 +434,7 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _decontaminate_parser(sub: argparse._SubParsersAction) -> None:
-    from ultralink.decontaminate import CHAR_N, WORD_N
+    from ultralink.jobs.decontaminate import CHAR_N, WORD_N
 
     p = sub.add_parser(
         "decontaminate", help="drop records sharing 13-grams with evaluation sets",
@@ -463,8 +463,8 @@ def _decontaminate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_decontaminate(args: argparse.Namespace) -> int:
-    from ultralink.decontaminate import REPORT_FILE, run_decontaminate
-    from ultralink.fs import resolve
+    from ultralink.jobs.decontaminate import REPORT_FILE, run_decontaminate
+    from ultralink.core.fs import resolve
 
     def job() -> None:
         r = run_decontaminate(args.dataset, args.against, args.output, args.ngram,
@@ -493,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ultralink.errors import install_log_redaction, redact
+    from ultralink.core.errors import install_log_redaction, redact
 
     args = build_parser().parse_args(argv)
     # every log line (ours, botocore's headers under -v) and any traceback is redacted

@@ -18,7 +18,7 @@ from ultralink.agnostic.criteria_filter import (
 )
 from ultralink.agnostic.heuristics import prefilter_reason
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.records import Turn
+from ultralink.core.records import Turn
 
 CRITERIA = CriteriaPrompt.load().criteria
 NAMES = [c.name for c in CRITERIA]

@@ -76,7 +76,7 @@ def test_scan_reads_original_question_groups(tmp_path):
 
     from ultralink.agnostic.config import AgnosticConfig
     from ultralink.jobs.agnostic import scan_file
-    from ultralink.fs import resolve
+    from ultralink.core.fs import resolve
 
     rows = [{"query": f"Rephrasing {i} of problem {i % 2}?", "response": "The answer is 1",
              "type": "GSM_Rephrased", "original_question": f"Problem {i % 2}?"} for i in range(4)]

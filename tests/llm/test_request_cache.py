@@ -7,7 +7,7 @@ import asyncio
 import pyarrow as pa
 
 from tests.fakes import ThreeTurns, fake_config
-from ultralink.fs import resolve
+from ultralink.core.fs import resolve
 from ultralink.llm.request_cache import CacheSpec, RequestCache, read_unit, request_key
 from ultralink.llm.types import ChatRequest, Completion, Message, SamplingParams
 from ultralink.pipeline.engine_host import HostPool

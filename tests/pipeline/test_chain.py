@@ -3,9 +3,9 @@ own declarations, even when a reader and a step use the same reason."""
 
 from __future__ import annotations
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.pipeline.chain import run_chain, stage_summary
-from ultralink.stage import Filter, Step
+from ultralink.core.stage import Filter, Step
 
 
 class Odd(Filter[int]):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from ultralink.config import ErrorLimits
-from ultralink.fs import resolve
+from ultralink.core.config import ErrorLimits
+from ultralink.core.fs import resolve
 from ultralink.pipeline.error_guard import ErrorGuard, TooManyErrors
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.pipeline.units import UnitCollector, WorkUnit
-from ultralink.sink import UnitStore
+from ultralink.dataset.sink import UnitStore
 
 
 def test_few_errors_pass_a_share_stops():

@@ -6,9 +6,9 @@ import bz2
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ultralink.counters import Counters
-from ultralink.fs import resolve
-from ultralink.records import Page
+from ultralink.core.counters import Counters
+from ultralink.core.fs import resolve
+from ultralink.core.records import Page
 from ultralink.sources.wikipedia import InputUnit, plan_units, read_unit
 
 NS11 = "http://www.mediawiki.org/xml/export-0.11/"

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ultralink.counters import Counters
-from ultralink.fs import resolve
+from ultralink.core.counters import Counters
+from ultralink.core.fs import resolve
 from ultralink.sources.sft import SchemaError, read_sft
 
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sources_helpers import dump_xml, ids, multistream, page_xml, read_all, write
 
-from ultralink.counters import Counters
-from ultralink.fs import resolve
+from ultralink.core.counters import Counters
+from ultralink.core.fs import resolve
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units, read_unit
 
 PAGES = [page_xml(1, title="Alpha beta"), page_xml(2, ns=4, title="Wikipedia:About"),

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from sources_helpers import ids, read_all, write
 
-from ultralink.fs import resolve
+from ultralink.core.fs import resolve
 from ultralink.sources.wikipedia import InputError, plan_units
 
 

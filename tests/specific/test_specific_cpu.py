@@ -8,7 +8,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from ultralink.records import conversation_schema
+from ultralink.core.records import conversation_schema
 from ultralink.jobs.specific import SpecificConfig, run_specific
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ultralink.languages import LANGUAGES
+from ultralink.core.languages import LANGUAGES
 from ultralink.specific.prompts import (
     PARTS,
     PromptBuilder,
@@ -64,7 +64,7 @@ def test_missing_file_and_unknown_language(tmp_path):
 
 def test_a_new_language_is_only_a_yaml_file(tmp_path, monkeypatch):
     """Register a language and copy a file: the builder needs no code change."""
-    from ultralink.languages import Language
+    from ultralink.core.languages import Language
 
     monkeypatch.setitem(LANGUAGES, "xx", Language(code="xx", name="Test"))
     text = (Path(__file__).resolve().parents[2] / "prompts" / "es.yaml").read_text("utf-8")

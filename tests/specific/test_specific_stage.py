@@ -13,7 +13,7 @@ import pytest
 from ultralink.llm.registry import EngineConfig
 from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import DROP_COLUMN
-from ultralink.records import conversation_schema
+from ultralink.core.records import conversation_schema
 from ultralink.specific.prompts import load_prompts
 from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.stage import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pickle
 import re
 
-from ultralink.counters import Counters
-from ultralink.records import Document
+from ultralink.core.counters import Counters
+from ultralink.core.records import Document
 from ultralink.text.chinese import ToSimplified, converter, to_simplified
 
 MIXED = ("數學是利用符號語言研究數量、结构、变化以及空間等概念的一門學科，從某種角度看屬於形式科學的一種。"

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ultralink.counters import Counters
-from ultralink.records import Document, Page
+from ultralink.core.counters import Counters
+from ultralink.core.records import Document, Page
 from ultralink.text import clean
 from ultralink.text.clean import CleanWikitext, is_disambiguation, is_redirect_text, wikitext_to_text
 from tests.text.reference_renderer import reference_text

@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from ultralink.counters import Counters
-from ultralink.records import Document
+from ultralink.core.counters import Counters
+from ultralink.core.records import Document
 from ultralink.text import langid
 from ultralink.text.langid import LanguageFilter, LanguageIdentifier, default_model_path, sample_text
 

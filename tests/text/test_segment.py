@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ultralink.text.segment as segment_mod
-from ultralink.counters import Counters
-from ultralink.records import Document
+from ultralink.core.counters import Counters
+from ultralink.core.records import Document
 from ultralink.text.segment import DocLengthFilter, SegmentDocuments, Segmenter, segment_id
 from ultralink.text.sentences import ends_sentence, split_sentences
 from ultralink.text.tokens import get_encoding
@@ -485,7 +485,7 @@ def test_ends_sentence_matches_its_regex_definition(piece):
 @pytest.mark.parametrize("lang", ["en", "ru", "fr", "es"])
 def test_abbreviation_pattern_matches_its_plain_definition(lang):
     """The grouped, "\\b"-anchored pattern finds exactly what the plain alternation finds."""
-    from ultralink.languages import get_language
+    from ultralink.core.languages import get_language
     from ultralink.text.sentences import _abbreviation_pattern
     abbrevs = set(get_language(lang).abbreviations)
     abbrevs |= {a[0].upper() + a[1:] for a in abbrevs if a[:1].islower()}

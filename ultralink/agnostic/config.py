@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ultralink.config import Strict
+from ultralink.core.config import Strict
 from ultralink.llm.request_cache import RequestCacheConfig
 from ultralink.pipeline.error_guard import ErrorLimits
 

@@ -182,7 +182,7 @@ def verdict_key(prompt: CriteriaPrompt, cfg: AgnosticConfig, style: str,
                 messages: list[dict[str, str]]) -> str:
     """What fixes a verdict: the English conversation, the judge prompt and its settings; the
     same for every target language, so one verdict serves them all."""
-    from ultralink.ids import json_digest
+    from ultralink.core.ids import json_digest
 
     return "judge:" + json_digest([prompt.version, style, cfg.seed, cfg.judge_attempts,
                                    cfg.temperature, cfg.retry_temperature, cfg.judge_max_tokens,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ultralink.records import Turn
+from ultralink.core.records import Turn
 
 URL_RE = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 VARIABLE_RE = re.compile(r"(?<![\w.])[xy]1(?!\w)")

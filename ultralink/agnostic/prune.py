@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from ultralink.ids import stable_int
+from ultralink.core.ids import stable_int
 
 Mode = Literal["shared", "disjoint"]
 

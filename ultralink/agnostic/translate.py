@@ -36,8 +36,8 @@ from ultralink.agnostic.protect import (
     number_multiset,
     protect,
 )
-from ultralink.bundled import prompts_dir
-from ultralink.languages import get_language
+from ultralink.core.bundled import prompts_dir
+from ultralink.core.languages import get_language
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 from ultralink.quality import checks
 

@@ -31,15 +31,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
-from ultralink.counters import Counters
-from ultralink.fs import Location, NoInput, resolve
-from ultralink.languages import get_language
-from ultralink.lease import releasing
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location, NoInput, resolve
+from ultralink.core.languages import get_language
+from ultralink.core.lease import releasing
 from ultralink.pipeline.dataflow import RayStage, declare, remote
 from ultralink.pipeline.runner import JobSummary, UnitJob
-from ultralink.records import Conversation, Turn, conversation_schema
-from ultralink.sink import UnitStore, write_parquet_atomic
-from ultralink.ids import digest
+from ultralink.core.records import Conversation, Turn, conversation_schema
+from ultralink.dataset.sink import UnitStore, write_parquet_atomic
+from ultralink.core.ids import digest
 
 log = logging.getLogger("ultralink.agnostic")
 
@@ -113,7 +113,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,
     last = max(wanted) if wanted else -1
     loc = resolve(item["uri"])
     if loc.is_s3 and s3:
-        from ultralink.fs import s3_filesystem
+        from ultralink.core.fs import s3_filesystem
 
         loc = Location(s3_filesystem(s3), loc.path, loc.uri, s3)
     for i, conv in enumerate(read_sft(loc, subset, Counters(), lambda _line: None,
@@ -136,7 +136,7 @@ def read_tables(batch: Any, **kwargs: Any) -> Iterator[Any]:
     tables of :data:`READ_CHUNK` rows (``records.sft_row_schema``), streamed."""
     import pyarrow as pa
 
-    from ultralink.records import sft_row_schema
+    from ultralink.core.records import sft_row_schema
 
     schema = sft_row_schema()
     for item in batch.to_pylist():
@@ -463,7 +463,7 @@ def _trim_surplus(store: UnitStore, planned: list[Any], last: list[Any], size: i
     trimming redoes the same cut on the rerun."""
     import pyarrow.parquet as pq
 
-    from ultralink.fs import exists
+    from ultralink.core.fs import exists
 
     done = store.done()
     surplus = sum(_made(done[u.unit_id]) for u in planned) - size

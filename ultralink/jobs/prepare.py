@@ -8,7 +8,7 @@ tasks next to the data). Ray Data streams the pending units through two stages:
 
 so a unit that cannot be split before reading (a single-stream ``.bz2``) still spreads over
 every worker. Parts and their shard names are deterministic; the driver writes a unit's
-completion marker (``ultralink.sink``) once all its parts are back, so a rerun after a crash
+completion marker (``ultralink.dataset.sink``) once all its parts are back, so a rerun after a crash
 skips finished units, redoes the others from scratch and never duplicates.
 """
 
@@ -20,18 +20,18 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ultralink.config import PrepareConfig
-from ultralink.counters import Counters
-from ultralink.fs import Location, NoInput
-from ultralink.languages import get_language
-from ultralink.lease import releasing
+from ultralink.core.config import PrepareConfig
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location, NoInput
+from ultralink.core.languages import get_language
+from ultralink.core.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_summary
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
 from ultralink.pipeline.prepare_parts import PrepareParts, step_classes
 from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
 from ultralink.pipeline.runner import JobSummary, UnitJob
-from ultralink.sink import JobIncomplete, UnitStore
+from ultralink.dataset.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
 
 log = logging.getLogger("ultralink.prepare")

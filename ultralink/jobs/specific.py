@@ -32,11 +32,11 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from ultralink.config import ErrorLimits, Strict
-from ultralink.counters import Counters
-from ultralink.fs import Location, expand_inputs, resolve
-from ultralink.languages import get_language
-from ultralink.lease import releasing
+from ultralink.core.config import ErrorLimits, Strict
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location, expand_inputs, resolve
+from ultralink.core.languages import get_language
+from ultralink.core.lease import releasing
 from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
@@ -44,11 +44,11 @@ from ultralink.pipeline.dataflow import RayStage, declare
 from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, grow_to_target
-from ultralink.records import conversation_schema
-from ultralink.sink import UnitStore
+from ultralink.core.records import conversation_schema
+from ultralink.dataset.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
 from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, DialogueStage
-from ultralink.ids import digest
+from ultralink.core.ids import digest
 
 log = logging.getLogger("ultralink.specific")
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.budget import check_budget
 from ultralink.llm.registry import (
     EngineConfig,

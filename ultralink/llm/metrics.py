@@ -1,6 +1,6 @@
 """LLM counters per stage and per host, so tokens, retries and GPU-seconds reach the job report.
 
-Counts live in the shared :class:`~ultralink.counters.Counters` (STYLE rule 5) under these
+Counts live in the shared :class:`~ultralink.core.counters.Counters` (STYLE rule 5) under these
 keys:
 
 - ``requests`` (attempts sent), ``completions`` (attempts answered), ``retries``,
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.types import Completion
 
 

@@ -29,7 +29,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.budget import check_budget
 from ultralink.llm.registry import (
     EngineConfig,

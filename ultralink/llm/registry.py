@@ -33,7 +33,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ultralink.config import Strict
+from ultralink.core.config import Strict
 
 EngineName = Literal["llamacpp", "vllm", "openai"]
 PromptFormat = Literal["chat", "completion"]

@@ -27,10 +27,10 @@ from typing import Any
 
 from pydantic import Field
 
-from ultralink.config import Strict
-from ultralink.fs import Location, delete_dir, list_files, read_bytes, write_atomic
+from ultralink.core.config import Strict
+from ultralink.core.fs import Location, delete_dir, list_files, read_bytes, write_atomic
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.ids import json_digest
+from ultralink.core.ids import json_digest
 
 log = logging.getLogger("ultralink.llm")
 

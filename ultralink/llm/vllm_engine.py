@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.budget import check_budget
 from ultralink.llm.registry import (
     EngineConfig,

@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ultralink.counters import Counters
-from ultralink.stage import Step
+from ultralink.core.counters import Counters
+from ultralink.core.stage import Step
 
 log = logging.getLogger("ultralink.chain")
 

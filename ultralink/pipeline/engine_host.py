@@ -46,8 +46,8 @@ from pydantic import Field
 from ray.actor import ActorHandle
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 
-from ultralink.config import Strict
-from ultralink.ids import stable_int
+from ultralink.core.config import Strict
+from ultralink.core.ids import stable_int
 from ultralink.llm.factory import build_engine
 from ultralink.llm.metrics import LLMMetrics, merge_snapshots
 from ultralink.llm.registry import EngineConfig

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from ultralink.config import ErrorLimits
+from ultralink.core.config import ErrorLimits
 
 __all__ = ["ErrorGuard", "ErrorLimits", "TooManyErrors", "error_counts", "is_error"]
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from ultralink.config import PrepareConfig
-from ultralink.fs import Location
+from ultralink.core.config import PrepareConfig
+from ultralink.core.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.dataflow import declare
 from ultralink.pipeline.read_parts import STATUS_FIELDS, Part, part_from_row, status_columns
 from ultralink.pipeline.runtime import freeze_heap
-from ultralink.records import Segment, segment_schema
-from ultralink.sink import UnitStore, write_parquet_atomic
+from ultralink.core.records import Segment, segment_schema
+from ultralink.dataset.sink import UnitStore, write_parquet_atomic
 
 BATCH_ROWS = 2048
 

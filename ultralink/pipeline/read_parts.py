@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from ultralink.counters import Counters
-from ultralink.fs import resolve
+from ultralink.core.counters import Counters
+from ultralink.core.fs import resolve
 from ultralink.pipeline.dataflow import declare
-from ultralink.records import Page, counts_type
+from ultralink.core.records import Page, counts_type
 from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
 log = logging.getLogger("ultralink.prepare")

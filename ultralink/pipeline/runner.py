@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from ultralink.counters import Counters
-from ultralink.fs import Location, expand_inputs, resolve
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location, expand_inputs, resolve
 from ultralink.pipeline.dataflow import RayStage, stream
-from ultralink.sink import UnitStore
+from ultralink.dataset.sink import UnitStore
 
 log = logging.getLogger("ultralink.runner")
 

@@ -4,7 +4,7 @@ An LLM job feeds the rows of all pending units into one Ray Data pipeline (so th
 never wait on a unit boundary). Every row carries its ``unit_id``; the stage keeps dropped
 rows with a ``drop_reason`` (``LLMStage(keep_dropped=True)``), so the driver sees the fate of
 every input row. :class:`UnitCollector` buffers rows per unit and, as soon as a unit has all
-of its rows back, writes its shard and marker atomically (``ultralink.sink``). A crash loses
+of its rows back, writes its shard and marker atomically (``ultralink.dataset.sink``). A crash loses
 only the units in flight; a rerun skips the finished ones.
 """
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.request_cache import REQUESTS_DIR, remove_unit
 from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
 from ultralink.pipeline.llm_stage import DROP_COLUMN
-from ultralink.sink import UnitStore, write_parquet_atomic
+from ultralink.dataset.sink import UnitStore, write_parquet_atomic
 
 log = logging.getLogger("ultralink.units")
 

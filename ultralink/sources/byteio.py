@@ -22,9 +22,9 @@ from typing import IO, cast
 
 import pyarrow.fs as pafs
 
-from ultralink.counters import Counters
-from ultralink.records import Page
-from ultralink.ids import digest
+from ultralink.core.counters import Counters
+from ultralink.core.records import Page
+from ultralink.core.ids import digest
 
 CHUNK = 1 << 20            # raw bytes per read
 OUT_MAX = 1 << 20          # most decompressed bytes per decompressor call (bounds memory)

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote
 from xml.sax.saxutils import unescape
 
-from ultralink.records import Page
+from ultralink.core.records import Page
 from ultralink.sources.byteio import (
     BZ2_STREAM,
     CHUNK,

@@ -4,7 +4,7 @@ The schema is detected from the records themselves, not the file name: their key
 that mark a look-alike, e.g. MetaMath's GSM8K_Backward ``type`` / ``original_answer``), their
 content (GSM8K answers end ``#### N``, MetaMathQA responses ``The answer is: N``, HumanEval
 prompts are Python) and the language of their user text (English; a translated HumanEval is
-not an English source). Every reader yields one :class:`~ultralink.records.Conversation`
+not an English source). Every reader yields one :class:`~ultralink.core.records.Conversation`
 form. A file that fits no schema, a mix of schemas, or a non-English file is refused with one
 line naming the keys found and the schemas known; a malformed line or record is skipped with
 ``file:line`` and its reason, and counted.
@@ -21,10 +21,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from ultralink.counters import Counters
-from ultralink.fs import Location
-from ultralink.records import Conversation, Turn
-from ultralink.ids import digest
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location
+from ultralink.core.records import Conversation, Turn
+from ultralink.core.ids import digest
 
 Log = Callable[[str], None]
 

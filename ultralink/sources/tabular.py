@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ultralink.counters import Counters
-from ultralink.records import Page
+from ultralink.core.counters import Counters
+from ultralink.core.records import Page
 from ultralink.sources.byteio import (
     MAX_RECORD,
     Cursor,

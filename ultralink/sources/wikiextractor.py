@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ultralink.records import Page
+from ultralink.core.records import Page
 from ultralink.sources.byteio import TagFormat, InputUnit
 
 _ATTR = {name: re.compile(name + r'="([^"\n]*)"') for name in ("id", "url")}

@@ -23,7 +23,7 @@ scanning for the byte-aligned stream header from their range start; see :func:`r
 
 Example::
 
-    from ultralink.fs import resolve
+    from ultralink.core.fs import resolve
     loc = resolve("s3://dumps/ruwiki-latest-pages-articles-multistream.xml.bz2")
     for unit in plan_units(loc, 64 << 20):           # on the driver
         for page in read_unit(unit, loc.fs, loc.path, counters, print):   # in a task
@@ -37,9 +37,9 @@ from collections.abc import Iterator
 
 import pyarrow.fs as pafs
 
-from ultralink.counters import Counters
-from ultralink.fs import Location
-from ultralink.records import Page
+from ultralink.core.counters import Counters
+from ultralink.core.fs import Location
+from ultralink.core.records import Page
 from ultralink.sources import mediawiki, tabular
 from ultralink.sources.mediawiki import PAGE_FORMAT
 from ultralink.sources.byteio import (

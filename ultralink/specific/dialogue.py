@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
-from ultralink.config import Strict
-from ultralink.ids import stable_int
+from ultralink.core.config import Strict
+from ultralink.core.ids import stable_int
 from ultralink.llm.types import ChatRequest, Completion, RequestError
 from ultralink.specific.prompts import PART_OF_KIND, PromptBuilder, Turn
 from ultralink.specific.validate import MessageValidator

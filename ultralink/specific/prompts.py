@@ -30,8 +30,8 @@ from typing import Any, Literal
 
 import yaml
 
-from ultralink.bundled import prompts_dir
-from ultralink.languages import get_language
+from ultralink.core.bundled import prompts_dir
+from ultralink.core.languages import get_language
 from ultralink.llm.escape import escape_tags, tag_names
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 

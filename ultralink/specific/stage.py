@@ -16,15 +16,15 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from ultralink.counters import Counters
+from ultralink.core.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.engine_host import HostPool
 from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
-from ultralink.records import Conversation, Turn, conversation_type, counts_type
+from ultralink.core.records import Conversation, Turn, conversation_type, counts_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult
 from ultralink.specific.prompts import PromptBuilder, load_prompts
 from ultralink.specific.validate import MessageValidator
-from ultralink.ids import digest
+from ultralink.core.ids import digest
 
 SUBSET = "chat_specific"
 STATS_COLUMN = "dialogue_stats"

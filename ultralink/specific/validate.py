@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ultralink.languages import get_language
+from ultralink.core.languages import get_language
 from ultralink.quality import checks
 from ultralink.specific.prompts import DialoguePrompts
 from ultralink.text.langid import LanguageIdentifier

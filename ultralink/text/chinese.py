@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
-from ultralink.counters import Counters
-from ultralink.languages import get_language
-from ultralink.records import Document
-from ultralink.stage import Step, record_error
+from ultralink.core.counters import Counters
+from ultralink.core.languages import get_language
+from ultralink.core.records import Document
+from ultralink.core.stage import Step, record_error
 
 
 @lru_cache(maxsize=None)

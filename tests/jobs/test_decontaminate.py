@@ -1,0 +1,139 @@
+"""Decontamination against evaluation sets in their real formats: GSM8K-style JSONL, MGSM-style
+headerless TSV (Chinese, character n-grams), HumanEval-style JSONL and Parquet.
+
+The fixtures in tests/data/evals are our own problems in those formats (no benchmark text is
+copied into the repository); the real GSM8K/HumanEval samples in ../shared/samples are used
+when present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.dedup_helpers import conv, ids, write_conversations
+from ultralink.cli import main
+from ultralink.jobs.decontaminate import build_index, run_decontaminate, set_name
+
+EVALS = Path(__file__).resolve().parents[1] / "data" / "evals"
+GSM = [json.loads(line) for line in (EVALS / "gsm_style_test.jsonl").read_text().splitlines()]
+HE = [json.loads(line) for line in (EVALS / "humaneval_style.jsonl").read_text().splitlines()]
+AGAINST = [str(EVALS / "gsm_style_test.jsonl"), str(EVALS / "mgsm_style_zh.tsv"),
+           str(EVALS / "humaneval_style.jsonl")]
+
+
+def planted_dataset(root: Path) -> dict[str, str]:
+    """A dataset in our layout; returns {id: expected reason or ''} for every record."""
+    q0 = GSM[0]["question"]
+    reworded = ("Here is a word problem for you. " + q0.split(". ", 1)[1].replace(
+        "How much money does she make each Saturday?", "What are her weekly earnings?"))
+    expect = {
+        "en_math_verbatim": "contaminated:gsm_style_test",
+        "en_math_reworded": "contaminated:gsm_style_test",   # a 13-word stretch survives
+        "en_math_answer": "contaminated:gsm_style_test",     # the solution text, not the question
+        "en_math_paraphrase": "",                            # no 13-gram in common: kept
+        "en_math_clean": "",
+        "zh_math_translated": "contaminated:mgsm_style_zh",  # character n-grams
+        "zh_math_clean": "",
+        "en_code_prompt": "contaminated:humaneval_style",
+        "en_code_clean": "",
+    }
+    write_conversations(root / "en" / "math" / "part-a.parquet", [
+        conv("en_math_verbatim", "en", "math", q0, "48"),
+        conv("en_math_reworded", "en", "math", reworded, "48"),
+        conv("en_math_answer", "en", "math", "Solve the rolls problem.", GSM[0]["answer"]),
+        conv("en_math_paraphrase", "en", "math", "Every weekend a baker makes two dozen rolls, "
+             "donates one in three and sells the others for three dollars apiece. Income?", "48"),
+    ])
+    write_conversations(root / "en" / "math" / "part-b.parquet", [
+        conv("en_math_clean", "en", "math", "A farmer has 17 sheep and buys 5 more. How many "
+             "sheep does the farmer have now? Show your reasoning step by step please.", "22"),
+    ])
+    write_conversations(root / "zh" / "math" / "part-a.parquet", [
+        conv("zh_math_translated", "zh", "math", "玛丽索每个星期六烤24个肉桂卷，她把其中三分之一"
+             "送给邻居，其余的在乡村集市上以每个3美元的价格出售。请问她每个星期六能赚多少钱？", "48"),
+        conv("zh_math_clean", "zh", "math", "一个农民有17只羊，又买了5只。现在这个农民一共有多少只羊？",
+             "22"),
+    ])
+    write_conversations(root / "en" / "code" / "part-a.parquet", [
+        conv("en_code_prompt", "en", "code", "Complete this function:\n\n" + HE[0]["prompt"],
+             HE[0]["canonical_solution"]),
+        conv("en_code_clean", "en", "code", "Write a function that reverses a string in "
+             "Python and explain how slicing with a negative step works.", "return s[::-1]"),
+    ])
+    return expect
+
+
+def test_index_reads_every_format(tmp_path):
+    pq.write_table(pa.Table.from_pylist(HE), tmp_path / "he.parquet")
+    idx = build_index([*AGAINST, str(tmp_path / "he.parquet")])
+    assert idx.names == ["gsm_style_test", "mgsm_style_zh", "humaneval_style", "he"]
+    assert idx.rows_per_set == [3, 2, 2, 2]
+    assert idx.match(HE[1]["prompt"])["set"] == "humaneval_style"  # first set wins
+    assert idx.match("nothing in common with any set at all here, just some words") is None
+    assert set_name("s3://b/evals/gsm8k_test.jsonl.gz") == "gsm8k_test"
+    with pytest.raises(ValueError, match="unknown evaluation-set format"):
+        (tmp_path / "x.csv").write_text("a,b\n")
+        build_index([str(tmp_path / "x.csv")])
+
+
+def test_cli_removes_planted_rows_and_writes_same_layout(ray_local, tmp_path, capsys):
+    src, dst = tmp_path / "ds", tmp_path / "clean"
+    expect = planted_dataset(src)
+    (src / "en" / "math" / "_manifest.json").write_text("{}")
+    args = ["decontaminate", "--dataset", str(src), "--output", str(dst)]
+    assert main([*args, *(x for a in AGAINST for x in ("--against", a))]) == 0
+    assert "5 of 9 records removed" in capsys.readouterr().out
+    assert ids(dst) == sorted(i for i, why in expect.items() if not why)
+    assert ids(src) == sorted(expect)                      # the input is left alone
+    assert (dst / "en" / "math" / "part-b.parquet").exists()
+    assert (dst / "en" / "math" / "_manifest.json").exists()  # bookkeeping copied
+    report = json.loads((dst / "_decontamination.json").read_text())
+    got = {r["id"]: "contaminated:" + r["set"] for r in report["removed_records"]}
+    assert got == {i: why for i, why in expect.items() if why}
+    assert report["removed_by_set"] == {"gsm_style_test": 3, "mgsm_style_zh": 1,
+                                        "humaneval_style": 1}
+    zh = next(r for r in report["removed_records"] if r["id"] == "zh_math_translated")
+    assert "肉桂卷" in zh["matched"] and zh["overlap"] in zh["matched"]  # 13 tokens: "24" is one
+    # an output that already holds shards is refused without --overwrite
+    assert main([*args, "--against", AGAINST[0]]) == 2
+
+
+def test_shared_gsm8k_and_humaneval_samples(ray_local, tmp_path, shared_samples):
+    """The real formats: rows of the shared GSM8K test and HumanEval samples planted."""
+    gsm = [json.loads(x) for x in (shared_samples / "gsm8k_test.jsonl").read_text().splitlines()[:40]]
+    he = [json.loads(x) for x in (shared_samples / "humaneval_en.jsonl").read_text().splitlines()[:20]]
+    src = tmp_path / "ds"
+    write_conversations(src / "en" / "math" / "part-a.parquet", [
+        conv("m_verbatim", "en", "math", gsm[7]["question"], gsm[7]["answer"]),
+        conv("m_reworded", "en", "math", "Quick one: " + gsm[12]["question"].rstrip("?") + ", roughly?", "x"),
+        conv("m_clean", "en", "math", "What is seven times eight? Think about it carefully.", "56"),
+    ])
+    write_conversations(src / "en" / "code" / "part-a.parquet", [
+        conv("c_prompt", "en", "code", "Finish the code below.\n" + he[3]["prompt"], "pass"),
+        conv("c_clean", "en", "code", "Write hello world in Rust with a short explanation.", "fn main"),
+    ])
+    report = run_decontaminate(str(src), [str(shared_samples / "gsm8k_test.jsonl"),
+                                          str(shared_samples / "humaneval_en.jsonl")],
+                               str(tmp_path / "out"))
+    assert {r["id"] for r in report["removed_records"]} == {"m_verbatim", "m_reworded", "c_prompt"}
+    assert ids(tmp_path / "out") == ["c_clean", "m_clean"]
+
+
+def test_s3_dataset_and_output(ray_local, tmp_path, s3_env):
+    import boto3
+
+    src = tmp_path / "ds"
+    planted_dataset(src)
+    s3 = boto3.client("s3")
+    for f in src.rglob("*.parquet"):
+        s3.upload_file(str(f), s3_env, "ds/" + str(f.relative_to(src)))
+    report = run_decontaminate(f"s3://{s3_env}/ds", AGAINST, f"s3://{s3_env}/clean")
+    assert report["removed"] == 5 and report["checked"] == 9
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_env, Prefix="clean/")["Contents"]}
+    assert {"clean/_decontamination.json", "clean/en/math/part-b.parquet",
+            "clean/zh/math/part-a.parquet"} <= keys
