@@ -14,15 +14,9 @@ from urllib.parse import quote
 from xml.sax.saxutils import unescape
 
 from ultralink.core.records import Page
-from ultralink.sources.byteio import (
-    BZ2_STREAM,
-    CHUNK,
-    OUT_MAX,
-    Cursor,
-    InputError,
-    TagFormat,
-    InputUnit,
-)
+from ultralink.sources.byteio import BZ2_STREAM, CHUNK, OUT_MAX, Cursor
+from ultralink.sources.input_unit import InputError, InputUnit
+from ultralink.sources.tagged import TagFormat
 
 _TITLE = re.compile(rb"<title>([^<]{0,300})</title>")
 _ID = re.compile(rb"<id>\s*(\d+)\s*</id>")

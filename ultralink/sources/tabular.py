@@ -18,17 +18,10 @@ import pyarrow.parquet as pq
 
 from ultralink.core.counters import Counters
 from ultralink.core.records import Page
-from ultralink.sources.byteio import (
-    MAX_RECORD,
-    Cursor,
-    InputError,
-    Log,
-    Reporter,
-    InputUnit,
-    compression_of,
-    has_utf16_bom,
-    iter_decoded,
-)
+from ultralink.sources.byteio import MAX_RECORD, Cursor, compression_of
+from ultralink.sources.decompress import has_utf16_bom, iter_decoded
+from ultralink.sources.input_unit import InputError, InputUnit, Log
+from ultralink.sources.tagged import Reporter
 from ultralink.sources.wikiextractor import strip_title_line
 
 REQUIRED = ("id", "title", "text")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from ultralink.core.records import Page
-from ultralink.sources.byteio import TagFormat, InputUnit
+from ultralink.sources.input_unit import InputUnit
+from ultralink.sources.tagged import TagFormat
 
 _ATTR = {name: re.compile(name + r'="([^"\n]*)"') for name in ("id", "url")}
 _TITLE = re.compile(r'title="(.*)"\s*>\s*$')   # greedy: a title may itself contain quotes

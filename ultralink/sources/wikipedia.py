@@ -42,18 +42,10 @@ from ultralink.core.fs import Location
 from ultralink.core.records import Page
 from ultralink.sources import mediawiki, tabular
 from ultralink.sources.mediawiki import PAGE_FORMAT
-from ultralink.sources.byteio import (
-    KINDS,
-    Cursor,
-    InputError,
-    Log,
-    InputUnit,
-    compression_of,
-    has_utf16_bom,
-    iter_decoded,
-    read_tagged,
-    to_utf8,
-)
+from ultralink.sources.byteio import Cursor, compression_of
+from ultralink.sources.decompress import has_utf16_bom, iter_decoded, to_utf8
+from ultralink.sources.input_unit import KINDS, InputError, InputUnit, Log
+from ultralink.sources.tagged import read_tagged
 from ultralink.sources.wikiextractor import DOC_FORMAT
 
 __all__ = ["KINDS", "InputError", "InputUnit", "plan_units", "read_unit"]
