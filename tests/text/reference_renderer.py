@@ -1,8 +1,8 @@
 """The node-tree wikitext renderer the token renderer replaced: the test oracle.
 
-``ultralink.text.clean.wikitext_to_text`` walks mwparserfromhell's flat token list; this renders
-the same page through mwparserfromhell's parsed node tree (slower, simpler to read). The tests
-require both to agree exactly.
+``ultralink.text.wikitext_render.wikitext_to_text`` walks mwparserfromhell's flat token list;
+this renders the same page through mwparserfromhell's parsed node tree (slower, simpler to
+read). The tests require both to agree exactly.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading, HT
                                     Tag, Template, Text, Wikilink)
 from mwparserfromhell.wikicode import Wikicode
 
-from ultralink.text.clean import (_BLOCK_TAGS, _BOILERPLATE_MAX_LEVEL, _CENTURY_TEMPLATE,
-                                  _DEFINITION, _DROP_TAGS, _HEADING, _HIDDEN_NAMESPACES,
-                                  _INTERLANG, _LANG_TEMPLATE, _MATH_TAGS, _NOT_LANGUAGE,
-                                  _PREFILTER, _PSEUDO_HEADING_LEVEL, _TEXT_TEMPLATES,
-                                  _boilerplate, _collapse_spaces, _tidy, _visible)
+from ultralink.text.tidy import collapse_spaces, tidy_text, visible
+from ultralink.text.wikitext_rules import (BLOCK_TAGS, BOILERPLATE_MAX_LEVEL, CENTURY_TEMPLATE,
+                                           DEFINITION, DROP_TAGS, HEADING, HIDDEN_NAMESPACES,
+                                           INTERLANG, LANG_TEMPLATE, MATH_TAGS, NOT_LANGUAGE,
+                                           PREFILTER, PSEUDO_HEADING_LEVEL, TEXT_TEMPLATES,
+                                           boilerplate_titles)
 
 
 class _Renderer:
@@ -32,8 +33,8 @@ class _Renderer:
     __slots__ = ("hidden_namespaces", "boilerplate", "out", "dispatch")
 
     def __init__(self, language: str) -> None:
-        self.hidden_namespaces = _HIDDEN_NAMESPACES
-        self.boilerplate = _boilerplate(language)
+        self.hidden_namespaces = HIDDEN_NAMESPACES
+        self.boilerplate = boilerplate_titles(language)
         self.out: list[str] = []
         self.dispatch: dict[type[Node], Callable[[Any], None]] = {
             Text: self._text, Wikilink: self._wikilink, Template: self._template, Tag: self._tag,
@@ -50,12 +51,12 @@ class _Renderer:
                 if skip_level and node.level > skip_level:
                     continue
                 title = self._inline(node.title)
-                if (node.level <= _BOILERPLATE_MAX_LEVEL
+                if (node.level <= BOILERPLATE_MAX_LEVEL
                         and title.casefold().rstrip(" :：") in self.boilerplate):
                     skip_level = node.level
                     continue
                 skip_level = 0
-                self.out.append(f"\n\n{_HEADING}{node.level}{title}\n\n")
+                self.out.append(f"\n\n{HEADING}{node.level}{title}\n\n")
             elif not skip_level:
                 dispatch.get(type(node), self._nothing)(node)
         return "".join(self.out)
@@ -72,7 +73,7 @@ class _Renderer:
         saved, self.out = self.out, []
         try:
             self._nodes(code)
-            return _collapse_spaces("".join(self.out).replace("\n", " ")).strip()
+            return collapse_spaces("".join(self.out).replace("\n", " ")).strip()
         finally:
             self.out = saved
 
@@ -80,14 +81,14 @@ class _Renderer:
         return None
 
     def _text(self, node: Text) -> None:
-        self.out.append(_visible(node.value))
+        self.out.append(visible(node.value))
 
     def _entity(self, node: HTMLEntity) -> None:
         self.out.append(node.normalize())
 
     def _heading(self, node: Heading) -> None:  # a heading nested in a tag: keep as a line
         title = self._inline(node.title)
-        self.out.append(f"\n\n{_HEADING}{node.level}{title}\n\n")
+        self.out.append(f"\n\n{HEADING}{node.level}{title}\n\n")
 
     def _wikilink(self, node: Wikilink) -> None:
         title = str(node.title).strip()
@@ -100,7 +101,7 @@ class _Renderer:
                 prefix = prefix.strip().lower()
                 if prefix in self.hidden_namespaces:
                     return
-                if text is None and prefix not in _NOT_LANGUAGE and _INTERLANG.fullmatch(prefix):
+                if text is None and prefix not in NOT_LANGUAGE and INTERLANG.fullmatch(prefix):
                     return
         if text is not None:
             if str(text).strip():
@@ -123,11 +124,11 @@ class _Renderer:
             if head.strip() == "formatnum":
                 self.out.append(rest.strip())
             return
-        spec = _TEXT_TEMPLATES.get(name.replace("_", " "))
+        spec = TEXT_TEMPLATES.get(name.replace("_", " "))
         if spec is None:
-            if _LANG_TEMPLATE.match(name):
+            if LANG_TEMPLATE.match(name):
                 spec = (1,)
-            elif _CENTURY_TEMPLATE.match(name):
+            elif CENTURY_TEMPLATE.match(name):
                 self.out.append(str(node.name).strip())
                 return
             else:
@@ -149,14 +150,14 @@ class _Renderer:
     def _tag(self, node: Tag) -> None:
         tag = str(node.tag).strip().lower()
         markup = node.wiki_markup
-        if tag in _DROP_TAGS:
+        if tag in DROP_TAGS:
             return
         if markup is not None:  # wiki syntax: '' ''' * # ; : ----
             at_line_start = not self.out or self.out[-1].endswith("\n")
             if tag == "dt" and at_line_start:
-                self.out.append(f"{_HEADING}{_PSEUDO_HEADING_LEVEL}")
+                self.out.append(f"{HEADING}{PSEUDO_HEADING_LEVEL}")
             elif tag == "dd" and not at_line_start:
-                self.out.append(f"{_DEFINITION}: ")
+                self.out.append(f"{DEFINITION}: ")
             if tag in ("li", "dt", "dd"):
                 return
             if tag == "hr":
@@ -164,7 +165,7 @@ class _Renderer:
                 return
             self._nodes(node.contents)
             return
-        if tag in _MATH_TAGS:
+        if tag in MATH_TAGS:
             latex = " ".join(str(node.contents or "").split())
             if latex:
                 self.out.append(f"${latex}$" if tag == "math" else f"$\\ce{{{latex}}}$")
@@ -175,7 +176,7 @@ class _Renderer:
         if tag == "hr":
             self.out.append("\n\n")
             return
-        block = tag in _BLOCK_TAGS
+        block = tag in BLOCK_TAGS
         if block:
             self.out.append("\n\n")
         self._nodes(node.contents)
@@ -189,8 +190,8 @@ class _Renderer:
 
 def reference_text(wikitext: str, language: str) -> str:
     """The same rendering through mwparserfromhell's node tree (slower; the reference)."""
-    wikitext = _PREFILTER.sub("", wikitext)
+    wikitext = PREFILTER.sub("", wikitext)
     code = mwparserfromhell.parse(wikitext, skip_style_tags=True)
-    return _tidy(_Renderer(language).page(code))
+    return tidy_text(_Renderer(language).page(code))
 
 
