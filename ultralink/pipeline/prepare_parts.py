@@ -36,8 +36,9 @@ def step_classes() -> tuple[type, ...]:
     per-stage table is built from them)."""
     from ultralink.text.chinese import ToSimplified
     from ultralink.text.clean import CleanWikitext
+    from ultralink.text.doc_length import DocLengthFilter
     from ultralink.text.langid import LanguageFilter
-    from ultralink.text.segment import DocLengthFilter, SegmentDocuments
+    from ultralink.text.segment import SegmentDocuments
 
     return CleanWikitext, LanguageFilter, ToSimplified, DocLengthFilter, SegmentDocuments
 
