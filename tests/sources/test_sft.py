@@ -192,7 +192,7 @@ def test_real_samples_keep_their_schema_and_language(shared_samples):
 def test_a_json_list_streams_record_by_record(tmp_path):
     """A big ShareGPT list is parsed element by element (ijson): a file cut off half-way
     still yields every record before the cut, then names the file."""
-    from ultralink.sources.sft import iter_records
+    from ultralink.sources.sft_records import iter_records
 
     rec = {"id": "x", "conversations": [{"from": "human", "value": "Hi " * 50},
                                          {"from": "gpt", "value": "Hello " * 50}]}
