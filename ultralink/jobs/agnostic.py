@@ -251,7 +251,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         "line" if style == "completion" else "message")
     prompt_version = ""
     if translate:
-        from ultralink.agnostic.translate import TranslationPrompt
+        from ultralink.agnostic.translation_prompt import TranslationPrompt
 
         prompt_version = f"{language}.yaml@{TranslationPrompt.load(language, prompts_dir).version}"
         if subset == "chat" and cfg.judge:
