@@ -42,7 +42,8 @@ if str(ROOT) not in sys.path:
 from benchmarks.gpu_engine_model import GPUEngineModel, VirtualClock
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.stage import AgnosticStage
-from ultralink.agnostic.translate import EXPECTED_RATIO, unwrap_source
+from ultralink.agnostic.translation_checks import EXPECTED_RATIO
+from ultralink.agnostic.translation_prompt import unwrap_source
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.pipeline.engine_host import HostOptions, HostPool

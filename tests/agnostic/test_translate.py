@@ -10,15 +10,9 @@ import pytest
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.protect import PLACEHOLDER_RE, protect
-from ultralink.agnostic.translate import (
-    TranslationFailed,
-    TranslationPrompt,
-    Translator,
-    Validator,
-    join_pieces,
-    split_pieces,
-    unwrap_source,
-)
+from ultralink.agnostic.translate import TranslationFailed, Translator, join_pieces, split_pieces
+from ultralink.agnostic.translation_checks import Validator
+from ultralink.agnostic.translation_prompt import TranslationPrompt, unwrap_source
 from ultralink.llm.types import ChatRequest, Completion
 
 LANGS = ["zh", "ru", "fr", "es"]

@@ -15,6 +15,7 @@ import pytest
 from tests.fakes import translation_filler
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.jobs.agnostic import output_id, run_agnostic, summary_text
+from ultralink.jobs.agnostic.collect import outcome
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.core.records import conversation_schema
@@ -108,6 +109,21 @@ def run(language, subset, inputs, out, **cfg):
     return run_agnostic(language, subset, inputs, str(out), AgnosticConfig(**cfg),
                         kwargs.get("engine", FAKE), overwrite=kwargs.get("overwrite", False),
                         progress=False)
+
+
+def test_a_stage_result_becomes_one_drop_and_its_counts():
+    usage = {"requests": 2, "retries": 1, "prompt_tokens": 90, "completion_tokens": 30,
+             "failures": {"numbers": 1}}
+    rejected = outcome({"reject": "criteria", "judged": True, "usage": usage,
+                        "criteria": [{"name": "url", "hit": True}, {"name": "math", "hit": False}]})
+    assert rejected.reason == "criteria"
+    assert rejected.counts.counts == {"llm_requests": 2, "llm_retries": 1, "llm_prompt_tokens": 90,
+                                      "llm_completion_tokens": 30, "attempt_failed_numbers": 1,
+                                      "judged": 1, "criterion_url": 1, "criterion_math": 0}
+    kept = outcome({"reject": "", "judge_reused": True, "messages": [{}, {}], "usage": {}})
+    assert kept.reason == ""
+    assert {k: v for k, v in kept.counts.counts.items() if v} == {
+        "judge_reused": 1, "translated": 1, "translated_messages": 2}
 
 
 def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):

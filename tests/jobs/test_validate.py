@@ -14,13 +14,9 @@ import pytest
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import render_conversation
 from ultralink.agnostic.protect import protect
-from ultralink.agnostic.translate import (
-    SOURCE_CLOSE,
-    SOURCE_OPEN,
-    Translator,
-    Validator,
-    unwrap_source,
-)
+from ultralink.agnostic.translate import Translator
+from ultralink.agnostic.translation_checks import Validator
+from ultralink.agnostic.translation_prompt import SOURCE_CLOSE, SOURCE_OPEN, unwrap_source
 from ultralink.cli import main
 from ultralink.quality import checks
 from ultralink.jobs.validate import Gate, validate

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import yaml
 
 from ultralink.agnostic.config import AgnosticConfig
-from ultralink.agnostic.translate import PROMPTS_DIR, Usage, request_seed
+from ultralink.agnostic.translate import Usage, request_seed
+from ultralink.agnostic.translation_prompt import PROMPTS_DIR
 from ultralink.llm.escape import escape_tags, indent_continuations
 from ultralink.llm.types import ChatRequest, Message, SamplingParams
 

@@ -4,15 +4,16 @@ One stage does both so one row's requests stay on one host (affinity = conversat
 a row's verdict, translation and costs travel together. Rejections (criteria hit, judge
 unparseable, translation failed validation) are not raised as ``Drop``: the row comes back
 with ``result.reject`` set, so its verdict and token costs still reach the unit's counters;
-the job turns ``reject`` into the ``drop_reason`` the UnitCollector counts. LLM failures
+the job turns ``reject`` into the ``drop_reason`` the UnitCollector counts
+(``jobs.agnostic.collect.outcome``). LLM failures
 after retries (``RequestError``) are dropped by the LLMStage base as ``llm_<reason>``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, ClassVar
-
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
@@ -26,6 +27,17 @@ from ultralink.agnostic.translate import (
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.llm_stage import LLMStage, StageClient
 from ultralink.core.records import conversation_type, translation_result_type
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The criteria judge's answer for one conversation (``criteria`` None: unparseable, the
+    judge's last output in ``unparseable``); ``reused``: an earlier language's, no LLM call."""
+
+    criteria: dict[str, bool] | None
+    unparseable: str
+    usage: Usage
+    reused: bool
 
 
 class AgnosticStage(LLMStage):
@@ -65,40 +77,55 @@ class AgnosticStage(LLMStage):
     async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any]:
         if self.translator is None:
             raise RuntimeError("AgnosticStage.setup() did not run")
-        conv = row["conversation"]
-        messages: list[dict[str, str]] = conv["messages"]
+        messages: list[dict[str, str]] = row["conversation"]["messages"]
         affinity = str(row["id"])
         usage = Usage()
         result: dict[str, Any] = {"messages": None, "criteria": None, "reject": "", "detail": "",
                                   "judged": False, "retries": None}
         if self.judge is not None:
-            # one verdict per English conversation: the first language judges, the others
-            # (same pool in a build) reuse it
-            key = verdict_key(self.judge.prompt, self.judge.cfg, self.style, messages)
-            known = await client.recall(key)
-            if known is not None:
+            verdict = await self._verdict(messages, client, affinity)
+            if verdict.reused:
                 result["judge_reused"] = True
-                if "unparseable" in known:
-                    result.update(reject="judge_unparseable", detail=known["unparseable"])
-                    return self._done(result, usage)
-                verdict = known["verdict"]
-            else:
-                try:
-                    verdict, judge_usage = await self.judge.judge(messages, client, affinity,
-                                                                  affinity)
-                except JudgeUnparseable as exc:
-                    await client.remember(key, {"unparseable": exc.last_output[:200]})
-                    result.update(reject="judge_unparseable", detail=exc.last_output[:200])
-                    return self._done(result, usage)
-                await client.remember(key, {"verdict": verdict})
-                usage.merge(judge_usage)
+            if verdict.criteria is None:
+                result.update(reject="judge_unparseable", detail=verdict.unparseable)
+                return self._done(result, usage)
+            usage.merge(verdict.usage)
             result["judged"] = True
-            result["criteria"] = [{"name": k, "hit": v} for k, v in verdict.items()]
-            if any(verdict.values()):
+            result["criteria"] = [{"name": k, "hit": v} for k, v in verdict.criteria.items()]
+            if any(verdict.criteria.values()):
                 result["reject"] = "criteria"
                 return self._done(result, usage)
-        cfg = self.translator.cfg
-        jobs = [self._one(m, i, affinity, client, cfg.translate_system)
+        await self._translate(messages, affinity, client, result, usage)
+        return self._done(result, usage)
+
+    async def _verdict(self, messages: list[dict[str, str]], client: StageClient,
+                       affinity: str) -> Verdict:
+        """One verdict per English conversation: the first language judges, the others
+        (same pool in a build) reuse it. The only place verdicts are recalled/remembered."""
+        judge = self.judge
+        if judge is None:
+            raise RuntimeError("AgnosticStage.setup() did not run")
+        key = verdict_key(judge.prompt, judge.cfg, self.style, messages)
+        known = await client.recall(key)
+        if known is not None:
+            if "unparseable" in known:
+                return Verdict(None, known["unparseable"], Usage(), reused=True)
+            return Verdict(known["verdict"], "", Usage(), reused=True)
+        try:
+            criteria, usage = await judge.judge(messages, client, affinity, affinity)
+        except JudgeUnparseable as exc:
+            await client.remember(key, {"unparseable": exc.last_output[:200]})
+            return Verdict(None, exc.last_output[:200], Usage(), reused=False)
+        await client.remember(key, {"verdict": criteria})
+        return Verdict(criteria, "", usage, reused=False)
+
+    async def _translate(self, messages: list[dict[str, str]], affinity: str,
+                         client: StageClient, result: dict[str, Any], usage: Usage) -> None:
+        """Every message translated (in parallel); the first failure rejects the row."""
+        translator = self.translator
+        if translator is None:
+            raise RuntimeError("AgnosticStage.setup() did not run")
+        jobs = [self._one(m, i, affinity, client, translator.cfg.translate_system)
                 for i, m in enumerate(messages)]
         outs = await asyncio.gather(*jobs, return_exceptions=True)
         translated, retries = [], []
@@ -114,7 +141,7 @@ class AgnosticStage(LLMStage):
             translated.append(msg)
             retries.append(u.retries)
         if result["reject"]:
-            return self._done(result, usage)
+            return
         result["messages"] = translated
         result["retries"] = retries
         enc = self.encoding
@@ -122,7 +149,6 @@ class AgnosticStage(LLMStage):
                                      if m["role"] == "user"]
         result["answer_tokens"] = [len(enc.encode_ordinary(m["content"])) for m in translated
                                    if m["role"] == "assistant"]
-        return self._done(result, usage)
 
     async def _one(self, message: dict[str, str], index: int, affinity: str, client: StageClient,
                    translate_system: bool) -> tuple[dict[str, str], Usage]:

@@ -15,7 +15,7 @@ dataset and id under ``en/{subset}``). Output: one line per input record, in ord
 
 Dialogue messages go through :class:`~ultralink.specific.validate.MessageValidator` exactly as
 the dialogue stage calls it (each message with the earlier ones as history); translated
-messages through :class:`~ultralink.agnostic.translate.Validator`, on the source protected as
+messages through :class:`~ultralink.agnostic.translation_checks.Validator`, on the source protected as
 the translator protects it (code, LaTeX, URLs must come back verbatim: ``placeholders``).
 
 Example::
@@ -37,7 +37,7 @@ from typing import Any
 
 from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.protect import PLACEHOLDER, protect
-from ultralink.agnostic.translate import LanguageCheck, Validator
+from ultralink.agnostic.translation_checks import LanguageCheck, Validator
 from ultralink.core.languages import get_language
 from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.validate import MessageValidator

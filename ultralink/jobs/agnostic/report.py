@@ -1,0 +1,196 @@
+"""The job's report (``_report.json``) from the run's facts, and its summary for the terminal.
+
+Every count of the whole output comes from the units' markers (``totals``), so a resumed run
+reports what an uninterrupted one would; ``this_run`` is what this process did."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.core.counters import Counters
+from ultralink.jobs.agnostic.plan import Selection
+from ultralink.jobs.agnostic.scan import MAX_PROBLEMS
+
+
+@dataclass(slots=True)
+class RunFacts:
+    """What one agnostic run knew at its end: the report is a view of these."""
+
+    language: str
+    subset: str
+    inputs: list[str]
+    output: str                     # the output's URI
+    config: AgnosticConfig
+    engine: dict[str, Any] | None   # engine, model, prompt_style, granularity; None: English
+    files_found: int
+    files_read: int
+    read: Counters                  # the readers' counts over every file
+    selection: Selection
+    refill_rounds: int              # refill rounds run (round 0 not counted)
+    refilled: int                   # records drawn from the pool by them
+    units_total: int
+    units_run: int
+    total: Counters                 # summed over every finished unit's marker
+    this_run: Counters              # what this run's collectors counted
+    llm_wall: float                 # seconds this run streamed rows
+    started: float
+    llm: dict[str, Any] = field(default_factory=dict)
+    rejects: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _by_prefix(counts: Counters, prefix: str) -> dict[str, int]:
+    return {k[len(prefix):]: v for k, v in sorted(counts.counts.items()) if k.startswith(prefix)}
+
+
+def _target(f: RunFacts) -> dict[str, Any] | None:
+    """Did the language end at its size (records dropped after pruning are replaced from the
+    pool round by round), and if not by how much."""
+    size = f.selection.size
+    if size is None:
+        return None
+    c = f.total.counts
+    written = int(c.get("rows_written", 0))
+    surplus = int(c.get("dropped_over_target", 0))
+    return {"records": size, "met": written >= size, "short_by": max(0, size - written),
+            "selected": len(f.selection.selected), "refilled": f.refilled,
+            "refill_rounds": f.refill_rounds, "translated_ok": written + surplus,
+            "failed": int(c.get("rows_in", 0)) - written - surplus,
+            "surplus_dropped": surplus, "pool_left": f.selection.pool_size - f.refilled}
+
+
+def _input_part(f: RunFacts) -> dict[str, Any]:
+    """Files, reading, pre-drops and pruning: everything before the LLM."""
+    rc, sel = f.read.counts, f.selection
+    return {
+        "files": {"found": f.files_found, "read": f.files_read,
+                  "failed": f.files_found - f.files_read},
+        "read": int(rc.get("read", 0)),
+        "by_schema": _by_prefix(f.read, "schema_"),
+        "usable": int(sum(v for k, v in rc.items() if k.startswith("schema_"))),
+        "limited_to": sel.taken,
+        "prefiltered": sel.pre.dropped(),
+        "candidates": sel.candidates,
+        "pruning": {"size": sel.size, "mode": f.config.prune_mode, "seed": f.config.seed,
+                    "selected": len(sel.selected), "pruned": sel.candidates - len(sel.selected)},
+        "target": _target(f),
+        "units": {"total": f.units_total, "skipped_done": f.units_total - f.units_run,
+                  "run": f.units_run},
+    }
+
+
+def _output_part(f: RunFacts) -> dict[str, Any]:
+    """Verdicts, translations, drops and costs over the whole output, and this run's share."""
+    c, run = f.total.counts, f.this_run.counts
+    dropped: dict[str, int] = {}
+    for source in (f.read.dropped(), f.selection.pre.dropped(), f.total.dropped()):
+        for k, v in source.items():
+            dropped[k] = dropped.get(k, 0) + v
+    tokens_run = int(run.get("llm_completion_tokens", 0))
+    wall = f.llm_wall
+    return {
+        "rows_in": int(c.get("rows_in", 0)),
+        "judged": int(c.get("judged", 0)),
+        "judge_reused": int(c.get("judge_reused", 0)),
+        "criteria_hits": _by_prefix(f.total, "criterion_"),
+        "translated": int(c.get("translated", 0)),
+        "translated_messages": int(c.get("translated_messages", 0)),
+        "written": int(c.get("rows_written", 0)),
+        "dropped": dict(sorted(dropped.items())),
+        "attempt_failures": _by_prefix(f.total, "attempt_failed_"),
+        "tokens": {"prompt": int(c.get("llm_prompt_tokens", 0)),
+                   "completion": int(c.get("llm_completion_tokens", 0)),
+                   "requests": int(c.get("llm_requests", 0)),
+                   "retries": int(c.get("llm_retries", 0))},
+        "this_run": {"rows": int(run.get("rows_in", 0)),
+                     "written": int(run.get("rows_written", 0)),
+                     "completion_tokens": tokens_run, "wall_s": round(wall, 3),
+                     "tokens_per_s": round(tokens_run / wall, 2) if wall > 0 else 0.0},
+    }
+
+
+def build_report(f: RunFacts) -> dict[str, Any]:
+    """The report's JSON (keys as tests and ``ultralink build`` read them)."""
+    return {
+        "job": "agnostic",
+        "language": f.language,
+        "subset": f.subset,
+        "output_subset": OUTPUT_SUBSET[f.subset],
+        "inputs": f.inputs,
+        "output": f.output,
+        "config": f.config.model_dump(),
+        "engine": f.engine,
+        **_input_part(f),
+        **_output_part(f),
+        "llm": f.llm,
+        "reject_samples": f.rejects,
+        "problems": f.problems[:MAX_PROBLEMS],
+        "problems_total": len(f.problems),
+        "wall_time_s": round(time.time() - f.started, 3),
+    }
+
+
+def _stage_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per step (read … written): in, out and the drops it made."""
+    dropped = report["dropped"]
+    llm_drops = {k: v for k, v in dropped.items()
+                 if k.startswith(("llm_", "translation_", "judge_")) or k == "criteria"}
+    judge_drops = {k: v for k, v in llm_drops.items() if k in ("criteria", "judge_unparseable")}
+    tr_drops = {k: v for k, v in llm_drops.items() if k not in judge_drops}
+    surplus = {k: v for k, v in dropped.items() if k == "over_target"}
+    reader_drops = {k: v for k, v in dropped.items()
+                    if k not in llm_drops and k not in report["prefiltered"] and k not in surplus}
+    pruned = report["pruning"]["pruned"]
+    return [
+        {"stage": "read", "in": report["read"], "out": report["usable"], "dropped": reader_drops},
+        {"stage": "limit", "in": report["usable"], "out": report["limited_to"],
+         "dropped": {}},
+        {"stage": "prefilter", "in": report["limited_to"], "out": report["candidates"],
+         "dropped": report["prefiltered"]},
+        {"stage": "prune", "in": report["candidates"], "out": report["pruning"]["selected"],
+         "dropped": {"pruned": pruned} if pruned else {}},
+        {"stage": "judge", "in": report["judged"] + judge_drops.get("judge_unparseable", 0),
+         "out": report["judged"] - judge_drops.get("criteria", 0), "dropped": judge_drops},
+        {"stage": "translate", "in": report["translated"] + sum(tr_drops.values()),
+         "out": report["translated"], "dropped": tr_drops},
+        {"stage": "written", "in": report["rows_in"], "out": report["written"],
+         "dropped": surplus},
+    ]
+
+
+def _target_line(target: dict[str, Any]) -> str:
+    line = (f"target {target['records']:,}: selected {target['selected']:,}, translated ok "
+            f"{target['translated_ok']:,}, failed {target['failed']:,}, refill rounds "
+            f"{target['refill_rounds']} (+{target['refilled']:,} from the pool"
+            + (f", {target['surplus_dropped']:,} past the target dropped"
+               if target["surplus_dropped"] else "") + "); ")
+    if target["met"]:
+        return line + "met"
+    why = "pool exhausted" if not target["pool_left"] else \
+        f"refill_rounds reached, {target['pool_left']:,} left in the pool"
+    return line + f"NOT met: short by {target['short_by']:,} ({why})"
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """The report as the terminal shows it: the step table, the target, costs, problems."""
+    from ultralink.pipeline.chain import format_table
+
+    lines = [f"\nagnostic {report['language']}/{report['subset']} → {report['output']}",
+             format_table(_stage_rows(report), ["stage", "in", "out", "dropped"])]
+    if report.get("target"):
+        lines.append(_target_line(report["target"]))
+    if report["criteria_hits"]:
+        lines.append("criteria hits: " + ", ".join(f"{k}={v}" for k, v in
+                                                   report["criteria_hits"].items()))
+    t, r = report["tokens"], report["this_run"]
+    lines.append(f"tokens: prompt {t['prompt']:,}, completion {t['completion']:,}, requests "
+                 f"{t['requests']:,} ({t['retries']:,} retries); this run {r['tokens_per_s']} "
+                 f"tok/s; units {report['units']['run']} run, {report['units']['skipped_done']} "
+                 f"skipped; wall {report['wall_time_s']:.1f}s")
+    if report["problems_total"]:
+        lines.append(f"{report['problems_total']} input problems (see _report.json):")
+        lines.extend("  " + p for p in report["problems"][:10])
+    return "\n".join(lines)
