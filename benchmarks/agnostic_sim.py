@@ -45,7 +45,8 @@ from ultralink.agnostic.stage import AgnosticStage
 from ultralink.agnostic.translate import EXPECTED_RATIO, unwrap_source
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.hosting.options import HostOptions
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import stage_sizing
 
 

@@ -224,7 +224,7 @@ class _Pools:
         return engine.model_dump_json()
 
     def get(self, engine: EngineConfig) -> Any:
-        from ultralink.pipeline.engine_host import HostPool
+        from ultralink.hosting.pool import HostPool
 
         k = self.key(engine)
         if k not in self.pools:

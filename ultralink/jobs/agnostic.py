@@ -356,7 +356,7 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         if translate:
             from ultralink.agnostic.stage import AgnosticStage
             from ultralink.llm.request_cache import CacheSpec
-            from ultralink.pipeline.engine_host import HostPool
+            from ultralink.hosting.pool import HostPool
 
             if pool is None:
                 pool = HostPool.create(engine, cfg.num_hosts, f"agnostic-{uuid.uuid4().hex[:8]}")

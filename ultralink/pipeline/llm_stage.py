@@ -52,7 +52,7 @@ from ultralink.llm.metrics import LLMMetrics
 from ultralink.llm.request_cache import CacheSpec, RequestCache
 from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
 from ultralink.pipeline.dataflow import Actors, RayStage, Resources
-from ultralink.pipeline.engine_host import HostPool
+from ultralink.hosting.pool import HostPool
 
 log = logging.getLogger("ultralink.llm")
 
