@@ -276,16 +276,6 @@ class HostPool:
             n = len(ray.get(sup.hosts.remote()))
         return {**info, "num_hosts": n, "total_in_flight": int(info["max_in_flight"]) * n}
 
-    async def recall(self, key: str) -> Any:
-        """A value some stage of this pool stored under ``key``, or None."""
-        await self._connect()
-        return await invoke(self._supervisor, "recall", key)
-
-    async def remember(self, key: str, value: Any) -> None:
-        """Store a small JSON-able value for every stage of this pool (kept for the job)."""
-        await self._connect()
-        await invoke(self._supervisor, "remember", key, value)
-
     async def stats_async(self) -> dict[str, Any]:
         await self._connect()
         return await invoke(self._supervisor, "stats")

@@ -43,7 +43,6 @@ class HostSupervisor:
         self._locks: list[asyncio.Lock] | None = None
         self._stages: dict[str, dict[str, Any]] = {}
         self._info: dict[str, Any] = {}
-        self._memo: dict[str, Any] = {}  # results shared by every stage of the pool's job
         # per host: the latest snapshot seen and the sum of its earlier incarnations, so a
         # restarted or re-created host's counters and held GPU time are not lost
         self._last: list[dict[str, Any] | None] = [None] * num_hosts
@@ -153,12 +152,6 @@ class HostSupervisor:
 
     async def report(self, stage: str, delta: dict[str, Any]) -> None:
         self._stages[stage] = merge_snapshots(self._stages.get(stage), delta)
-
-    async def recall(self, key: str) -> Any:
-        return self._memo.get(key)
-
-    async def remember(self, key: str, value: Any) -> None:
-        self._memo[key] = value
 
     async def stats(self) -> dict[str, Any]:
         snaps = await self._host_snapshots()
