@@ -46,7 +46,8 @@ from ultralink.agnostic.translation_checks import EXPECTED_RATIO
 from ultralink.agnostic.translation_prompt import unwrap_source
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.hosting.options import HostOptions
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import stage_sizing
 
 

@@ -61,7 +61,8 @@ from benchmarks.gpu_engine_model import GPUS, GPUEngineModel, VirtualClock
 from ultralink.build import load_config
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
-from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.hosting.options import HostOptions
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import LLMStage, stage_sizing
 from ultralink.specific.dialogue import DialogueConfig, plan_dialogue
 from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts

@@ -130,7 +130,8 @@ def main() -> None:
     from vllm_smoke import cpu_engine_config, hf_dir, models_yaml
 
     from ultralink.llm.vllm_engine import VLLMEngine
-    from ultralink.pipeline.engine_host import HostOptions, HostPool
+    from ultralink.hosting.options import HostOptions
+    from ultralink.hosting.pool import HostPool
     from ultralink.specific.dialogue import DialogueConfig
     from ultralink.specific.stage import DialogueStage
 

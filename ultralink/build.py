@@ -170,7 +170,11 @@ class BuildConfig(Strict):
             self.sizes.prune.chat,
             "num_hosts": self.resources.num_hosts,
             "stage_concurrency": self.resources.stage_actors,
-            "languages": [lang for lang in self.languages if lang != "en"] or ["zh"]})
+            "languages": [lang for lang in self.languages if lang != "en"] or ["zh"],
+            # one verdict store for every language: each English conversation is judged once
+            "request_cache": self.agnostic.request_cache.model_copy(update={
+                "memo_dir": self.agnostic.request_cache.memo_dir
+                or f"{self.output.rstrip('/')}/_work/memo"})})
 
 
 def load_config(path: str | None, **overrides: Any) -> BuildConfig:
@@ -224,7 +228,7 @@ class _Pools:
         return engine.model_dump_json()
 
     def get(self, engine: EngineConfig) -> Any:
-        from ultralink.pipeline.engine_host import HostPool
+        from ultralink.hosting.pool import HostPool
 
         k = self.key(engine)
         if k not in self.pools:

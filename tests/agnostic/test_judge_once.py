@@ -65,3 +65,30 @@ def test_chat_judge_requests_a_json_schema():
     # completion style writes the JSON value by value already: no schema there
     req = Judge(AgnosticConfig(), "completion").build_request("User: hi", 1, 0.0, "a", "r")
     assert req.sampling.json_schema is None
+
+
+def test_the_verdict_outlives_the_stage_actor(tmp_path):
+    """Each language in a fresh actor (or a rerun after a crash): the verdict is read back
+    from the memo beside the output, not asked again."""
+    from ultralink.core.fs import resolve
+    from ultralink.llm.memo import ResultMemo
+    from ultralink.llm.metrics import LLMMetrics
+    from ultralink.pipeline.llm_stage import StageClient
+
+    class Pool(MemoClient):  # a pool's generate takes the stage's metrics too
+        async def generate(self, request, metrics=None):
+            return await super().generate(request)
+
+    pool = Pool()
+    root = resolve(str(tmp_path / "_memo"))
+    results = []
+    for lang in ("zh", "ru"):
+        memo = ResultMemo(root)
+        client = StageClient(pool, LLMMetrics(), memo=memo)
+        stage = AgnosticStage(None, language=lang, subset="chat", config=AgnosticConfig(),
+                              style="chat", granularity="message")
+        results.append(run(stage, client))
+        asyncio.run(memo.flush())  # what the end of a batch does
+    assert len(pool.requests) == 1
+    assert [r.get("judge_reused", False) for r in results] == [False, True]
+    assert results[1]["criteria"] == results[0]["criteria"]

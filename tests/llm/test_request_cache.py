@@ -10,7 +10,7 @@ from tests.fakes import ThreeTurns, fake_config
 from ultralink.core.fs import resolve
 from ultralink.llm.request_cache import CacheSpec, RequestCache, read_unit, request_key
 from ultralink.llm.types import ChatRequest, Completion, Message, SamplingParams
-from ultralink.pipeline.engine_host import HostPool
+from ultralink.hosting.pool import HostPool
 
 
 def req(text: str = "q", seed: int = 1, **kw) -> ChatRequest:

@@ -10,7 +10,8 @@ import pytest
 
 from tests.fakes import TURNS, ThreeTurns, expected_answer, fake_config
 from ultralink.llm.metrics import job_report
-from ultralink.pipeline.engine_host import HostOptions, HostPool, RetryPolicy
+from ultralink.hosting.options import HostOptions, RetryPolicy
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 
 FAST = RetryPolicy(max_attempts=2, backoff_s=0.01, max_backoff_s=0.02)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from ultralink.llm.registry import EngineConfig
-from ultralink.pipeline.engine_host import HostPool
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.core.records import conversation_schema
 from ultralink.specific.prompts import load_prompts

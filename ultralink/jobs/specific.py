@@ -204,7 +204,7 @@ def run_specific(language: str, inputs: list[str], output: str,
         pool: an existing ``HostPool`` serving ``config.llm`` (e.g. shared by ``ultralink
             build`` across stages); used as is and not shut down. Default: the job's own.
     """
-    from ultralink.pipeline.engine_host import HostPool
+    from ultralink.hosting.pool import HostPool
     from ultralink.pipeline.runtime import init_ray
     from ultralink.specific.prompts import load_prompts
 

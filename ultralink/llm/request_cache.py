@@ -12,6 +12,10 @@ continues exactly where the killed run was (same text, so the same next prompt).
 replayed in the order they were recorded, each once, so two identical requests of one unit
 get the two answers the first run got. The directory of a unit is removed when its shard and
 marker are written (``UnitCollector``); ``--overwrite`` removes it with the rest.
+
+Results a stage memoises by content (the judge's verdicts, ``StageClient.remember``) are kept
+beside it, in ``<output>/_requests/_memo/`` or ``memo_dir`` (:mod:`ultralink.llm.memo`): they
+outlive the unit and the job, bounded in memory, so other languages and reruns reuse them.
 """
 
 from __future__ import annotations
@@ -28,9 +32,17 @@ from typing import Any
 from pydantic import Field
 
 from ultralink.core.config import Strict
-from ultralink.core.fs import Location, delete_dir, list_files, read_bytes, write_atomic
-from ultralink.llm.types import ChatRequest, Completion
+from ultralink.core.fs import (
+    Location,
+    delete_dir,
+    list_files,
+    read_bytes,
+    resolve,
+    write_atomic,
+)
 from ultralink.core.ids import json_digest
+from ultralink.llm.memo import MEMO_DIR, ResultMemo
+from ultralink.llm.types import ChatRequest, Completion
 
 log = logging.getLogger("ultralink.llm")
 
@@ -45,6 +57,11 @@ class RequestCacheConfig(Strict):
     flush_every: int = Field(32, ge=1, description="completions buffered per stage actor "
                              "before they are written as a segment")
     flush_seconds: float = Field(10.0, gt=0.0, description="…or after this many seconds")
+    memo_dir: str | None = Field(None, description="where memoised results (judge verdicts) "
+                                 "persist; default <output>/_requests/_memo; jobs that share "
+                                 "one (a build's languages) judge each conversation once")
+    memo_entries: int = Field(100_000, ge=1, description="memoised results a stage actor "
+                              "holds in memory (the rest are read back from memo_dir)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,8 @@ class CacheSpec:
     model: str
     flush_every: int = 32
     flush_seconds: float = 10.0
+    memo: Location | None = None   # memoised results (llm.memo); None: in memory only
+    memo_entries: int = 100_000
 
     @classmethod
     def for_output(cls, out: Location, engine: str, model: str,
@@ -63,7 +82,9 @@ class CacheSpec:
         cfg = config or RequestCacheConfig()
         if not cfg.enabled:
             return None
-        return cls(out.join(REQUESTS_DIR), engine, model, cfg.flush_every, cfg.flush_seconds)
+        memo = resolve(cfg.memo_dir) if cfg.memo_dir else out.join(REQUESTS_DIR, MEMO_DIR)
+        return cls(out.join(REQUESTS_DIR), engine, model, cfg.flush_every, cfg.flush_seconds,
+                   memo, cfg.memo_entries)
 
 
 def request_key(engine: str, model: str, request: ChatRequest) -> str:
@@ -136,6 +157,7 @@ class RequestCache:
         self._last_flush = time.monotonic()
         self._flush_lock: asyncio.Lock | None = None
         self.hits = 0
+        self.memo = ResultMemo(spec.memo, spec.memo_entries)
 
     async def get(self, unit_id: str, request: ChatRequest) -> Completion | None:
         """The completion an earlier run got for this exact request in this unit, if any."""
@@ -171,7 +193,9 @@ class RequestCache:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every buffered completion as one new segment per unit (atomic)."""
+        """Write every buffered completion as one new segment per unit (atomic), and the
+        memoised results remembered since the last flush."""
+        await self.memo.flush()
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:

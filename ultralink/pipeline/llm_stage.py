@@ -48,11 +48,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from ultralink.llm.memo import ResultMemo
 from ultralink.llm.metrics import LLMMetrics
 from ultralink.llm.request_cache import CacheSpec, RequestCache
 from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
 from ultralink.pipeline.dataflow import Actors, RayStage, Resources
-from ultralink.pipeline.engine_host import HostPool
+from ultralink.hosting.pool import HostPool
 
 log = logging.getLogger("ultralink.llm")
 
@@ -83,14 +84,17 @@ class StageClient:
 
     With a request cache (``cache`` + the row's ``unit``), a request an earlier run of the
     unit completed is answered from the cache, and every fresh completion is recorded.
+    ``recall``/``remember`` go to ``memo`` (the request cache's, persistent; else in memory).
     """
 
     def __init__(self, pool: HostPool, metrics: LLMMetrics, cache: RequestCache | None = None,
-                 unit: str = "") -> None:
+                 unit: str = "", memo: ResultMemo | None = None) -> None:
         self.pool = pool
         self.metrics = metrics
         self.cache = cache
         self.unit = unit
+        self.memo = memo if memo is not None else (
+            cache.memo if cache is not None else ResultMemo(None))
 
     async def generate(self, request: ChatRequest) -> Completion:
         """A completion, retried as the pool's policy says; raises RequestError at the end.
@@ -112,11 +116,13 @@ class StageClient:
         return await self.pool.info()
 
     async def recall(self, key: str) -> Any:
-        """A result another stage (or language) of this job stored with :meth:`remember`."""
-        return await self.pool.recall(key)
+        """A result stored with :meth:`remember` under this content key, by this run or an
+        earlier one (another language, a run before a crash), or None."""
+        return await self.memo.recall(key)
 
     async def remember(self, key: str, value: Any) -> None:
-        await self.pool.remember(key, value)
+        """Keep a small JSON-able result under a key that names its content."""
+        await self.memo.remember(key, value)
 
 
 class LLMStage:
@@ -137,8 +143,9 @@ class LLMStage:
         self.pool = pool
         self.keep_dropped = keep_dropped
         self.metrics = LLMMetrics()
-        self._client = StageClient(pool, self.metrics)
         self._cache = RequestCache(request_cache) if request_cache is not None else None
+        self._memo = self._cache.memo if self._cache is not None else ResultMemo(None)
+        self._client = StageClient(pool, self.metrics, memo=self._memo)
         self._checked = False
         self._setup_done = False
         self._setup_lock: asyncio.Lock | None = None
@@ -233,7 +240,8 @@ class LLMStage:
         try:
             client = self._client
             if self._cache is not None and row.get(UNIT_KEY):
-                client = StageClient(self.pool, self.metrics, self._cache, str(row[UNIT_KEY]))
+                client = StageClient(self.pool, self.metrics, self._cache, str(row[UNIT_KEY]),
+                                     self._memo)
             result = await self.process_row(row, client)
         except Drop as d:
             result, reason = None, d.reason

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ultralink.core.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
-from ultralink.pipeline.engine_host import HostPool
+from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
 from ultralink.core.records import Conversation, Turn, conversation_type, counts_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult

@@ -41,7 +41,7 @@ class AgnosticRun:
 
     settings: RunSettings
     job: UnitJob
-    pool: Any = None            # pipeline.engine_host.HostPool; created on first need
+    pool: Any = None            # hosting.pool.HostPool; created on first need
     progress: bool = True
     own_pool: bool = True
     files_read: int = 0
@@ -181,7 +181,7 @@ class AgnosticRun:
             return stages
         from ultralink.agnostic.stage import AgnosticStage
         from ultralink.llm.request_cache import CacheSpec
-        from ultralink.pipeline.engine_host import HostPool
+        from ultralink.hosting.pool import HostPool
 
         if self.pool is None:
             self.pool = HostPool.create(setup.engine, cfg.num_hosts,

@@ -9,7 +9,8 @@ import sys
 import ray
 
 from tests.fakes import fake_config
-from ultralink.pipeline.engine_host import HostOptions, HostPool
+from ultralink.hosting.options import HostOptions
+from ultralink.hosting.pool import HostPool
 
 
 def placed(tp: int, hosts: int) -> list[list[str]]:
@@ -17,7 +18,8 @@ def placed(tp: int, hosts: int) -> list[list[str]]:
     pool = HostPool.create(cfg, hosts, f"tp{tp}", options=HostOptions(num_cpus=0,
                                                                        stats_poll_s=0))
     try:
-        infos = ray.get(pool._sup_handle().ready.remote())
+        infos = ray.get([ray.get_actor(f"tp{tp}-host-{i}", namespace=pool.namespace)
+                         .ready.remote() for i in range(hosts)])  # hosts by their names
         return [sorted(i["gpu_ids"]) for i in sorted(infos, key=lambda i: i["index"])]
     finally:
         pool.shutdown()
