@@ -41,13 +41,13 @@ from ultralink.llm.registry import EngineConfig, resolve_model
 from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.dataflow import RayStage, declare
-from ultralink.pipeline.llm_stage import DROP_COLUMN, stage_sizing
+from ultralink.pipeline.llm_stage import spend_request_cache, stage_sizing
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, grow_to_target
 from ultralink.core.records import conversation_schema
 from ultralink.dataset.sink import UnitStore
 from ultralink.specific.dialogue import DialogueConfig, turn_distribution
-from ultralink.specific.stage import CONVERSATION_COLUMN, STATS_COLUMN, DialogueStage
+from ultralink.specific.stage import CONVERSATION_COLUMN, DialogueStage
 from ultralink.core.ids import digest
 
 log = logging.getLogger("ultralink.specific")
@@ -166,19 +166,6 @@ def read_unit_segments(item: dict[str, Any], *, files: Mapping[str, Location]
     return sorted(rows, key=lambda r: (r[UNIT_COLUMN], r["id"]))
 
 
-class StatsCollector(UnitCollector):
-    """A UnitCollector whose markers also hold each segment's dialogue counters."""
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        stats = row.get(STATS_COLUMN)
-        unit_id = row[UNIT_COLUMN]
-        if stats:
-            self.dropped[unit_id].merge(Counters(dict(stats)))  # a map column: pairs
-        elif row.get(DROP_COLUMN):  # an LLM failure the stage could not attribute
-            self.dropped[unit_id].add("dialogues_in")
-        super().add(row)
-
-
 def _to_record(row: dict[str, Any]) -> dict[str, Any]:
     return row[CONVERSATION_COLUMN]
 
@@ -231,8 +218,9 @@ def run_specific(language: str, inputs: list[str], output: str,
     llm_stats: dict[str, Any] = {}
     if pending:
         init_ray(ray_address)
-        collector = StatsCollector(job.store, pending, conversation_schema(), _to_record,
-                                   limits=cfg.error_limits)
+        collector = UnitCollector(job.store, pending, conversation_schema(), _to_record,
+                                  limits=cfg.error_limits,
+                                  on_unit_done=spend_request_cache(job.store))
         collector.finish_empty()
         own_pool = pool is None
         if own_pool:
