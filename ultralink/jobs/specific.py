@@ -42,7 +42,8 @@ from ultralink.llm.request_cache import CacheSpec, RequestCacheConfig
 from ultralink.pipeline.chain import format_table
 from ultralink.pipeline.dataflow import RayStage, declare
 from ultralink.pipeline.llm_stage import spend_request_cache, stage_sizing
-from ultralink.pipeline.runner import JobSummary, UnitJob
+from ultralink.pipeline.report import JobReport, StageRow
+from ultralink.pipeline.runner import UnitJob
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit, grow_to_target
 from ultralink.core.records import conversation_schema
 from ultralink.dataset.sink import UnitStore
@@ -259,11 +260,8 @@ def run_specific(language: str, inputs: list[str], output: str,
     total = job.totals()
     report = build_report(language, inputs, job.out, cfg, prompts.version, spec.name, units,
                           pending, total, this_run, llm_stats, job.problems, job.started)
-    job.finish(report, JobSummary(
-        records_in=report["dialogues"]["in"], records_out=report["dialogues"]["out"],
-        dropped=report["dialogues"]["dropped"], tokens=report["tokens_generated"],
-        tokens_kind="generated", run_tokens=report["this_run"]["tokens_generated"]),
-        units_total=len(units), dialogues=report["dialogues"]["out"])
+    job.finish(report, stage_report(total, this_run), units_total=len(units),
+               dialogues=report["dialogues"]["out"])
     print(summary_text(report))
     return report
 
@@ -301,6 +299,21 @@ def _run_to_target(language: str, inputs: list[str], output: str, cfg: SpecificC
     return report
 
 
+GROUPS = ("turns", "kind", "end", "rejected", "planned_turns")
+
+
+def stage_report(total: Counters, this_run: Counters) -> JobReport:
+    """The dialogue stage's row (segments in, dialogues out, drops by end reason) and the
+    dialogue counter groups."""
+    c = total.counts
+    row = StageRow(DialogueStage.name, c.get("rows_in", 0), c.get("dialogues_out", 0),
+                   total.dropped())
+    return JobReport.of(JOB, total, [row], GROUPS, records_in=row.records_in,
+                        records_out=row.records_out, tokens=c.get("tokens_generated", 0),
+                        tokens_kind="generated",
+                        run_tokens=this_run.counts.get("tokens_generated", 0))
+
+
 def build_report(language: str, inputs: list[str], out: Location, cfg: SpecificConfig,
                  version: str, model: str, units: list[WorkUnit], pending: list[WorkUnit],
                  total: Counters, this_run: Counters, llm_stats: Mapping[str, Any],
@@ -309,9 +322,10 @@ def build_report(language: str, inputs: list[str], out: Location, cfg: SpecificC
 
     c = total.counts
     n_q = c.get("questions", 0)
-    turns = {int(k[len("turns_"):]): v for k, v in c.items() if k.startswith("turns_")}
-    rejections = {k[len("rejected_"):]: v for k, v in c.items() if k.startswith("rejected_")}
-    dropped = total.dropped()
+    typed = stage_report(total, this_run)
+    turns = {int(k): v for k, v in typed.groups["turns"].items()}
+    rejections = typed.groups["rejected"]
+    dropped = typed.dropped
     llm = job_report(llm_stats) if llm_stats else {}
     busy = llm.get("total", {}).get("host_busy_s_max", 0.0) if llm else 0.0
     run_tokens = this_run.counts.get("tokens_generated", 0)
@@ -334,8 +348,8 @@ def build_report(language: str, inputs: list[str], out: Location, cfg: SpecificC
         "avg_turns": round(n_q / c["dialogues_out"], 3) if c.get("dialogues_out") else 0.0,
         "avg_question_tokens": round(c.get("question_tokens", 0) / n_q, 2) if n_q else 0.0,
         "avg_answer_tokens": round(c.get("answer_tokens", 0) / n_q, 2) if n_q else 0.0,
-        "question_kinds": {k[len("kind_"):]: v for k, v in c.items() if k.startswith("kind_")},
-        "end_reasons": {k[len("end_"):]: v for k, v in c.items() if k.startswith("end_")},
+        "question_kinds": typed.groups["kind"],
+        "end_reasons": typed.groups["end"],
         "rejections": dict(sorted(rejections.items())),
         "rejections_total": sum(rejections.values()),
         "requests": c.get("requests", 0),

@@ -57,11 +57,10 @@ from ultralink.dataset.sink import UnitStore
 from ultralink.llm.metrics import LLMMetrics
 from ultralink.llm.request_cache import REQUESTS_DIR, CacheSpec, RequestCache, remove_unit
 from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
-from ultralink.core.records import counts_type
 from ultralink.pipeline.dataflow import Actors, RayStage, Resources
 from ultralink.pipeline.engine_host import HostPool
-from ultralink.pipeline.outcome import (COUNTS_COLUMN, DROP_COLUMN, UNIT_COLUMN, Drop, Kept,
-                                        counts_column, counts_of)
+from ultralink.pipeline.outcome import (DROP_COLUMN, UNIT_COLUMN, Drop, Kept, counts_columns,
+                                        counts_of, outcome_types)
 
 __all__ = ["DROP_COLUMN", "Drop", "Kept", "LLMStage", "StageClient", "spend_request_cache",
            "stage_sizing"]
@@ -196,16 +195,18 @@ class LLMStage:
         for row, (result, reason, counts) in zip(rows, results):
             counts.merge(counts_of(row))   # an earlier stage's counts of this row stay
             if reason is None:
-                out.append({**row, **result, COUNTS_COLUMN: counts_column(counts)})
+                out.append({**row, **result, **counts_columns(counts)})
                 if self.keep_dropped:
                     out[-1][DROP_COLUMN] = ""
             elif self.keep_dropped:
-                out.append({**row, DROP_COLUMN: reason, COUNTS_COLUMN: counts_column(counts)})
+                out.append({**row, DROP_COLUMN: reason, **counts_columns(counts)})
         await self._report()
         return self._table(out, batch)
 
     def _table(self, out: list[dict[str, Any]], batch: Any) -> pa.Table:
-        typed = {**self.column_types, COUNTS_COLUMN: counts_type}
+        typed = {**self.column_types, **outcome_types()}
+        if not self.keep_dropped:
+            del typed[DROP_COLUMN]
         table = to_table([{k: v for k, v in r.items() if k not in typed} for r in out], batch)
         table = table.drop_columns([n for n in typed if n in table.column_names])
         for name, kind in typed.items():  # built from the rows, never inferred

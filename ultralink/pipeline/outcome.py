@@ -11,7 +11,7 @@ This module knows nothing of LLMs: the CPU jobs and the LLM stages share it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from ultralink.core.records import counts_type
 UNIT_COLUMN = "unit_id"       # a row's work unit: where its collector writes it
 DROP_COLUMN = "drop_reason"   # why the row was dropped; "" when it was kept
 COUNTS_COLUMN = "row_counts"  # the row's own counters (map<string, int64>)
+GROUPS_COLUMN = "row_groups"  # its grouped counters (map<string, map<string, int64>>)
 
 
 class Drop(Exception):
@@ -61,15 +62,34 @@ def outcome_of(row: Mapping[str, Any]) -> Outcome:
 
 
 def counts_of(row: Mapping[str, Any]) -> Counters:
-    """A row's ``row_counts`` (an Arrow map arrives as pairs, a Python row as a dict)."""
-    return Counters(dict(row.get(COUNTS_COLUMN) or {}))
+    """A row's ``row_counts`` and ``row_groups`` (an Arrow map arrives as pairs, a Python
+    row as a dict)."""
+    return Counters(dict(row.get(COUNTS_COLUMN) or {}),
+                    groups=nested_of(row.get(GROUPS_COLUMN)))
 
 
-def counts_column(counts: Counters) -> list[tuple[str, int]]:
-    """``counts`` as a value of the ``row_counts`` column."""
-    return sorted(counts.counts.items())
+def counts_columns(counts: Counters) -> dict[str, Any]:
+    """``counts`` as the values of the ``row_counts`` and ``row_groups`` columns."""
+    return {COUNTS_COLUMN: sorted(counts.counts.items()),
+            GROUPS_COLUMN: nested_column(counts.groups)}
 
 
-def outcome_types() -> dict[str, pa.DataType]:
+def groups_type() -> pa.DataType:
+    """Grouped counts (``Counters.groups`` / ``.stages``) as one typed Arrow column."""
+    return pa.map_(pa.string(), counts_type())
+
+
+def nested_column(groups: Mapping[str, Mapping[str, int]]) -> list[tuple[str, Any]]:
+    """Grouped counts as a value of a :func:`groups_type` column."""
+    return [(g, sorted(v.items())) for g, v in sorted(groups.items()) if v]
+
+
+def nested_of(value: Any) -> dict[str, dict[str, int]]:
+    """The inverse of :func:`nested_column` (pairs from Arrow, or already a mapping)."""
+    items = value.items() if isinstance(value, Mapping) else (value or [])
+    return {g: dict(v.items() if isinstance(v, Mapping) else v) for g, v in items}
+
+
+def outcome_types() -> dict[str, Callable[[], pa.DataType]]:
     """The outcome columns' Arrow types (built from the rows, never inferred)."""
-    return {DROP_COLUMN: pa.string(), COUNTS_COLUMN: counts_type()}
+    return {DROP_COLUMN: pa.string, COUNTS_COLUMN: counts_type, GROUPS_COLUMN: groups_type}

@@ -42,19 +42,19 @@ def dialogue_stats(res: DialogueResult) -> Counters:
     c.add("requests", res.requests)
     c.add("tokens_generated", res.tokens_generated)
     c.add("history_cuts", res.history_cuts)
-    c.add(f"planned_turns_{res.planned_turns}")
-    c.add(f"end_{res.end_reason}")
+    c.add_in("planned_turns", res.planned_turns)
+    c.add_in("end", res.end_reason)
     for reason, n in res.rejections.items():
-        c.add("rejected_" + reason, n)
+        c.add_in("rejected", reason, n)
     if res.ok:
         c.add("dialogues_out")
-        c.add(f"turns_{len(res.turns)}")
+        c.add_in("turns", len(res.turns))
         c.add("questions", len(res.turns))
         c.add("question_tokens", sum(res.question_tokens))
         c.add("answer_tokens", sum(res.answer_tokens))
         c.add("retries", sum(res.retries))
         for kind in res.kinds:
-            c.add("kind_" + kind)
+            c.add_in("kind", kind)
     return c
 
 
