@@ -19,7 +19,7 @@ import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, expand_inputs, resolve
@@ -27,7 +27,7 @@ from ultralink.pipeline.dataflow import RayStage, stream
 from ultralink.dataset.sink import UnitStore
 from ultralink.pipeline.report import JobReport, JobSummary
 
-__all__ = ["Collector", "JobReport", "JobSummary", "UnitJob"]
+__all__ = ["Collector", "Job", "JobReport", "JobSummary", "UnitJob"]
 
 log = logging.getLogger("ultralink.runner")
 
@@ -38,6 +38,28 @@ class Collector(Protocol):
     def add(self, row: Mapping[str, Any]) -> None: ...
 
     def incomplete(self) -> list[str]: ...
+
+
+Cfg = TypeVar("Cfg", covariant=True)
+
+
+class Job(Protocol[Cfg]):
+    """A unit-based job as the runner sees it: its config, its plan (deterministic units),
+    its declared stage list, the record each kept row becomes, and its typed report
+    (``jobs.specific.SpecificJob``; prepare and agnostic follow the same shape)."""
+
+    name: str
+
+    @property
+    def config(self) -> Cfg: ...
+
+    def plan(self, job: UnitJob) -> Any: ...
+
+    def stages(self, job: UnitJob, pool: Any) -> list[RayStage]: ...
+
+    def record(self, row: dict[str, Any]) -> dict[str, Any]: ...
+
+    def report(self, totals: Counters, this_run: Counters) -> JobReport: ...
 
 
 @dataclass

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ultralink.core.config import PrepareConfig
+from ultralink.core.config import PrepareConfig, identity
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, NoInput
 from ultralink.core.languages import get_language
@@ -28,8 +28,8 @@ from ultralink.core.lease import releasing
 from ultralink.pipeline.chain import format_table, stage_rows
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
-from ultralink.pipeline.prepare_parts import PrepareParts, step_classes
-from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
+from ultralink.jobs.prepare.stage import PrepareParts, step_classes
+from ultralink.jobs.prepare.read import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
 from ultralink.pipeline.runner import JobReport, UnitJob
 from ultralink.dataset.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
@@ -122,7 +122,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
 
     get_language(language)  # fail fast on an unknown language
     cfg = config or PrepareConfig()
-    job_config = {"language": language, "prepare": cfg.model_dump(exclude={"error_limits"})}
+    job_config = {"language": language, "prepare": identity(cfg)}
     job = UnitJob.open("prepare", inputs, output, job_config, overwrite)  # inputs checked first
     out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
 

@@ -3,7 +3,7 @@
 A single-stream ``.bz2`` (or ``.gz``, ``.xz``) cannot be split before it is read, so it is
 one unit, and decompressing it is serial; everything after it is not. This stage only
 decompresses and cuts pages, and hands them on in parts to the prepare actors
-(:mod:`ultralink.pipeline.prepare_parts`), so one big input spreads over every worker. A
+(:mod:`ultralink.jobs.prepare.stage`), so one big input spreads over every worker. A
 unit's parts are deterministic (its pages in order, a new part once ``part_bytes`` of page
 text are in), so the shard name of each part is too.
 """
