@@ -316,7 +316,7 @@ def work_cpu_seconds(path: Path, language: str) -> dict:
     from ultralink.core.counters import Counters
     from ultralink.core.fs import resolve
     from ultralink.pipeline.chain import run_chain
-    from ultralink.pipeline.prepare_parts import build_steps
+    from ultralink.jobs.prepare.stage import build_steps
     from ultralink.sources.wikipedia import plan_units, read_unit
 
     loc = resolve(str(path))

@@ -12,7 +12,7 @@ from ultralink.core.config import PrepareConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import expand
 from ultralink.pipeline.chain import run_chain
-from ultralink.pipeline.prepare_parts import build_steps
+from ultralink.jobs.prepare.stage import build_steps
 from ultralink.sources.wikipedia import plan_units, read_unit
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "frwiki-sample.xml"

@@ -247,8 +247,8 @@ def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
     from ultralink.core.fs import resolve
     from ultralink.jobs.prepare import UnitParts
     from ultralink.pipeline.error_guard import ErrorGuard
-    from ultralink.pipeline.prepare_parts import PrepareParts
-    from ultralink.pipeline.read_parts import read_parts
+    from ultralink.jobs.prepare.stage import PrepareParts
+    from ultralink.jobs.prepare.read import read_parts
     from ultralink.dataset.sink import UnitStore
 
     job_config = {"language": language}
@@ -264,7 +264,7 @@ def _run_unit(unit, fs, out, part_bytes=None, language="fr"):
 
 
 def test_a_unit_failing_on_io_is_retried_and_never_marked_done(tmp_path, monkeypatch):
-    import ultralink.pipeline.read_parts as read_parts
+    import ultralink.jobs.prepare.read as read_parts
     from ultralink.core.fs import expand
     from ultralink.sources.wikipedia import plan_units
 

@@ -41,7 +41,7 @@ def test_drops_are_attributed_to_the_stage_that_made_them():
 
 
 def test_every_prepare_step_declares_its_drops():
-    from ultralink.pipeline.prepare_parts import step_classes
+    from ultralink.jobs.prepare.stage import step_classes
 
     for cls in step_classes():
         assert issubclass(cls, Step) and cls.name != "step"

@@ -12,7 +12,8 @@ from tests.fakes import TURNS, ThreeTurns, expected_answer, fake_config
 from ultralink.llm.metrics import job_report
 from ultralink.hosting.options import HostOptions, RetryPolicy
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.core.counters import Counters
+from ultralink.pipeline.outcome import DROP_COLUMN, Drop, Kept, outcome_of
 
 FAST = RetryPolicy(max_attempts=2, backoff_s=0.01, max_backoff_s=0.02)
 def rows(n: int, bad_every: int = 0) -> list[dict]:
@@ -76,6 +77,28 @@ def test_any_exception_drops_only_its_row_as_error_type(caplog):
     assert len(lines) == 1 and "s3://b/poison.jsonl" in lines[0] and "KeyError" in lines[0]
     stats = asyncio.run(pool.stats_async())["stages"]["three_turns"]["counts"]
     assert stats["dropped_error:KeyError"] == 1 and stats["kept"] == 8
+
+
+def test_every_row_carries_its_outcome_counts_kept_or_dropped():
+    """``Kept(columns, counts)`` and ``Drop(reason, counts)`` put their counts on the row,
+    with the stage's ``every_row`` counts (LLM failures included)."""
+    class Counting(ThreeTurns):
+        every_row = {"seen": 1}
+
+        async def process_row(self, row, client):
+            if row["question"].startswith("SKIP"):
+                raise Drop("skipped", Counters({"tried": 2}))
+            out = await super().process_row(row, client)
+            return Kept(out, Counters({"answered": 1}))
+
+    pool = HostPool.local(fake_config(fail_if="BAD"), 1, retry=FAST)
+    data = [{"id": "k", "question": "q", "n": 0}, {"id": "s", "question": "SKIP", "n": 1},
+            {"id": "f", "question": "BAD", "n": 2}]
+    out = asyncio.run(Counting(pool, keep_dropped=True)(pa.Table.from_pylist(data))).to_pylist()
+    fates = {r["id"]: outcome_of(r) for r in out}
+    assert fates["k"].kept and fates["k"].counts.counts == {"seen": 1, "answered": 1}
+    assert fates["s"].reason == "skipped" and fates["s"].counts.counts == {"seen": 1, "tried": 2}
+    assert fates["f"].reason == "llm_scripted_row" and fates["f"].counts.counts == {"seen": 1}
 
 
 def test_missing_columns_error_names_missing_and_present():

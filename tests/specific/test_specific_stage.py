@@ -12,13 +12,12 @@ import pytest
 
 from ultralink.llm.registry import EngineConfig
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.pipeline.outcome import DROP_COLUMN, outcome_of
 from ultralink.core.records import conversation_schema
 from ultralink.specific.prompts import load_prompts
 from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.stage import (
     CONVERSATION_COLUMN,
-    STATS_COLUMN,
     DialogueStage,
     dialogue_id,
 )
@@ -77,8 +76,10 @@ def test_records_follow_the_conversation_schema(lang):
         src = conv["source"]
         assert (src["id"], src["title"], src["url"], src["doc_id"], src["segment_index"]) == (
             row["id"], row["title"], row["url"], row["doc_id"], row["segment_index"])
-        stats = dict(row[STATS_COLUMN])   # a typed map column
-        assert stats["dialogues_out"] == 1 and stats[f"turns_{n}"] == 1
+        counts = outcome_of(row).counts   # the row's typed outcome counts
+        stats = counts.counts
+        assert stats["dialogues_in"] == stats["dialogues_out"] == 1
+        assert counts.group("turns") == {str(n): 1}
     # every request of one dialogue carries its dialogue id as affinity
     assert {r.affinity for r in fake.requests} == {c["id"] for c in convs}
 
@@ -88,9 +89,10 @@ def test_dropped_rows_keep_their_stats():
     out, _ = run_stage("en", table, bad={"0:question:*": "leak"})
     assert out.column(DROP_COLUMN).to_pylist() == ["rejected_question"] * 3
     assert out.column(CONVERSATION_COLUMN).to_pylist() == [None] * 3
-    for s in out.column(STATS_COLUMN).to_pylist():
-        counts = dict(s)
-        assert counts["rejected_question_leakage"] == 3 and "dialogues_out" not in counts
+    for row in out.to_pylist():
+        counts = outcome_of(row).counts
+        assert counts.counts["dialogues_in"] == 1 and "dialogues_out" not in counts.counts
+        assert counts.group("rejected")["question_leakage"] == 3
 
 
 def test_wrong_language_segments_are_dropped_not_generated():

@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Marks a field that steers a run but not what it writes: ``Field(...,
+# json_schema_extra=RUN_CONTROL)``. :func:`identity` leaves it out of the output's identity.
+RUN_CONTROL: dict[str, Any] = {"run_control": True}
+
+
+def is_run_control(field: Any) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("run_control"))
+
+
+def _exclusions(model: type[BaseModel]) -> dict[str, Any]:
+    """The nested ``exclude`` of ``model``'s run-control fields, sub-models included."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if is_run_control(field):
+            out[name] = True
+        elif isinstance(kind, type) and issubclass(kind, BaseModel) and (sub := _exclusions(kind)):
+            out[name] = sub
+    return out
+
+
+def identity(cfg: BaseModel) -> dict[str, Any]:
+    """The part of a job config that decides what the job writes (the output's hash): every
+    field but those marked :data:`RUN_CONTROL`, as JSON values. Re-validated first, so
+    defaults get their field types (0 -> 0.0) as a YAML-loaded config does."""
+    canonical = type(cfg)(**cfg.model_dump())
+    return json.loads(canonical.model_dump_json(exclude=_exclusions(type(cfg)) or None))
 
 
 class Strict(BaseModel):
@@ -35,7 +67,8 @@ class PrepareConfig(Strict):
     unit_bytes: int = Field(64 * 1024 * 1024, gt=0, description="target size of one work unit "
                             "(a byte range of a splittable input)")
     error_limits: ErrorLimits = Field(default_factory=ErrorLimits, description="when rows "
-                                      "failing with errors stop the job (not hashed)")
+                                      "failing with errors stop the job (not hashed)",
+                                      json_schema_extra=RUN_CONTROL)
 
     @model_validator(mode="after")
     def _bounds(self) -> PrepareConfig:

@@ -8,7 +8,7 @@ iterator of records, counting what it drops in the shared :class:`Counters`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ultralink.core.counters import Counters
@@ -19,14 +19,23 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 
+def error_reason(step: str, item: Any, exc: BaseException) -> str:
+    """The drop reason ``error:<Type>`` of a record (an object or a row mapping) whose
+    processing raised, logged once with the record's id and file so the poison record can be
+    found (the job's error guard decides whether the share of such records stops the job)."""
+    def get(name: str) -> Any:
+        return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+    record = get("id") or get("doc_id") or get("page_id") or "?"
+    where = get("source_file") or get("file") or get("unit_id") or "?"
+    log.error("step %s: record %s (%s) dropped: %s: %s", step, record, where,
+              type(exc).__name__, exc)
+    return f"error:{type(exc).__name__}"
+
+
 def record_error(counters: Counters, step: str, item: Any, exc: BaseException) -> None:
-    """Drop one record whose processing raised, as ``error:<Type>``, logged once with the
-    record's id and file (the job's error guard decides whether the share stops the job)."""
-    record = getattr(item, "doc_id", None) or getattr(item, "id", None) or getattr(
-        item, "page_id", "?")
-    log.error("step %s: record %s (%s) dropped: %s: %s", step, record,
-              getattr(item, "source_file", "?"), type(exc).__name__, exc)
-    counters.drop(f"error:{type(exc).__name__}")
+    """Drop one record whose processing raised, as :func:`error_reason` names it."""
+    counters.drop(error_reason(step, item, exc))
 
 
 class Step(Generic[In, Out]):

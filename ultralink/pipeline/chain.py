@@ -9,6 +9,8 @@ from typing import Any
 
 from ultralink.core.counters import Counters
 from ultralink.core.stage import Step
+from ultralink.pipeline.error_guard import is_error
+from ultralink.pipeline.report import StageRow
 
 log = logging.getLogger("ultralink.chain")
 
@@ -50,7 +52,12 @@ def _measure(name: str, items: Iterator[Any], counters: Counters) -> Iterator[An
 
 def stage_summary(steps: Sequence[Any], counters: Counters,
                   source: str = "read") -> list[dict[str, Any]]:
-    """Per-stage rows (in, out, dropped by reason, exclusive seconds, records/s) for the report.
+    """:func:`stage_rows` as the report's dicts."""
+    return [row.to_dict() for row in stage_rows(steps, counters, source)]
+
+
+def stage_rows(steps: Sequence[Any], counters: Counters, source: str = "read") -> list[StageRow]:
+    """Per-stage rows (in, out, dropped by reason, exclusive seconds) for the report.
 
     ``steps``: the chain's steps or their classes (each declares ``name``). Each step's drops
     are the ones :func:`run_chain` attributed to it (``Counters.scoped``); the source's are
@@ -64,7 +71,7 @@ def stage_summary(steps: Sequence[Any], counters: Counters,
             dropped[reason] -= n
     for step in steps:
         undeclared = [r for r in by_step[step.name]
-                      if r not in getattr(step, "drops", ()) and not r.startswith("error:")]
+                      if r not in getattr(step, "drops", ()) and not is_error(r)]
         if undeclared:  # the declaration is the stage's contract: say when code outgrew it
             log.warning("stage %s dropped with undeclared reason(s) %s", step.name, undeclared)
     by_step = {source: {r: n for r, n in dropped.items() if n}, **by_step}
@@ -74,16 +81,9 @@ def stage_summary(steps: Sequence[Any], counters: Counters,
         upstream = incl
         if name == source:   # a source read in a stage of its own reports its time by name
             secs += counters.timings.get(source, 0.0)
-        n_in = counters.counts.get(f"in_{name}", counters.counts.get(f"out_{name}", 0))
         n_out = counters.counts.get(f"out_{name}", 0)
-        rows.append({
-            "stage": name,
-            "in": n_in,
-            "out": n_out,
-            "dropped": dict(sorted(by_step[name].items())),
-            "seconds": round(secs, 3),
-            "records_per_s": round(n_in / secs, 1) if secs > 0 else None,
-        })
+        n_in = counters.counts.get(f"in_{name}", n_out)
+        rows.append(StageRow(name, n_in, n_out, by_step[name], secs))
     return rows
 
 

@@ -32,7 +32,10 @@ tail of dialogue lengths. Nobody sets batch sizes; the actor pool starts at its 
 
 Rows a stage drops leave the output and are counted as ``dropped_<reason>`` (LLM failures
 after retries: ``dropped_llm_<reason>``); ``keep_dropped=True`` keeps them instead, with a
-``drop_reason`` column ("" for kept rows), for debugging or a rejects writer.
+``drop_reason`` column ("" for kept rows), so a job's collector sees the fate of every row.
+Every row carries its outcome counts (``row_counts``, :mod:`ultralink.pipeline.outcome`):
+what ``process_row`` counted (``Kept(columns, counts)`` or ``Drop(reason, counts)``) plus the
+stage's ``every_row`` counts.
 """
 
 from __future__ import annotations
@@ -49,35 +52,28 @@ import numpy as np
 import pyarrow as pa
 
 from ultralink.llm.memo import ResultMemo
+from ultralink.core.counters import Counters
+from ultralink.core.stage import error_reason
+from ultralink.dataset.sink import UnitStore
 from ultralink.llm.metrics import LLMMetrics
-from ultralink.llm.request_cache import CacheSpec, RequestCache
+from ultralink.llm.request_cache import REQUESTS_DIR, CacheSpec, RequestCache, remove_unit
 from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestError
 from ultralink.pipeline.dataflow import Actors, RayStage, Resources
 from ultralink.hosting.pool import HostPool
+from ultralink.pipeline.outcome import (DROP_COLUMN, UNIT_COLUMN, Drop, Kept, counts_columns,
+                                        counts_of, outcome_types)
+
+__all__ = ["DROP_COLUMN", "Drop", "Kept", "LLMStage", "StageClient", "spend_request_cache",
+           "stage_sizing"]
+
+
+def spend_request_cache(store: UnitStore) -> Callable[[str], None]:
+    """The hook an LLM job gives its ``UnitCollector``: a finished unit's request cache is
+    spent (its shard and marker are written), so it is removed."""
+    root = store.out.join(REQUESTS_DIR)
+    return lambda unit_id: remove_unit(root, unit_id)
 
 log = logging.getLogger("ultralink.llm")
-
-DROP_COLUMN = "drop_reason"
-UNIT_KEY = "unit_id"  # a row's work unit (pipeline.units.UNIT_COLUMN): its request cache
-
-
-class Drop(Exception):
-    """Raised from ``process_row`` to drop the row; ``reason`` becomes ``dropped_<reason>``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def row_error(stage: str, row: Mapping[str, Any], exc: BaseException) -> str:
-    """The drop reason ``error:<Type>`` of a row whose processing raised; logged once, with
-    the record id and its file, so the poison record can be found (the job's error guard
-    decides whether the share of such rows stops the job)."""
-    where = row.get("source_file") or row.get("file") or row.get("unit_id") or "?"
-    log.error("stage %s: record %s (%s) dropped: %s: %s", stage, row.get("id", "?"), where,
-              type(exc).__name__, exc)
-    return f"error:{type(exc).__name__}"
-
 
 class StageClient:
     """What ``process_row`` talks to: the pool, counting into this stage's metrics.
@@ -137,6 +133,9 @@ class LLMStage:
     # Written columns with a fixed Arrow type (records.py): every batch gets that type
     # whatever its rows hold (all-null fields would otherwise be inferred batch by batch).
     column_types: ClassVar[Mapping[str, Callable[[], pa.DataType]]] = {}
+    # Counts every row of this stage carries whatever becomes of it (e.g. ``dialogues_in``),
+    # LLM failures and errors included.
+    every_row: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, pool: HostPool, *, keep_dropped: bool = False,
                  request_cache: CacheSpec | None = None) -> None:
@@ -184,8 +183,10 @@ class LLMStage:
     async def setup(self) -> None:
         """Load prompts/tokenizers once per actor (before the first batch); default: nothing."""
 
-    async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any] | None:
-        """The written columns for ``row``; ``None`` or ``raise Drop(reason)`` drops it."""
+    async def process_row(self, row: dict[str, Any], client: StageClient
+                          ) -> Mapping[str, Any] | Kept | None:
+        """The written columns for ``row`` (a :class:`Kept` to count something too);
+        ``None`` or ``raise Drop(reason, counts)`` drops it."""
         raise NotImplementedError
 
     async def __call__(self, batch: Any) -> pa.Table:
@@ -198,16 +199,21 @@ class LLMStage:
         if self._cache is not None:
             await self._cache.flush()
         out = []
-        for row, (result, reason) in zip(rows, results):
+        for row, (result, reason, counts) in zip(rows, results):
+            counts.merge(counts_of(row))   # an earlier stage's counts of this row stay
             if reason is None:
-                merged = {**row, **result}
+                out.append({**row, **result, **counts_columns(counts)})
                 if self.keep_dropped:
-                    merged[DROP_COLUMN] = ""
-                out.append(merged)
+                    out[-1][DROP_COLUMN] = ""
             elif self.keep_dropped:
-                out.append({**row, DROP_COLUMN: reason})
+                out.append({**row, DROP_COLUMN: reason, **counts_columns(counts)})
         await self._report()
-        typed = self.column_types
+        return self._table(out, batch)
+
+    def _table(self, out: list[dict[str, Any]], batch: Any) -> pa.Table:
+        typed = {**self.column_types, **outcome_types()}
+        if not self.keep_dropped:
+            del typed[DROP_COLUMN]
         table = to_table([{k: v for k, v in r.items() if k not in typed} for r in out], batch)
         table = table.drop_columns([n for n in typed if n in table.column_names])
         for name, kind in typed.items():  # built from the rows, never inferred
@@ -233,34 +239,41 @@ class LLMStage:
                 await self.setup()
                 self._setup_done = True
 
-    async def _run_row(self, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    async def _run_row(self, row: dict[str, Any]
+                       ) -> tuple[dict[str, Any], str | None, Counters]:
+        """``(written columns, drop reason or None, the row's counts)``."""
         counters = self.metrics.counters
         counters.add("total")
         self.metrics.begin()
+        counts = Counters(self.every_row)
         try:
             client = self._client
-            if self._cache is not None and row.get(UNIT_KEY):
-                client = StageClient(self.pool, self.metrics, self._cache, str(row[UNIT_KEY]),
+            if self._cache is not None and row.get(UNIT_COLUMN):
+                client = StageClient(self.pool, self.metrics, self._cache, str(row[UNIT_COLUMN]),
                                      self._memo)
             result = await self.process_row(row, client)
         except Drop as d:
             result, reason = None, d.reason
+            counts.merge(d.counts)
         except RequestError as e:  # retries used up (or not retryable): drop, never fail
             result, reason = None, "llm_" + e.reason
         except EngineGone:  # no engine left: stop the job, never mark its units done
             raise
         except Exception as e:  # a bug or a poison record: drop this row, never the batch
-            result, reason = None, row_error(self.stage_name, row, e)
+            result, reason = None, error_reason(self.stage_name, row, e)
         else:
             reason = None if result is not None else "rejected"
         finally:
             self.metrics.end()
         if reason is not None:
             counters.drop(reason)
-            return {}, reason
+            return {}, reason, counts
+        if isinstance(result, Kept):
+            counts.merge(result.counts)
+            result = result.columns
         self._check_written(result)
         counters.add("kept")
-        return result, None
+        return dict(result), None, counts
 
     def _check_written(self, result: Mapping[str, Any]) -> None:
         if not self.writes:

@@ -18,13 +18,16 @@ import logging
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, expand_inputs, resolve
 from ultralink.pipeline.dataflow import RayStage, stream
 from ultralink.dataset.sink import UnitStore
+from ultralink.pipeline.report import JobReport, JobSummary
+
+__all__ = ["Collector", "Job", "JobReport", "JobSummary", "UnitJob"]
 
 log = logging.getLogger("ultralink.runner")
 
@@ -37,20 +40,26 @@ class Collector(Protocol):
     def incomplete(self) -> list[str]: ...
 
 
-@dataclass(slots=True)
-class JobSummary:
-    """What every job's report says the same way (``report["summary"]``)."""
+Cfg = TypeVar("Cfg", covariant=True)
 
-    records_in: int
-    records_out: int
-    dropped: dict[str, int] = field(default_factory=dict)
-    tokens: int = 0
-    tokens_kind: str = "none"   # segment | generated | none
-    run_tokens: int = 0         # tokens produced by this run (0 when everything was resumed)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {"in": d.pop("records_in"), "out": d.pop("records_out"), **d}
+class Job(Protocol[Cfg]):
+    """A unit-based job as the runner sees it: its config, its plan (deterministic units),
+    its declared stage list, the record each kept row becomes, and its typed report
+    (``jobs.specific.SpecificJob``; prepare and agnostic follow the same shape)."""
+
+    name: str
+
+    @property
+    def config(self) -> Cfg: ...
+
+    def plan(self, job: UnitJob) -> Any: ...
+
+    def stages(self, job: UnitJob, pool: Any) -> list[RayStage]: ...
+
+    def record(self, row: dict[str, Any]) -> dict[str, Any]: ...
+
+    def report(self, totals: Counters, this_run: Counters) -> JobReport: ...
 
 
 @dataclass
@@ -122,9 +131,11 @@ class UnitJob:
             total.merge(marker["counters"])
         return total
 
-    def finish(self, report: dict[str, Any], summary: JobSummary, status: str = "done",
-               **manifest: Any) -> dict[str, Any]:
+    def finish(self, report: dict[str, Any], summary: JobSummary | JobReport,
+               status: str = "done", **manifest: Any) -> dict[str, Any]:
         """Write the report (with its summary and wall time) and the manifest."""
+        if isinstance(summary, JobReport):
+            summary = summary.summary
         report["summary"] = summary.to_dict()
         report.setdefault("wall_time_s", round(time.time() - self.started, 3))
         self.store.write_report(report)

@@ -3,9 +3,11 @@
 An LLM job feeds the rows of all pending units into one Ray Data pipeline (so the engines
 never wait on a unit boundary). Every row carries its ``unit_id``; the stage keeps dropped
 rows with a ``drop_reason`` (``LLMStage(keep_dropped=True)``), so the driver sees the fate of
-every input row. :class:`UnitCollector` buffers rows per unit and, as soon as a unit has all
-of its rows back, writes its shard and marker atomically (``ultralink.dataset.sink``). A crash loses
-only the units in flight; a rerun skips the finished ones.
+every input row, and every row carries its counts (:mod:`ultralink.pipeline.outcome`).
+:class:`UnitCollector` buffers rows per unit, adds each row's counts to its unit's, and, as
+soon as a unit has all of its rows back, writes its shard and marker atomically
+(``ultralink.dataset.sink``). A crash loses only the units in flight; a rerun skips the
+finished ones.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from typing import Any
 import pyarrow as pa
 
 from ultralink.core.counters import Counters
-from ultralink.llm.request_cache import REQUESTS_DIR, remove_unit
-from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
-from ultralink.pipeline.llm_stage import DROP_COLUMN
 from ultralink.dataset.sink import UnitStore, write_parquet_atomic
+from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
+from ultralink.pipeline.outcome import DROP_COLUMN, UNIT_COLUMN, outcome_of
+
+__all__ = ["DROP_COLUMN", "UNIT_COLUMN", "Rounds", "UnitCollector", "WorkUnit", "draw_more",
+           "grow_to_target"]
 
 log = logging.getLogger("ultralink.units")
-
-UNIT_COLUMN = "unit_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +87,17 @@ def grow_to_target(target: int, available: int, first: int, max_rounds: int,
 
 
 class UnitCollector:
-    """Driver-side sink: rows in (any order), one shard + marker out per completed unit."""
+    """Driver-side sink: rows in (any order), one shard + marker out per completed unit.
+
+    ``dropped[unit]`` holds the unit's counters so far (rows' outcome counts and drops; a
+    subclass may add its own); ``on_unit_done(unit_id)`` runs once a unit's shard and marker
+    are written (an LLM job spends the unit's request cache:
+    ``llm_stage.spend_request_cache``)."""
 
     def __init__(self, store: UnitStore, units: Iterable[WorkUnit], schema: pa.Schema,
                  to_record: Callable[[dict[str, Any]], dict[str, Any]],
-                 sort_key: str = "id", limits: ErrorLimits | None = None) -> None:
+                 sort_key: str = "id", limits: ErrorLimits | None = None,
+                 on_unit_done: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.units = {u.unit_id: u for u in units}
         self.schema = schema
@@ -101,14 +109,17 @@ class UnitCollector:
         self.finished: set[str] = set()
         self.counters = Counters()
         self.guard = ErrorGuard(limits)
+        self.on_unit_done = on_unit_done
 
     def add(self, row: Mapping[str, Any]) -> None:
         unit_id = row[UNIT_COLUMN]
         if unit_id not in self.units:
             raise KeyError(f"row for unknown unit {unit_id!r}")
         self.seen[unit_id] += 1
-        reason = row.get(DROP_COLUMN) or ""
+        outcome = outcome_of(row)
+        reason = outcome.reason
         self.guard.add(reason, f"record {row.get('id', '?')} (unit {unit_id})")
+        self.dropped[unit_id].merge(outcome.counts)
         if reason:
             self.dropped[unit_id].drop(reason)
         else:
@@ -126,7 +137,8 @@ class UnitCollector:
         dropped.add("rows_written", len(rows))
         self.store.finish_unit(unit_id, {"rows": len(rows), "counters": dropped.to_dict(),
                                          "info": dict(self.units[unit_id].info)})
-        remove_unit(self.store.out.join(REQUESTS_DIR), unit_id)  # its request cache is spent
+        if self.on_unit_done is not None:
+            self.on_unit_done(unit_id)
         self.counters.merge(dropped)
         self.finished.add(unit_id)
 

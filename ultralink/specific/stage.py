@@ -1,11 +1,12 @@
 """The Ray Data LLM stage that turns one segment into one grounded multi-turn dialogue.
 
 Reads segment rows (``ultralink prepare`` output plus the job's ``unit_id``) and writes a
-``conversation`` column (the conversation schema, null for dropped rows) and a
-``dialogue_stats`` column (JSON counters: turns, tokens, rejections by reason) on *every* row,
-dropped ones included, so rejection counts reach the unit markers and the report. A segment
-with no passing question–answer pair is dropped with ``Drop(<end reason>)``; with
-``keep_dropped=True`` it stays in the stream with a ``drop_reason``.
+``conversation`` column (the conversation schema, null for dropped rows). Its counters
+(turns, tokens, rejections by reason) are the row's outcome counts (``pipeline.outcome``), on
+*every* row, dropped ones included, so rejection counts reach the unit markers and the
+report. A segment with no passing question–answer pair is dropped with
+``Drop(<end reason>, counts)``; with ``keep_dropped=True`` it stays in the stream with a
+``drop_reason``.
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import pyarrow as pa
-
 from ultralink.core.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import Drop, LLMStage, StageClient
-from ultralink.core.records import Conversation, Turn, conversation_type, counts_type
+from ultralink.pipeline.llm_stage import LLMStage, StageClient
+from ultralink.pipeline.outcome import Drop, Kept
+from ultralink.core.records import Conversation, Turn, conversation_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult
 from ultralink.specific.prompts import PromptBuilder, load_prompts
 from ultralink.specific.validate import MessageValidator
 from ultralink.core.ids import digest
 
 SUBSET = "chat_specific"
-STATS_COLUMN = "dialogue_stats"
 CONVERSATION_COLUMN = "conversation"
 
 
@@ -37,25 +36,25 @@ def dialogue_id(segment_id: str, language: str) -> str:
 
 
 def dialogue_stats(res: DialogueResult) -> Counters:
-    """The per-segment counts every unit marker and the report add up."""
+    """The per-segment counts every unit marker and the report add up (``dialogues_in`` is
+    the stage's ``every_row`` count)."""
     c = Counters()
-    c.add("dialogues_in")
     c.add("requests", res.requests)
     c.add("tokens_generated", res.tokens_generated)
     c.add("history_cuts", res.history_cuts)
-    c.add(f"planned_turns_{res.planned_turns}")
-    c.add(f"end_{res.end_reason}")
+    c.add_in("planned_turns", res.planned_turns)
+    c.add_in("end", res.end_reason)
     for reason, n in res.rejections.items():
-        c.add("rejected_" + reason, n)
+        c.add_in("rejected", reason, n)
     if res.ok:
         c.add("dialogues_out")
-        c.add(f"turns_{len(res.turns)}")
+        c.add_in("turns", len(res.turns))
         c.add("questions", len(res.turns))
         c.add("question_tokens", sum(res.question_tokens))
         c.add("answer_tokens", sum(res.answer_tokens))
         c.add("retries", sum(res.retries))
         for kind in res.kinds:
-            c.add("kind_" + kind)
+            c.add_in("kind", kind)
     return c
 
 
@@ -77,9 +76,10 @@ class DialogueStage(LLMStage):
     reads: ClassVar[Mapping[str, str]] = {"id": "segment id (seeds, affinity, dialogue id)", "text": "the segment text",
              "language": "segment language (must be the job's)", "title": "article title",
              "url": "article URL", "doc_id": "article id", "segment_index": "segment number"}
-    column_types = {CONVERSATION_COLUMN: conversation_type, STATS_COLUMN: counts_type}
-    writes: ClassVar[Mapping[str, str]] = {CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)",
-              STATS_COLUMN: "counters of this segment (turns, tokens, rejections)"}
+    column_types = {CONVERSATION_COLUMN: conversation_type}
+    writes: ClassVar[Mapping[str, str]] = {
+        CONVERSATION_COLUMN: "the dialogue in the conversation schema (null if dropped)"}
+    every_row: ClassVar[Mapping[str, int]] = {"dialogues_in": 1}
 
     def __init__(self, pool: HostPool, *, language: str, config: DialogueConfig, seed: int,
                  prompt_format: str, model: str, prompts_dir: str | None = None,
@@ -96,7 +96,6 @@ class DialogueStage(LLMStage):
         self.fasttext_model = fasttext_model
         self._dialogue: Dialogue | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._stats: dict[str, dict[str, int]] = {}
         self._version = ""
 
     async def setup(self) -> None:
@@ -115,20 +114,18 @@ class DialogueStage(LLMStage):
         self._builder = builder
         self._sem = asyncio.Semaphore(self.max_in_flight)
 
-    async def process_row(self, row: dict[str, Any], client: StageClient) -> dict[str, Any]:
+    async def process_row(self, row: dict[str, Any], client: StageClient) -> Kept:
         if self._dialogue is None or self._sem is None:
             raise RuntimeError("DialogueStage.process_row called before setup()")
         if row["language"] != self.language:
-            self._stats[row["id"]] = {"dialogues_in": 1}
             raise Drop("wrong_segment_language")
         conv_id = dialogue_id(row["id"], self.language)
         async with self._sem:
             res = await self._dialogue.run(row["id"], row["text"], client.generate, conv_id)
-        stats = dict(dialogue_stats(res).counts)
+        stats = dialogue_stats(res)
         if not res.ok:
-            self._stats[row["id"]] = stats
-            raise Drop(res.end_reason)
-        return {CONVERSATION_COLUMN: self.record(row, conv_id, res), STATS_COLUMN: stats}
+            raise Drop(res.end_reason, stats)
+        return Kept({CONVERSATION_COLUMN: self.record(row, conv_id, res)}, stats)
 
     def record(self, row: dict[str, Any], conv_id: str, res: DialogueResult) -> dict[str, Any]:
         messages = []
@@ -147,12 +144,3 @@ class DialogueStage(LLMStage):
                   "answer_tokens": res.answer_tokens, "retries": res.retries,
                   "model": self.model, "prompt_version": self._version, "seed": self.seed,
                   "tokens_generated": res.tokens_generated}).to_row()
-
-    async def __call__(self, batch: Any) -> pa.Table:
-        """The base stage's (typed) table, with stats on dropped rows too."""
-        table = await super().__call__(batch)
-        ids = table.column("id").to_pylist() if "id" in table.column_names else []
-        stats = [s if s is not None else self._stats.pop(i, None)
-                 for i, s in zip(ids, table.column(STATS_COLUMN).to_pylist())]
-        index = table.column_names.index(STATS_COLUMN)
-        return table.set_column(index, STATS_COLUMN, pa.array(stats, counts_type()))

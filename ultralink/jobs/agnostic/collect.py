@@ -14,7 +14,8 @@ from ultralink.core.ids import digest
 from ultralink.core.records import Conversation, Turn, conversation_schema
 from ultralink.dataset.sink import UnitStore
 from ultralink.pipeline.error_guard import ErrorLimits
-from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.pipeline.llm_stage import spend_request_cache
+from ultralink.pipeline.outcome import DROP_COLUMN
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 
 MAX_REJECT_SAMPLES = 50
@@ -65,7 +66,8 @@ class AgnosticCollector(UnitCollector):
 
     def __init__(self, store: UnitStore, units: Iterable[WorkUnit], to_record: RecordBuilder,
                  rejects: list[dict[str, str]], limits: ErrorLimits | None = None) -> None:
-        super().__init__(store, units, conversation_schema(), to_record, limits=limits)
+        super().__init__(store, units, conversation_schema(), to_record, limits=limits,
+                         on_unit_done=spend_request_cache(store))
         self.rejects = rejects
 
     def add(self, row: Mapping[str, Any]) -> None:

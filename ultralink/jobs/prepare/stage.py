@@ -4,7 +4,7 @@ Each actor loads fastText, OpenCC and tiktoken once and runs the preparation cha
 
     clean → language → t2s → doc_length → segment
 
-over one part at a time (:mod:`ultralink.pipeline.read_parts` cut it), so the parts of one
+over one part at a time (:mod:`ultralink.jobs.prepare.read` cut it), so the parts of one
 big input keep every actor busy. A part's shard name is deterministic
 (``UnitStore.part``); the driver marks the unit done once all of its parts are back.
 """
@@ -21,7 +21,7 @@ from ultralink.core.config import PrepareConfig
 from ultralink.core.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.dataflow import declare
-from ultralink.pipeline.read_parts import STATUS_FIELDS, Part, part_from_row, status_columns
+from ultralink.jobs.prepare.read import STATUS_FIELDS, Part, part_from_row, status_columns
 from ultralink.pipeline.runtime import freeze_heap
 from ultralink.core.records import Segment, segment_schema
 from ultralink.dataset.sink import UnitStore, write_parquet_atomic

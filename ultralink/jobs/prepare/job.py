@@ -20,17 +20,17 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ultralink.core.config import PrepareConfig
+from ultralink.core.config import PrepareConfig, identity
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, NoInput
 from ultralink.core.languages import get_language
 from ultralink.core.lease import releasing
-from ultralink.pipeline.chain import format_table, stage_summary
+from ultralink.pipeline.chain import format_table, stage_rows
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
-from ultralink.pipeline.prepare_parts import PrepareParts, step_classes
-from ultralink.pipeline.read_parts import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
-from ultralink.pipeline.runner import JobSummary, UnitJob
+from ultralink.jobs.prepare.stage import PrepareParts, step_classes
+from ultralink.jobs.prepare.read import MAX_PROBLEMS_PER_UNIT, PART_BYTES, ReadParts, counters_of
+from ultralink.pipeline.runner import JobReport, UnitJob
 from ultralink.dataset.sink import JobIncomplete, UnitStore
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
 
@@ -122,7 +122,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
 
     get_language(language)  # fail fast on an unknown language
     cfg = config or PrepareConfig()
-    job_config = {"language": language, "prepare": cfg.model_dump(exclude={"error_limits"})}
+    job_config = {"language": language, "prepare": identity(cfg)}
     job = UnitJob.open("prepare", inputs, output, job_config, overwrite)  # inputs checked first
     out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
 
@@ -181,13 +181,14 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     for marker in store.done().values():
         problems.extend(marker.get("problems", []))
     problems.extend(failed)
+    typed = JobReport.of("prepare", total, stage_rows(step_classes(), total),
+                         records_in=total.counts.get("pages_read", 0),
+                         records_out=total.counts.get("rows_written", 0),
+                         tokens=total.counts.get("segment_tokens", 0), tokens_kind="segment")
     report = _report(language, inputs, out, cfg, files, files_ok, units, pending, total, this_run,
-                     problems, started)
+                     problems, started, typed)
     report["units"]["failed_io"] = len(failed)
-    job.finish(report, JobSummary(
-        records_in=report["documents"]["seen"], records_out=report["segments_written"],
-        dropped=report["dropped"], tokens=report["tokens"], tokens_kind="segment"),
-        status="incomplete" if failed else "done", units_total=len(units),
+    job.finish(report, typed, status="incomplete" if failed else "done", units_total=len(units),
         segments=report["segments_written"], tokens=report["tokens"])
     print(summary_text(report))
     if failed:
@@ -201,7 +202,7 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
 def _report(language: str, inputs: list[str], out: Location, cfg: PrepareConfig,
             files: list[Location], files_ok: int, units: list[dict[str, Any]],
             pending: list[dict[str, Any]], total: Counters, this_run: Counters,
-            problems: list[str], started: float) -> dict[str, Any]:
+            problems: list[str], started: float, typed: JobReport) -> dict[str, Any]:
     c = total.counts
     wall = time.time() - started
     run_wall = this_run.timings.get("unit_wall", 0.0) + this_run.timings.get("read", 0.0)
@@ -214,11 +215,11 @@ def _report(language: str, inputs: list[str], out: Location, cfg: PrepareConfig,
         "files": {"found": len(files), "read": files_ok, "failed": len(files) - files_ok},
         "units": {"total": len(units), "skipped_done": len(units) - len(pending), "run": len(pending)},
         "documents": {"seen": c.get("pages_read", 0), "kept": c.get("out_doc_length", 0)},
-        "dropped": total.dropped(),
+        "dropped": typed.dropped,
         "segments_written": c.get("rows_written", 0),
         "tokens": c.get("segment_tokens", 0),
         "long_sentence_splits": c.get("long_sentence_splits", 0),
-        "stages": stage_summary(step_classes(), total),
+        "stages": [row.to_dict() for row in typed.stages],
         "this_run": {"documents_seen": this_run.counts.get("pages_read", 0),
                      "segments": this_run.counts.get("rows_written", 0),
                      "worker_seconds": round(run_wall, 3)},

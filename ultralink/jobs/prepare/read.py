@@ -3,7 +3,7 @@
 A single-stream ``.bz2`` (or ``.gz``, ``.xz``) cannot be split before it is read, so it is
 one unit, and decompressing it is serial; everything after it is not. This stage only
 decompresses and cuts pages, and hands them on in parts to the prepare actors
-(:mod:`ultralink.pipeline.prepare_parts`), so one big input spreads over every worker. A
+(:mod:`ultralink.jobs.prepare.stage`), so one big input spreads over every worker. A
 unit's parts are deterministic (its pages in order, a new part once ``part_bytes`` of page
 text are in), so the shard name of each part is too.
 """
@@ -23,6 +23,7 @@ import pyarrow.fs as pafs
 from ultralink.core.counters import Counters
 from ultralink.core.fs import resolve
 from ultralink.pipeline.dataflow import declare
+from ultralink.pipeline.outcome import groups_type, nested_column, nested_of
 from ultralink.core.records import Page, counts_type
 from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
@@ -88,9 +89,11 @@ def _cut(unit: InputUnit, fs: pafs.FileSystem, part_bytes: int) -> Iterator[Part
             reported += 1
 
     def take(pages: list[Page], index: int) -> Part:
-        part = Part(unit, index, pages, Counters(counters.counts, counters.timings), list(problems))
+        part = Part(unit, index, pages, Counters().merge(counters), list(problems))
         counters.counts.clear()
         counters.timings.clear()
+        counters.groups.clear()
+        counters.stages.clear()
         problems.clear()
         return part
 
@@ -133,6 +136,8 @@ STATUS_FIELDS = [
     ("failed", pa.string()),
     ("counts", counts_type()),
     ("timings", pa.map_(pa.string(), pa.float64())),
+    ("groups", groups_type()),
+    ("stages", groups_type()),
     ("problems", pa.list_(pa.string())),
 ]
 
@@ -153,12 +158,14 @@ def status_columns(part: Part) -> dict[str, Any]:
     c = part.counters
     return {"part": part.index, "last": part.last, "failed": part.failed,
             "counts": list(c.counts.items()), "timings": list(c.timings.items()),
+            "groups": nested_column(c.groups), "stages": nested_column(c.stages),
             "problems": part.problems}
 
 
 def counters_of(row: Mapping[str, Any]) -> Counters:
     """The counters of a row with ``STATUS_FIELDS`` (a part, or its summary)."""
-    return Counters(dict(row["counts"]), dict(row["timings"]))
+    return Counters(dict(row["counts"]), dict(row["timings"]), nested_of(row["groups"]),
+                    nested_of(row["stages"]))
 
 
 def part_table(part: Part) -> pa.Table:
