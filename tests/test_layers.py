@@ -75,3 +75,12 @@ def test_only_entry_points_import_the_cli():
 
 def test_the_check_finds_a_cycle():
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_generic_runner_knows_no_llm():
+    """``pipeline/`` (runner, dataflow, units, outcome, report) runs any job: it imports
+    neither the engines (``llm/``) nor their hosting (``hosting/``)."""
+    for m, targets in import_graph().items():
+        if m.startswith("ultralink.pipeline"):
+            llm = {t for t in targets if t.startswith(("ultralink.llm", "ultralink.hosting"))}
+            assert not llm, f"{m} imports the LLM layer: {sorted(llm)}"

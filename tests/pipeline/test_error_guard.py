@@ -8,7 +8,7 @@ import pytest
 from ultralink.core.config import ErrorLimits
 from ultralink.core.fs import resolve
 from ultralink.pipeline.error_guard import ErrorGuard, TooManyErrors
-from ultralink.pipeline.llm_stage import DROP_COLUMN
+from ultralink.hosting.llm_stage import DROP_COLUMN
 from ultralink.pipeline.units import UnitCollector, WorkUnit
 from ultralink.dataset.sink import UnitStore
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 from ultralink.hosting.options import HostOptions
 from ultralink.hosting.pool import HostPool
 from ultralink.llm.registry import EngineConfig
-from ultralink.pipeline.llm_stage import stage_sizing
+from ultralink.hosting.llm_stage import stage_sizing
 from ultralink.specific.dialogue import DialogueConfig
 
 ROOT = Path(__file__).resolve().parents[2]

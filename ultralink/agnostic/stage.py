@@ -25,7 +25,7 @@ from ultralink.agnostic.translate import (
     Usage,
 )
 from ultralink.llm.request_cache import CacheSpec
-from ultralink.pipeline.llm_stage import LLMStage, StageClient
+from ultralink.hosting.llm_stage import LLMStage, StageClient
 from ultralink.core.records import conversation_type, translation_result_type
 
 

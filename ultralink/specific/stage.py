@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from ultralink.core.counters import Counters
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import LLMStage, StageClient
+from ultralink.hosting.llm_stage import LLMStage, StageClient
 from ultralink.pipeline.outcome import Drop, Kept
 from ultralink.core.records import Conversation, Turn, conversation_type
 from ultralink.specific.dialogue import Dialogue, DialogueConfig, DialogueResult

@@ -14,7 +14,7 @@ from ultralink.core.ids import digest
 from ultralink.core.records import Conversation, Turn, conversation_schema
 from ultralink.dataset.sink import UnitStore
 from ultralink.pipeline.error_guard import ErrorLimits
-from ultralink.pipeline.llm_stage import spend_request_cache
+from ultralink.hosting.llm_stage import spend_request_cache
 from ultralink.pipeline.outcome import DROP_COLUMN
 from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
 

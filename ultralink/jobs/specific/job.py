@@ -42,7 +42,7 @@ from ultralink.jobs.specific.report import build_report, stage_report, summary_t
 from ultralink.llm.registry import ModelSpec, resolve_model
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.dataflow import RayStage
-from ultralink.pipeline.llm_stage import spend_request_cache, stage_sizing
+from ultralink.hosting.llm_stage import spend_request_cache, stage_sizing
 from ultralink.pipeline.report import JobReport
 from ultralink.pipeline.runner import UnitJob
 from ultralink.pipeline.units import UnitCollector, WorkUnit, grow_to_target
