@@ -33,7 +33,7 @@ from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.core.config import PrepareConfig, Strict
 from ultralink.jobs.dedup import DedupConfig
 from ultralink.core.lease import releasing
-from ultralink.llm.registry import EngineConfig
+from ultralink.llm.registry import EngineConfig, cpu_engine
 from ultralink.jobs.specific import SpecificConfig
 
 log = logging.getLogger("ultralink.build")
@@ -45,11 +45,6 @@ TABLE1 = {
     "en": {"chat_specific": 10_000, "chat_agnostic": 67_000, "math": 395_000, "code": 186_000},
     "other": {"chat_specific": 36_000, "chat_agnostic": 11_000, "math": 32_000, "code": 16_000},
 }
-
-
-def _cpu_engine() -> EngineConfig:
-    return EngineConfig(engine="llamacpp", model="gemma3-270m", n_threads=1, max_model_len=8192,
-                        max_concurrency=4)
 
 
 class Sources(Strict):
@@ -65,7 +60,7 @@ class Sources(Strict):
 class Engines(Strict):
     """One engine config per role; roles with equal configs share one HostPool."""
 
-    generator: EngineConfig = Field(default_factory=_cpu_engine, description="writes the "
+    generator: EngineConfig = Field(default_factory=cpu_engine, description="writes the "
                                     "language-specific dialogues")
     translator: EngineConfig | None = Field(None, description="translates agnostic data; "
                                             "default: the generator")

@@ -238,6 +238,14 @@ class EngineConfig(Strict):
         return self.max_num_seqs or self.max_concurrency
 
 
+def cpu_engine() -> EngineConfig:
+    """The embedded CPU default every job and ``build`` fall back on: llama.cpp with the
+    270M GGUF shipped on PyPI, one thread per host (Ray runs the parallelism), an 8K
+    context, and a few requests in flight (llama.cpp decodes one sequence at a time)."""
+    return EngineConfig(engine="llamacpp", model="gemma3-270m", n_threads=1,
+                        max_model_len=8192, max_concurrency=4)
+
+
 def load_models_yaml(path: str | Path) -> dict[str, ModelSpec]:
     """Read extra models from YAML (``models: {name: {field: value}}``); errors name the key."""
     with open(path, encoding="utf-8") as fh:

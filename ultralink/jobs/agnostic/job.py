@@ -268,11 +268,11 @@ def run_agnostic(language: str, subset: str, inputs: list[str], output: str,
         pool: an existing ``HostPool`` serving ``engine`` (e.g. shared by ``ultralink build``
             across stages); used as is and not shut down. Default: the job's own.
     """
-    from ultralink.llm.registry import EngineConfig
+    from ultralink.llm.registry import cpu_engine
     from ultralink.pipeline.runtime import init_ray
 
     setup = RunSettings.resolve(language, subset, config or AgnosticConfig(),
-                          engine or EngineConfig(), prompts_dir)
+                          engine or cpu_engine(), prompts_dir)
     run = AgnosticRun.open(setup, inputs, output, overwrite, pool, progress)
     init_ray(ray_address)
     run.scan_and_plan()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ultralink.core.config import RUN_CONTROL, ErrorLimits, Strict
-from ultralink.llm.registry import EngineConfig
+from ultralink.llm.registry import EngineConfig, cpu_engine
 from ultralink.llm.request_cache import RequestCacheConfig
 from ultralink.specific.dialogue import DialogueConfig
 
@@ -55,7 +55,4 @@ class SpecificConfig(Strict):
     error_limits: ErrorLimits = Field(default_factory=ErrorLimits, json_schema_extra=RUN_CONTROL)
     request_cache: RequestCacheConfig = Field(default_factory=RequestCacheConfig,
                                               json_schema_extra=RUN_CONTROL)
-    llm: EngineConfig = Field(default_factory=lambda: EngineConfig(engine="llamacpp",
-                                                                   model="gemma3-270m",
-                                                                   n_threads=1,
-                                                                   max_model_len=8192))
+    llm: EngineConfig = Field(default_factory=cpu_engine)
