@@ -48,7 +48,7 @@ from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.hosting.options import HostOptions
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import stage_sizing
+from ultralink.hosting.llm_stage import stage_sizing
 
 
 def _split(text: str) -> list[str]:

@@ -63,7 +63,7 @@ from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.hosting.options import HostOptions
 from ultralink.hosting.pool import HostPool
-from ultralink.pipeline.llm_stage import LLMStage, stage_sizing
+from ultralink.hosting.llm_stage import LLMStage, stage_sizing
 from ultralink.specific.dialogue import DialogueConfig, plan_dialogue
 from ultralink.specific.prompts import PromptBuilder, Turn, load_prompts
 

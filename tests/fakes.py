@@ -32,7 +32,7 @@ from typing import Any
 
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion, EngineDead, Message, RequestError
-from ultralink.pipeline.llm_stage import Drop, LLMStage
+from ultralink.hosting.llm_stage import Drop, LLMStage
 
 _INT = {"completion_tokens", "dead_nth", "max_model_len"}
 _FLOAT = {"latency_s", "jitter_s", "hang_s"}

@@ -73,7 +73,7 @@ def test_the_verdict_outlives_the_stage_actor(tmp_path):
     from ultralink.core.fs import resolve
     from ultralink.llm.memo import ResultMemo
     from ultralink.llm.metrics import LLMMetrics
-    from ultralink.pipeline.llm_stage import StageClient
+    from ultralink.hosting.llm_stage import StageClient
 
     class Pool(MemoClient):  # a pool's generate takes the stage's metrics too
         async def generate(self, request, metrics=None):

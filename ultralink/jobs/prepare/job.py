@@ -116,80 +116,34 @@ def _expected_parts(units: list[InputUnit], sizes: dict[str, int]) -> int:
 def run_prepare(language: str, inputs: list[str], output: str, config: PrepareConfig | None = None,
                 ray_address: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the preparation job; returns the report (also written as ``_report.json``)."""
-    import ray
-
-    from ultralink.pipeline.runtime import cluster_cpus, init_ray
+    from ultralink.pipeline.runtime import init_ray
 
     get_language(language)  # fail fast on an unknown language
     cfg = config or PrepareConfig()
     job_config = {"language": language, "prepare": identity(cfg)}
     job = UnitJob.open("prepare", inputs, output, job_config, overwrite)  # inputs checked first
-    out, store, files, problems, started = job.out, job.store, job.files, job.problems, job.started
-
     init_ray(ray_address)
-    plan_task = remote(_plan)
-    planned = ray.get([plan_task.remote(loc, cfg.unit_bytes) for loc in files])
-    units: list[dict[str, Any]] = []
-    files_ok = 0
-    for loc, (file_units, error) in zip(files, planned):
-        if error:
-            problems.append(error)
-            log.error("%s", error)
-        else:
-            files_ok += 1
-        units.extend(file_units)
-
+    units, files_ok = _plan_all(job, cfg)
     pending = [asdict(u) for u in job.pending([InputUnit(**u) for u in units])]
     log.info("prepare %s: %d files, %d units (%d already done, %d to run)",
-             language, len(files), len(units), len(units) - len(pending), len(pending))
-
-    in_fs = files[0].fs if files else out.fs   # one scheme for all inputs (UnitJob.open)
-
-    this_run = Counters()
-    failed: list[str] = []
-    if pending:
-        by_id = {u.unit_id: u for u in (InputUnit(**p) for p in pending)}
-        store.clear_units(by_id)   # a unit cut short by a crash starts from nothing
-        cpus = cluster_cpus()
-        sizes = {loc.uri: int(m.group(1)) for loc in files
-                 if (m := re.search(r"size=(\d+)", loc.version))}
-        pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
-        tracker = UnitParts(store, by_id, ErrorGuard(cfg.error_limits, "pages"))
-        # Each part is a block of its own (Ray Data would gather a reader's output into
-        # 128 MB blocks: a late start for the actors, memory that grows with the input), and
-        # the parts in flight are bounded: a reader that outruns the actors waits.
-        unfinished = job.run(pending, [
-            # Reading takes no CPU slot (declared), so every slot holds a prepare actor:
-            # decompressing and cutting pages is a fraction of the cleaning it feeds. The
-            # pool of reader tasks is capped instead, which also bounds the parts in flight
-            # (memory flat in input size).
-            RayStage(ReadParts(in_fs),
-                     tasks=max(1, min(len(pending), round(cpus * READERS_PER_CPU)))),
-            # start every actor at once (the pool would otherwise grow one by one while
-            # parts wait), but need only one: a busy cluster still makes progress
-            RayStage(PrepareParts, batch_format="pyarrow",
-                     actors=Actors(1, cpus, initial=pool, max_tasks_in_flight=2),
-                     kwargs={"language": language, "config": cfg, "out": out,
-                             "job_config": job_config, "token": store.token}),
-        ], tracker, block_bytes=PART_BYTES,
-            in_flight_bytes=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
-        this_run = tracker.this_run
-        failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
-                                   for uid in unfinished]
+             language, len(job.files), len(units), len(units) - len(pending), len(pending))
+    this_run, failed = (_run_pending(job, pending, language, cfg, job_config) if pending
+                        else (Counters(), []))
 
     total = job.totals()
-    for marker in store.done().values():
+    problems = job.problems
+    for marker in job.store.done().values():
         problems.extend(marker.get("problems", []))
     problems.extend(failed)
     typed = JobReport.of("prepare", total, stage_rows(step_classes(), total),
                          records_in=total.counts.get("pages_read", 0),
                          records_out=total.counts.get("rows_written", 0),
                          tokens=total.counts.get("segment_tokens", 0), tokens_kind="segment")
-    report = _report(language, inputs, out, cfg, files, files_ok, units, pending, total, this_run,
-                     problems, started, typed)
+    report = _report(language, inputs, job.out, cfg, job.files, files_ok, units, pending, total,
+                     this_run, problems, job.started, typed)
     report["units"]["failed_io"] = len(failed)
     job.finish(report, typed, status="incomplete" if failed else "done", units_total=len(units),
-        segments=report["segments_written"], tokens=report["tokens"])
+               segments=report["segments_written"], tokens=report["tokens"])
     print(summary_text(report))
     if failed:
         raise JobIncomplete(f"{len(failed)} unit(s) failed on I/O and were not marked done "
@@ -197,6 +151,63 @@ def run_prepare(language: str, inputs: list[str], output: str, config: PrepareCo
     if files_ok == 0 or (total.counts.get("pages_read", 0) == 0 and problems):
         raise NoInput("no input could be read: " + "; ".join(problems[:5]))
     return report
+
+
+def _plan_all(job: UnitJob, cfg: PrepareConfig) -> tuple[list[dict[str, Any]], int]:
+    """Every input's units, planned as Ray tasks next to the data; a file that cannot be
+    planned is a problem of the job, not its end. Returns the units and the files planned."""
+    import ray
+
+    plan_task = remote(_plan)
+    planned = ray.get([plan_task.remote(loc, cfg.unit_bytes) for loc in job.files])
+    units: list[dict[str, Any]] = []
+    files_ok = 0
+    for file_units, error in planned:
+        if error:
+            job.problems.append(error)
+            log.error("%s", error)
+        else:
+            files_ok += 1
+        units.extend(file_units)
+    return units, files_ok
+
+
+def _run_pending(job: UnitJob, pending: list[dict[str, Any]], language: str,
+                 cfg: PrepareConfig, job_config: dict[str, Any]) -> tuple[Counters, list[str]]:
+    """The pending units through read → prepare; this run's counters and the units that
+    failed (on I/O, or with parts missing at the end)."""
+    from ultralink.pipeline.runtime import cluster_cpus
+
+    files, store = job.files, job.store
+    in_fs = files[0].fs if files else job.out.fs   # one scheme for all inputs (UnitJob.open)
+    by_id = {u.unit_id: u for u in (InputUnit(**p) for p in pending)}
+    store.clear_units(by_id)   # a unit cut short by a crash starts from nothing
+    cpus = cluster_cpus()
+    sizes = {loc.uri: int(m.group(1)) for loc in files
+             if (m := re.search(r"size=(\d+)", loc.version))}
+    pool = max(1, min(cpus, _expected_parts(list(by_id.values()), sizes)))
+    tracker = UnitParts(store, by_id, ErrorGuard(cfg.error_limits, "pages"))
+    # Each part is a block of its own (Ray Data would gather a reader's output into
+    # 128 MB blocks: a late start for the actors, memory that grows with the input), and
+    # the parts in flight are bounded: a reader that outruns the actors waits.
+    unfinished = job.run(pending, [
+        # Reading takes no CPU slot (declared), so every slot holds a prepare actor:
+        # decompressing and cutting pages is a fraction of the cleaning it feeds. The
+        # pool of reader tasks is capped instead, which also bounds the parts in flight
+        # (memory flat in input size).
+        RayStage(ReadParts(in_fs),
+                 tasks=max(1, min(len(pending), round(cpus * READERS_PER_CPU)))),
+        # start every actor at once (the pool would otherwise grow one by one while
+        # parts wait), but need only one: a busy cluster still makes progress
+        RayStage(PrepareParts, batch_format="pyarrow",
+                 actors=Actors(1, cpus, initial=pool, max_tasks_in_flight=2),
+                 kwargs={"language": language, "config": cfg, "out": job.out,
+                         "job_config": job_config, "token": store.token}),
+    ], tracker, block_bytes=PART_BYTES,
+        in_flight_bytes=max(PARTS_IN_FLIGHT_MIN, PARTS_PER_CPU * cpus) * PART_BYTES)
+    failed = tracker.failed + [f"unit {uid} ({by_id[uid].uri}): parts missing at the end"
+                               for uid in unfinished]
+    return tracker.this_run, failed
 
 
 def _report(language: str, inputs: list[str], out: Location, cfg: PrepareConfig,
