@@ -89,26 +89,10 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None,
-                decontamination: dict[str, Any] | None = None) -> str:
-    """The card's text (front matter + Markdown body); ``decontamination``: the
-    ``_decontamination.json`` report, stated in its own section when given."""
-    meta = front_matter(stats)
-    first = meta["configs"][0] if meta["configs"] else {"config_name": "zh_chat_specific",
-                                                         "data_files": "zh/chat_specific/*.parquet"}
-    first_dir = first["data_files"].rsplit("/", 1)[0]
-    root = output_uri.rstrip("/")
-    s3 = root.startswith("s3://")
-    name = root.rsplit("/", 1)[-1] or "ultralink"
-    bucket_path = root[len("s3://"):] if s3 else f"my-bucket/{name}"
-    local_root = f"path/to/{name}"      # where a reader keeps their copy, not our build path
+def _intro(stats: dict[str, Any], langs: str, where: str, subsets: str) -> str:
+    """The title, what UltraLink is, and this build's size."""
     t2 = stats["table2"]["overall"]
-    where = f", at `{root}`" if s3 else ""
-    subsets = "\n".join(f"- `{s}`: {SUBSET_TEXT[s]}" for s in stats["subsets"])
-    langs = ", ".join(f"`{lang}`" for lang in stats["languages"])
-    configs = ", ".join(f"`{c['config_name']}`" for c in meta["configs"])
-
-    body = f"""# UltraLink (built with UltraLink on Ray)
+    return f"""# UltraLink (built with UltraLink on Ray)
 
 A multilingual supervised fine-tuning (SFT) dataset in the shape of
 [UltraLink](https://arxiv.org/abs/2402.04588): for every language, chat data grounded in that
@@ -120,7 +104,12 @@ This build: **{stats['table1']['UltraLink']['total']:,} dialogues**, {t2['turns'
 
 {subsets}
 
-## How it was made
+"""
+
+
+def _method() -> str:
+    """How the data was made (the paper's pipeline, as this project runs it)."""
+    return """## How it was made
 
 1. **Knowledge preparation** — Wikipedia dumps are cleaned, language-checked (fastText `lid.176`),
    Chinese converted to simplified (OpenCC `t2s`), documents of 1K–10K tokens kept and cut into
@@ -138,7 +127,12 @@ This build: **{stats['table1']['UltraLink']['total']:,} dialogues**, {t2['turns'
    subset, written atomically with a manifest so reruns resume; then these statistics, this card
    and JSONL exports (`ultralink export`).
 
-## Statistics
+"""
+
+
+def _statistics(stats: dict[str, Any]) -> str:
+    """Tables 1-2 and the Figure 13 chart."""
+    return f"""## Statistics
 
 Table 1: dialogues per language and subset.
 
@@ -157,7 +151,12 @@ Average question and answer tokens per language (Figure 13 of the paper):
 
 All numbers are in [`{STATS_FILE}`]({STATS_FILE}).
 
-## Layout
+"""
+
+
+def _layout(configs: str) -> str:
+    """The folder layout and the configs."""
+    return f"""## Layout
 
 ```
 {{lang}}/{{subset}}/part-*.parquet    one file per finished work unit
@@ -169,7 +168,12 @@ All numbers are in [`{STATS_FILE}`]({STATS_FILE}).
 Configs (one per language × subset): {configs}. Files whose names start with `_` are
 bookkeeping; every reader below skips them.
 
-## Loading
+"""
+
+
+def _loading(local_root: str, first_dir: str, first: dict[str, str], bucket_path: str) -> str:
+    """How to read the dataset: pyarrow, pandas, datasets, S3."""
+    return f"""## Loading
 
 With pyarrow or pandas (local folder):
 
@@ -211,7 +215,12 @@ df = pd.read_parquet("s3://{bucket_path}/{first_dir}")      # via s3fs
 JSONL in the UltraLink release format (`{{"id": "zh_chat_specific_0", "data": [q, a, ...]}}`),
 ShareGPT or OpenAI chat format: `ultralink export {local_root} --format ultralink|sharegpt|openai --dest DIR`.
 
-## Schema
+"""
+
+
+def _schema() -> str:
+    """The conversation schema and the licence."""
+    return f"""## Schema
 
 | field | type | meaning |
 |---|---|---|
@@ -226,6 +235,32 @@ ShareGPT or OpenAI chat format: `ultralink export {local_root} --format ultralin
 
 {LICENSE_NOTE}
 """
+
+
+def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None,
+                decontamination: dict[str, Any] | None = None) -> str:
+    """The card's text (front matter + Markdown body); ``decontamination``: the
+    ``_decontamination.json`` report, stated in its own section when given."""
+    meta = front_matter(stats)
+    first = meta["configs"][0] if meta["configs"] else {"config_name": "zh_chat_specific",
+                                                         "data_files": "zh/chat_specific/*.parquet"}
+    first_dir = first["data_files"].rsplit("/", 1)[0]
+    root = output_uri.rstrip("/")
+    s3 = root.startswith("s3://")
+    name = root.rsplit("/", 1)[-1] or "ultralink"
+    bucket_path = root[len("s3://"):] if s3 else f"my-bucket/{name}"
+    local_root = f"path/to/{name}"      # where a reader keeps their copy, not our build path
+    where = f", at `{root}`" if s3 else ""
+    subsets = "\n".join(f"- `{s}`: {SUBSET_TEXT[s]}" for s in stats["subsets"])
+    langs = ", ".join(f"`{lang}`" for lang in stats["languages"])
+    configs = ", ".join(f"`{c['config_name']}`" for c in meta["configs"])
+
+    body = (_intro(stats, langs, where, subsets)
+            + _method()
+            + _statistics(stats)
+            + _layout(configs)
+            + _loading(local_root, first_dir, first, bucket_path)
+            + _schema())
     if decontamination:
         body += decontamination_section(decontamination)
     if config:

@@ -139,11 +139,11 @@ def signatures_of(loc: Location, kind: Kind, cfg: DedupConfig, wanted: set[str]
     return out
 
 
-def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[str, Any]:
-    """Clusters over ``shards``: ``{"clusters": [{kept, dropped, kind}], "drop": {id: kind}}``."""
+def _sign_all(shards: list[Location], kind: Kind, cfg: DedupConfig
+              ) -> tuple[list[str], np.ndarray, np.ndarray, list[int]]:
+    """Every row's id, exact hash and LSH band keys, signed on Ray tasks (one per shard)
+    and concatenated in shard order, with the shard each row came from."""
     import ray
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     sign = remote(sign_shard)
     ids: list[str] = []
@@ -161,23 +161,26 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
         hashes.append(r["hashes"])
         bands.append(r["bands"])
         shard_of.extend([i] * len(r["ids"]))
-    n = len(ids)
-    report: dict[str, Any] = {"records": n, "clusters": [], "drop": {}, "exact_dropped": 0,
-                              "near_dropped": 0, "candidate_pairs": 0}
-    if n < 2:
-        return report
-    h = np.concatenate(hashes)
-    b = np.concatenate(bands)
-    # exact: every row joins the first row with its hash (the kept id is chosen below)
+    if not ids:
+        return ids, np.zeros(0, np.uint64), np.zeros((0, 0), np.uint64), shard_of
+    return ids, np.concatenate(hashes), np.concatenate(bands), shard_of
+
+
+def _exact_edges(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every row joins the first row with its hash (the kept id is chosen later); returns
+    the edges and the rows (one per exact group) that go on to LSH."""
+    n = len(h)
     order = np.argsort(h, kind="stable")
     first = np.empty(n, dtype=np.int64)
     same = np.r_[False, h[order][1:] == h[order][:-1]]
     run_start = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
     first[order] = order[run_start]
-    edges_a = [np.nonzero(first != np.arange(n))[0]]
-    edges_b = [first[edges_a[0]]]
-    live = np.nonzero(first == np.arange(n))[0]  # one row per exact group goes on to LSH
-    # LSH: rows sharing a band key are candidates; pair each with its run's first row
+    a = np.nonzero(first != np.arange(n))[0]
+    return a, first[a], np.nonzero(first == np.arange(n))[0]
+
+
+def _candidate_pairs(b: np.ndarray, live: np.ndarray) -> np.ndarray | None:
+    """LSH: rows sharing a band key are candidates; each is paired with its run's first row."""
     cand_a: list[np.ndarray] = []
     cand_b: list[np.ndarray] = []
     for j in range(b.shape[1]):
@@ -191,24 +194,36 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
         sel = np.nonzero(same)[0]
         cand_a.append(live[o[sel]])
         cand_b.append(live[o[start[sel]]])
-    if cand_a:
-        pairs = np.unique(np.stack([np.concatenate(cand_a), np.concatenate(cand_b)], 1), axis=0)
-        report["candidate_pairs"] = len(pairs)
-        wanted_rows = np.unique(pairs)
-        wanted_by_shard: dict[int, set[str]] = {}
-        for r in wanted_rows.tolist():
-            wanted_by_shard.setdefault(shard_of[r], set()).add(ids[r])
-        fetch = remote(signatures_of)
-        sigs: dict[str, np.ndarray] = {}
-        for part in ray.get([fetch.remote(shards[s], kind, cfg, w)
-                             for s, w in sorted(wanted_by_shard.items())]):
-            sigs.update(part)
-        sim = np.array([np.mean(sigs[ids[a]] == sigs[ids[c]]) for a, c in pairs.tolist()])
-        ok = pairs[sim >= cfg.threshold]
-        edges_a.append(ok[:, 0])
-        edges_b.append(ok[:, 1])
-    ea = np.concatenate(edges_a)
-    eb = np.concatenate(edges_b)
+    if not cand_a:
+        return None
+    return np.unique(np.stack([np.concatenate(cand_a), np.concatenate(cand_b)], 1), axis=0)
+
+
+def _similar(pairs: np.ndarray, ids: list[str], shard_of: list[int], shards: list[Location],
+             kind: Kind, cfg: DedupConfig) -> np.ndarray:
+    """The candidate pairs whose full MinHash signatures agree at ``cfg.threshold`` or more
+    (signatures fetched only for the rows in a pair, one task per shard)."""
+    import ray
+
+    wanted_by_shard: dict[int, set[str]] = {}
+    for r in np.unique(pairs).tolist():
+        wanted_by_shard.setdefault(shard_of[r], set()).add(ids[r])
+    fetch = remote(signatures_of)
+    sigs: dict[str, np.ndarray] = {}
+    for part in ray.get([fetch.remote(shards[s], kind, cfg, w)
+                         for s, w in sorted(wanted_by_shard.items())]):
+        sigs.update(part)
+    sim = np.array([np.mean(sigs[ids[a]] == sigs[ids[c]]) for a, c in pairs.tolist()])
+    return pairs[sim >= cfg.threshold]
+
+
+def _clusters(ea: np.ndarray, eb: np.ndarray, ids: list[str], h: np.ndarray,
+              report: dict[str, Any]) -> None:
+    """Connected components of the duplicate edges; the smallest id of each is kept."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(ids)
     graph = coo_matrix((np.ones(len(ea), dtype=np.int8), (ea, eb)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     members: dict[int, list[int]] = {}
@@ -229,6 +244,24 @@ def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[
     clusters.sort(key=lambda c: c["kept"])
     report["clusters_found"] = len(clusters)
     report["clusters"] = clusters[:MAX_REPORTED]
+
+
+def find_clusters(shards: list[Location], kind: Kind, cfg: DedupConfig) -> dict[str, Any]:
+    """Clusters over ``shards``: ``{"clusters": [{kept, dropped, kind}], "drop": {id: kind}}``."""
+    ids, h, b, shard_of = _sign_all(shards, kind, cfg)
+    report: dict[str, Any] = {"records": len(ids), "clusters": [], "drop": {},
+                              "exact_dropped": 0, "near_dropped": 0, "candidate_pairs": 0}
+    if len(ids) < 2:
+        return report
+    exact_a, exact_b, live = _exact_edges(h)
+    edges_a, edges_b = [exact_a], [exact_b]
+    pairs = _candidate_pairs(b, live)
+    if pairs is not None:
+        report["candidate_pairs"] = len(pairs)
+        ok = _similar(pairs, ids, shard_of, shards, kind, cfg)
+        edges_a.append(ok[:, 0])
+        edges_b.append(ok[:, 1])
+    _clusters(np.concatenate(edges_a), np.concatenate(edges_b), ids, h, report)
     return report
 
 
