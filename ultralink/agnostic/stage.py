@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.config import TranslationConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
 from ultralink.agnostic.translate import (
     Granularity,
@@ -49,7 +49,7 @@ class AgnosticStage(LLMStage):
     column_types = {"conversation": conversation_type, "result": translation_result_type}
     writes: ClassVar[dict[str, str]] = {"result": "records.translation_result_type: messages, criteria, reject, detail, usage, token counts"}
 
-    def __init__(self, pool: Any, *, language: str, subset: str, config: AgnosticConfig,
+    def __init__(self, pool: Any, *, language: str, subset: str, config: TranslationConfig,
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,
                  keep_dropped: bool = True, request_cache: CacheSpec | None = None) -> None:
         super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)

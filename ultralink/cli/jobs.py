@@ -108,7 +108,7 @@ def _run_specific(args: argparse.Namespace) -> int:
 
 
 def agnostic_parser(sub: argparse._SubParsersAction) -> None:
-    from ultralink.agnostic.config import OUTPUT_SUBSET
+    from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 
     p = sub.add_parser(
         "agnostic", help="English chat/math/code SFT data → filtered, pruned translations",
@@ -147,7 +147,7 @@ def agnostic_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_agnostic(args: argparse.Namespace) -> int:
-    from ultralink.agnostic.config import AgnosticConfig
+    from ultralink.jobs.agnostic.config import AgnosticConfig
     from ultralink.core.errors import config_section
     from ultralink.jobs.agnostic import run_agnostic
     from ultralink.llm.registry import EngineConfig

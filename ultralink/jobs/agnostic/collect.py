@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 from ultralink.core.counters import Counters
 from ultralink.core.ids import digest
 from ultralink.core.records import Conversation, Turn, conversation_schema
