@@ -116,6 +116,26 @@ def test_malformed_line_is_skipped_with_file_and_line(tmp_path):
     assert any("g.jsonl:2" in line for line in lines)
 
 
+@pytest.mark.parametrize("first", ['{"id": "x", "conversations": [{"from": "human"',
+                                   '{not json at all', '{"question": "a?", "answer": "#### 1"}}'])
+def test_a_malformed_first_line_costs_only_itself(tmp_path, first):
+    good = [{"question": f"q{i}?", "answer": f"#### {i}"} for i in range(20)]
+    p = tmp_path / "first.jsonl"
+    p.write_text(first + "\n" + "".join(json.dumps(r) + "\n" for r in good), encoding="utf-8")
+    convs, counters, lines = read(p, "math")
+    assert len(convs) == 20
+    assert counters.dropped() == {"malformed": 1}
+    assert any("first.jsonl:1: skipped: malformed JSON" in line for line in lines)
+
+
+def test_pretty_printed_object_with_compact_inner_objects(tmp_path):
+    p = tmp_path / "one.json"
+    p.write_text('{\n  "id": "x",\n  "conversations": [\n    {"from": "human", "value": "Hi"},\n'
+                 '    {"from": "gpt", "value": "Hello"}\n  ]\n}\n', encoding="utf-8")
+    convs, counters, _ = read(p)
+    assert len(convs) == 1 and counters.dropped() == {}
+
+
 def test_record_not_matching_detected_schema(tmp_path):
     p = write_jsonl(tmp_path / "mix.jsonl", [{"question": "a", "answer": "b\n#### 1"}] * 3
                     + [{"foo": 1}])

@@ -7,6 +7,7 @@ be skipped with ``file:line`` and its reason, and counted, never silently lost.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +18,15 @@ from ultralink.core.counters import Counters
 from ultralink.core.fs import Location
 from ultralink.sources.input_unit import Log
 
+
 def iter_records(loc: Location, counters: Counters, log: Log) -> Iterator[tuple[int, dict]]:
     """``(line_or_index, record)`` from a JSON list, a single JSON object, JSONL or Parquet.
 
     Streams every form (Parquet by record batch, a JSON list element by element with ijson,
     JSONL line by line), so a 1 GB ShareGPT list never sits whole in one worker's memory; a
-    file broken half-way yields its records up to the break, then raises ``ValueError``."""
+    JSONL line that does not parse (the first included) is skipped and counted; a JSON list
+    or object broken half-way yields its records up to the break, then raises
+    ``ValueError``."""
     with loc.fs.open_input_file(loc.path) as f:
         head = f.read(4)
         f.seek(0)
@@ -40,22 +44,22 @@ def iter_records(loc: Location, counters: Counters, log: Log) -> Iterator[tuple[
             yield from _json_list(f, loc, counters, log)
             return
         text = io.TextIOWrapper(f, encoding="utf-8", errors="replace")
-        line = text.readline()
-        if first == "{" and line.strip() and not _is_json(line):
-            # a single (pretty-printed) JSON object
-            try:
-                obj = json.loads(line + text.read())
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{loc.uri}: invalid JSON ({exc})") from None
-            yield 0, obj
-            return
-        lineno = 0
-        while line:
-            lineno += 1
+        head = [text.readline()]
+        if first == "{" and head[0].strip() and not _is_json(head[0]):
+            head += _peek_lines(text)
+            if not any(line.startswith("{") and _is_object(line) for line in head[1:]):
+                # no unindented line parses on its own: one (pretty-printed) JSON object
+                try:
+                    obj = json.loads("".join(head) + text.read())
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{loc.uri}: invalid JSON ({exc})") from None
+                yield 0, obj
+                return
+        # JSON lines: a bad line, the first included, is skipped with file:line
+        for lineno, line in enumerate(itertools.chain(head, iter(text.readline, "")), 1):
             rec = _jsonl_record(line, f"{loc.uri}:{lineno}", counters, log)
             if rec is not None:
                 yield lineno, rec
-            line = text.readline()
 
 
 BOM = b"\xef\xbb\xbf"
@@ -72,6 +76,27 @@ def _first_char(f: Any) -> str:
             return stripped[:1].decode("utf-8", errors="replace")
     f.seek(start)
     return ""
+
+
+PEEK_LINES = 8
+
+
+def _peek_lines(text: Any) -> list[str]:
+    """Up to :data:`PEEK_LINES` more non-blank lines: enough to tell JSON lines whose first
+    line is broken (a later line, unindented, parses on its own) from one pretty-printed
+    object (its inner lines are indented), so one bad line never turns a JSONL file into a
+    whole-file parse."""
+    lines: list[str] = []
+    while len([x for x in lines if x.strip()]) < PEEK_LINES and (line := text.readline()):
+        lines.append(line)
+    return lines
+
+
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _is_json(line: str) -> bool:
