@@ -129,7 +129,11 @@ def test_s3_round_trip(ray_local, s3_env, moto_server):
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.put_object(Bucket=s3_env, Key="dumps/eswiki.xml.bz2", Body=bz2.compress(sample("es").read_bytes()))
     # Ray workers get the endpoint through the filesystem object the driver passes them
-    report = run_prepare("es", [f"s3://{s3_env}/dumps/*.bz2"], f"s3://{s3_env}/segments/es")
+    # the output named with '.', '..' and doubled slashes is the same location as its normal
+    # form: keys, report and manifest all agree
+    report = run_prepare("es", [f"s3://{s3_env}/dumps/*.bz2"],
+                         f"s3://{s3_env}/tmp/..//segments/./es/")
+    assert report["output"] == f"s3://{s3_env}/segments/es" and report["segments_written"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_env, Prefix="segments/es/")["Contents"]]
     assert "segments/es/_report.json" in keys and "segments/es/_manifest.json" in keys
     parts = [k for k in keys if k.rsplit("/", 1)[-1].startswith("part-")]

@@ -313,3 +313,10 @@ def test_real_ruwiki_sample(shared_samples):
     assert pages[1].url == "https://ru.wikipedia.org/wiki/%D0%9B%D0%B8%D1%82%D0%B2%D0%B0"
     assert len(pages[1].text) > 10_000
     assert counters.counts["errors_truncated"] == 1 and "</mediawiki>" in logs[0]
+
+
+def test_single_stream_bz2_cut_before_its_first_block_is_reported_truncated(tmp_path):
+    data = bz2.compress(dump_xml(_all_pages(30)).encode())
+    path = write(tmp_path / "cut.xml.bz2", data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"truncated: the bz2 data ends at byte \d+"):
+        plan_units(resolve(str(path)), 1 << 30)

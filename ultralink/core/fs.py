@@ -93,16 +93,36 @@ def resolve(uri: str) -> Location:
     """Turn a local path or ``s3://bucket/key`` into a :class:`Location`.
 
     Credentials inside a URI (``s3://KEY:SECRET@bucket``) are refused without echoing them:
-    they would end up in manifests, reports and logs.
+    they would end up in manifests, reports and logs. An ``s3://`` key is normalised once
+    (:func:`normal_s3_uri`), so writing, reports, manifests and resume all see one key.
     """
     if uri.startswith("s3://"):
         if has_userinfo(uri):
             raise UsageError(f"{redact(uri)}: credentials do not belong in the URI; set "
                              "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or a profile) instead")
+        uri = normal_s3_uri(uri)
         opts = s3_options()
-        return Location(s3_filesystem(opts), uri[len("s3://"):].rstrip("/"), uri.rstrip("/"), opts)
+        return Location(s3_filesystem(opts), uri[len("s3://"):], uri, opts)
     path = os.path.abspath(os.path.expanduser(uri))
     return Location(pafs.LocalFileSystem(), path, uri)
+
+
+def normal_s3_uri(uri: str) -> str:
+    """``s3://bucket/key`` with ``.``, ``..`` and doubled or trailing slashes resolved the way
+    a path would be (S3 itself keeps them as literal key characters); a URI with no bucket,
+    or whose ``..`` climbs above the bucket, is refused with one line."""
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    if not bucket or bucket in (".", ".."):
+        raise UsageError(f"{uri}: no bucket name after s3://")
+    parts: list[str] = []
+    for part in key.split("/"):
+        if part == "..":
+            if not parts:
+                raise UsageError(f"{uri}: '..' climbs above the bucket {bucket!r}")
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(["s3:/", bucket, *parts])
 
 
 def expand(uris: list[str]) -> tuple[list[Location], list[tuple[str, str]]]:

@@ -125,6 +125,9 @@ def bz2_head(cur: Cursor) -> tuple[bytes, bool]:
             if d.needs_input:
                 data = cur.read(CHUNK // 4)
                 if not data:
+                    if not head:   # not empty: cut off before its first block decoded
+                        raise InputError(cur.uri, f"truncated: the bz2 data ends at byte {read} "
+                                         "before any content could be decoded (file cut off)")
                     break
                 read += len(data)
             out = d.decompress(data, OUT_MAX)
