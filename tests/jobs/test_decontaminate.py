@@ -17,7 +17,13 @@ import pytest
 
 from tests.dedup_helpers import conv, ids, write_conversations
 from ultralink.cli import main
-from ultralink.jobs.decontaminate import build_index, run_decontaminate, set_name
+from ultralink.jobs.decontaminate import (
+    DecontaminateConfig,
+    DecontaminateJob,
+    build_index,
+    run_decontaminate,
+    set_name,
+)
 
 EVALS = Path(__file__).resolve().parents[1] / "data" / "evals"
 GSM = [json.loads(line) for line in (EVALS / "gsm_style_test.jsonl").read_text().splitlines()]
@@ -99,8 +105,18 @@ def test_cli_removes_planted_rows_and_writes_same_layout(ray_local, tmp_path, ca
                                         "humaneval_style": 1}
     zh = next(r for r in report["removed_records"] if r["id"] == "zh_math_translated")
     assert "肉桂卷" in zh["matched"] and zh["overlap"] in zh["matched"]  # 13 tokens: "24" is one
+    dropped = {"contaminated:gsm_style_test": 3, "contaminated:humaneval_style": 1,
+               "contaminated:mgsm_style_zh": 1}
+    assert report["stages"] == [{"stage": "decontaminate", "in": 9, "out": 4,
+                                 "dropped": dropped, "seconds": None, "records_per_s": None}]
+    assert report["summary"]["dropped"] == dropped
     # an output that already holds shards is refused without --overwrite
     assert main([*args, "--against", AGAINST[0]]) == 2
+    # the typed config stands for the keyword parameters
+    again = run_decontaminate(str(src), None, str(tmp_path / "again"),
+                              config=DecontaminateConfig(against=AGAINST))
+    assert again["removed_by_set"] == report["removed_by_set"]
+    assert ids(tmp_path / "again") == ids(dst)
 
 
 def test_shared_gsm8k_and_humaneval_samples(ray_local, tmp_path, shared_samples):
@@ -137,3 +153,13 @@ def test_s3_dataset_and_output(ray_local, tmp_path, s3_env):
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_env, Prefix="clean/")["Contents"]}
     assert {"clean/_decontamination.json", "clean/en/math/part-b.parquet",
             "clean/zh/math/part-a.parquet"} <= keys
+
+
+def test_config_is_strict_and_is_the_identity():
+    cfg = DecontaminateConfig(against=AGAINST[:1], word_n=8)
+    assert DecontaminateJob(cfg).identity() == {"against": AGAINST[:1], "word_n": 8,
+                                                 "char_n": 13}
+    with pytest.raises(ValueError, match="ngram"):
+        DecontaminateConfig(against=AGAINST, ngram=8)
+    with pytest.raises(ValueError):
+        DecontaminateConfig(word_n=0)

@@ -7,9 +7,9 @@ import json
 import random
 
 from tests.dedup_helpers import conv, ids, write_conversations, write_segments
-from ultralink.jobs.dedup import DedupConfig, dedup_shards, find_clusters
 from ultralink.core.fs import resolve
 from ultralink.dataset.shard_filter import parts
+from ultralink.jobs.dedup import DedupConfig, DedupJob, dedup_shards, find_clusters
 
 rng = random.Random(5)
 WORDS = [f"w{i}" for i in range(3000)]
@@ -36,6 +36,8 @@ def test_segments_exact_near_and_distinct(ray_local, tmp_path):
     assert ids(tmp_path / "seg") == ["d1-0", "d4-0", "d5-0", "d6-0"]
     on_disk = json.loads((tmp_path / "work" / "_report.json").read_text())
     assert on_disk["summary"]["dropped"] == {"exact_duplicate": 1, "near_duplicate": 1}
+    assert [(r["stage"], r["in"], r["out"], r["dropped"]) for r in on_disk["stages"]] == [
+        ("exact", 6, 5, {"exact_duplicate": 1}), ("near", 5, 4, {"near_duplicate": 1})]
     assert json.loads((tmp_path / "work" / "_manifest.json").read_text())["status"] == "done"
     again = dedup_shards(parts(resolve(str(tmp_path / "seg"))), "segments", DedupConfig(),
                          resolve(str(tmp_path / "work")), "en")
@@ -55,3 +57,17 @@ def test_questions_across_subsets_and_chinese(ray_local, tmp_path):
     found = find_clusters(parts(resolve(str(root))), "questions", DedupConfig(threshold=0.6))
     assert [(c["kept"], c["dropped"]) for c in found["clusters"]] == [("zh_ca_1", ["zh_cs_2"])]
     assert found["drop"] == {"zh_cs_2": "near_duplicate"}
+
+
+def test_job_identity_and_typed_report():
+    job = DedupJob("questions", DedupConfig(threshold=0.8), "zh")
+    assert job.name == "dedup"
+    assert job.identity() == {"kind": "questions", **DedupConfig(threshold=0.8).model_dump()}
+    report = job.report({"records": 10, "exact_dropped": 2, "near_dropped": 3})
+    assert [(r.name, r.records_in, r.records_out) for r in report.stages] == [
+        ("exact", 10, 8), ("near", 8, 5)]
+    assert report.summary.to_dict() == {"in": 10, "out": 5, "dropped": {
+        "exact_duplicate": 2, "near_duplicate": 3}, "tokens": 0, "tokens_kind": "none",
+        "run_tokens": 0}
+    nothing = job.report({"records": 4, "exact_dropped": 0, "near_dropped": 0})
+    assert nothing.dropped == {} and nothing.records_out == 4
