@@ -16,7 +16,7 @@ import pytest
 
 from tests.build_helpers import kill_session
 from ultralink.cli import main
-from ultralink.core.config import PrepareConfig
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.prepare import NoInput, run_prepare
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from ultralink.core.config import PrepareConfig, identity
+from ultralink.core.config import identity
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, NoInput
 from ultralink.core.languages import get_language
