@@ -312,7 +312,7 @@ def one_page_input(dump: Path, out: Path) -> Path:
 def work_cpu_seconds(path: Path, language: str) -> dict:
     """The work itself, in one process without Ray: read (decompress, cut pages) and the
     chain, in CPU seconds (``time.process_time``), models loaded before the clock starts."""
-    from ultralink.core.config import PrepareConfig
+    from ultralink.jobs.prepare.config import PrepareConfig
     from ultralink.core.counters import Counters
     from ultralink.core.fs import resolve
     from ultralink.pipeline.chain import run_chain

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import ultralink.text.tokens as tokens
-from ultralink.core.config import PrepareConfig
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import expand
 from ultralink.pipeline.chain import run_chain

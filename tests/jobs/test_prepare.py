@@ -16,7 +16,7 @@ import pytest
 
 from tests.build_helpers import kill_session
 from ultralink.cli import main
-from ultralink.core.config import PrepareConfig
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.prepare import NoInput, run_prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -349,3 +349,21 @@ def test_a_unit_cut_short_is_redone_from_nothing(ray_local, tmp_path):
     assert second["units"]["run"] == 1 and not stray.exists()
     assert sorted(r["id"] for r in read_segments(out)) == ids
     assert second["segments_written"] == first["segments_written"]
+
+
+def test_prepare_job_identity_leaves_run_control_out_and_reports_every_step():
+    from ultralink.core.counters import Counters
+    from ultralink.jobs.prepare import PrepareJob
+
+    strict = PrepareConfig(error_limits={"min_errors": 99})
+    job = PrepareJob("fr", strict)
+    assert job.name == "prepare" and job.config is strict
+    assert job.identity() == PrepareJob("fr", PrepareConfig()).identity()
+    assert job.identity()["language"] == "fr" and "error_limits" not in job.identity()["prepare"]
+    totals = Counters()
+    totals.add("pages_read", 3)
+    totals.add("rows_written", 2)
+    report = job.report(totals, Counters())
+    assert report.job == "prepare" and (report.records_in, report.records_out) == (3, 2)
+    assert report.tokens_kind == "segment"
+    assert [s.name for s in report.stages][0] == "read" and len(report.stages) > 1

@@ -33,7 +33,7 @@ def prepare_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from ultralink.core.config import PrepareConfig
+    from ultralink.jobs.prepare.config import PrepareConfig
     from ultralink.core.errors import config_section
     from ultralink.jobs.prepare import run_prepare
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ultralink.core.config import PrepareConfig
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.core.fs import Location
 from ultralink.pipeline.chain import run_chain
 from ultralink.pipeline.dataflow import declare
