@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 
 from ultralink.core.config import Strict
 from ultralink.jobs.agnostic.config import AgnosticConfig
-from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.dedup import DedupConfig
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.specific import SpecificConfig
 from ultralink.llm.registry import EngineConfig, cpu_engine
 
