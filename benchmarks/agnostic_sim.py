@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.gpu_engine_model import GPUEngineModel, VirtualClock
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.stage import AgnosticStage
 from ultralink.agnostic.translation_checks import EXPECTED_RATIO
 from ultralink.agnostic.translation_prompt import unwrap_source

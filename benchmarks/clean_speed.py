@@ -5,9 +5,10 @@
 Articles: the ns-0 pages of data/sample/*wiki-sample.xml that the clean step would render
 (no redirects or disambiguation pages), and the real ruwiki page in shared/samples when
 present. Timing is ``time.process_time`` (CPU time, robust to other work on shared cores),
-best of ``--repeat`` runs of 3 calls. The reference path (``clean._reference_text``: full
-mwparserfromhell parse + tree renderer) shares ``_tidy`` with the fast path, so its numbers
-are slightly better than the cleaner before the token renderer was introduced.
+best of ``--repeat`` runs of 3 calls. The reference path (``tests/text/reference_renderer.reference_text``:
+full mwparserfromhell parse + tree renderer, the token renderer's test oracle) shares
+``text.tidy`` with the fast path, so its numbers are slightly better than the cleaner before the
+token renderer was introduced.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.text.reference_renderer import reference_text  # noqa: E402
 from ultralink.text import clean  # noqa: E402
+from ultralink.text.wikitext_render import wikitext_to_text  # noqa: E402
 
 
 def _articles(raw: str) -> list[tuple[str, str]]:
@@ -63,9 +66,9 @@ def main() -> None:
     rows = []
     print(f"{'lang':4} {'article':32} {'chars':>7} {'tree ms':>8} {'tokens ms':>9} {'speed-up':>8}")
     for language, source, title, text in pages:
-        assert clean.wikitext_to_text(text, language) == clean._reference_text(text, language), title
-        before = _cpu_ms(clean._reference_text, text, language, args.repeat)
-        after = _cpu_ms(clean.wikitext_to_text, text, language, args.repeat)
+        assert wikitext_to_text(text, language) == reference_text(text, language), title
+        before = _cpu_ms(reference_text, text, language, args.repeat)
+        after = _cpu_ms(wikitext_to_text, text, language, args.repeat)
         rows.append((source, before, after))
         print(f"{language:4} {title[:32]:32} {len(text):7d} {before:8.3f} {after:9.3f} {before / after:7.2f}×")
     for source in ("sample", "dump"):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import (
     CriteriaPrompt,
     Judge,

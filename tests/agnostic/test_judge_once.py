@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import CriteriaPrompt, Judge, verdict_schema
 from ultralink.agnostic.stage import AgnosticStage
 from ultralink.llm.types import Completion

@@ -74,7 +74,7 @@ def test_scan_reads_original_question_groups(tmp_path):
     """MetaMathQA's original_question reaches pruning as a stable group key per record."""
     import json
 
-    from ultralink.agnostic.config import AgnosticConfig
+    from ultralink.jobs.agnostic.config import AgnosticConfig
     from ultralink.jobs.agnostic import scan_file
     from ultralink.core.fs import resolve
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.fakes import ScriptedEngine, fake_config
 from tests.jobs.test_agnostic_job import FrenchishEngine
-from ultralink.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import CriteriaPrompt
 from ultralink.agnostic.stage import TRANSLATION_COLUMN, AgnosticStage
 from ultralink.core.fs import resolve
@@ -19,6 +18,7 @@ from ultralink.core.records import conversation_schema
 from ultralink.dataset.sink import UnitStore
 from ultralink.hosting.pool import HostPool
 from ultralink.jobs.agnostic.collect import RecordBuilder, RejectSamples
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.llm.types import Completion
 from ultralink.pipeline.outcome import Drop, Kept, outcome_of
 from ultralink.pipeline.units import UnitCollector, WorkUnit

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.protect import PLACEHOLDER_RE, protect
 from ultralink.agnostic.translate import TranslationFailed, Translator, join_pieces, split_pieces
 from ultralink.agnostic.translation_checks import Validator

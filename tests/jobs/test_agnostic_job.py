@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.fakes import translation_filler
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.jobs.agnostic import output_id, run_agnostic, summary_text
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import render_conversation
 from ultralink.agnostic.protect import protect
 from ultralink.agnostic.translate import Translator

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from benchmarks.agnostic_sim import make_record, run_subset, translation
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.llm.registry import EngineConfig
 
 BASE = EngineConfig(engine="vllm", model="qwen2.5-7b-instruct", max_concurrency=8,

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.config import TranslationConfig
 from ultralink.agnostic.translate import Usage, request_seed
 from ultralink.agnostic.translation_prompt import PROMPTS_DIR
 from ultralink.llm.escape import escape_tags, indent_continuations
@@ -179,7 +179,7 @@ def verdict_schema(criteria: tuple[Criterion, ...]) -> dict[str, Any]:
             "required": keys, "additionalProperties": False}
 
 
-def verdict_key(prompt: CriteriaPrompt, cfg: AgnosticConfig, style: str,
+def verdict_key(prompt: CriteriaPrompt, cfg: TranslationConfig, style: str,
                 messages: list[dict[str, str]]) -> str:
     """What fixes a verdict: the English conversation, the judge prompt and its settings; the
     same for every target language, so one verdict serves them all."""
@@ -194,7 +194,7 @@ def verdict_key(prompt: CriteriaPrompt, cfg: AgnosticConfig, style: str,
 class Judge:
     """Asks the model for a verdict, retrying unparseable answers with a new seed."""
 
-    def __init__(self, cfg: AgnosticConfig, style: Style, prompts_dir: str | Path | None = None) -> None:
+    def __init__(self, cfg: TranslationConfig, style: Style, prompts_dir: str | Path | None = None) -> None:
         self.cfg = cfg
         self.style = style
         self.prompt = CriteriaPrompt.load(prompts_dir)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.config import TranslationConfig
 from ultralink.agnostic.criteria_filter import Judge, JudgeUnparseable, verdict_key
 from ultralink.agnostic.translate import (
     Granularity,
@@ -94,7 +94,7 @@ class AgnosticStage(LLMStage):
     writes: ClassVar[dict[str, str]] = {
         TRANSLATION_COLUMN: "translation_type: messages, criteria, retries, token counts"}
 
-    def __init__(self, pool: Any, *, language: str, subset: str, config: AgnosticConfig,
+    def __init__(self, pool: Any, *, language: str, subset: str, config: TranslationConfig,
                  style: Style, granularity: Granularity, prompts_dir: str | None = None,
                  keep_dropped: bool = True, request_cache: CacheSpec | None = None) -> None:
         super().__init__(pool, keep_dropped=keep_dropped, request_cache=request_cache)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.config import TranslationConfig
 from ultralink.agnostic.protect import protect
 from ultralink.agnostic.translation_checks import LanguageCheck, Validator
 from ultralink.agnostic.translation_prompt import TranslationPrompt, has_prose, source_block
@@ -121,7 +121,7 @@ class Usage:
 class Translator:
     """Translates English messages into ``language`` through a StageClient-like ``client``."""
 
-    def __init__(self, language: str, cfg: AgnosticConfig, style: Style, granularity: Granularity,
+    def __init__(self, language: str, cfg: TranslationConfig, style: Style, granularity: Granularity,
                  prompts_dir: str | Path | None = None, langid: Any = None) -> None:
         self.language = language
         self.cfg = cfg

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.agnostic.config import TranslationConfig
 from ultralink.agnostic.protect import (
     PLACEHOLDER_RE,
     Protected,
@@ -66,13 +66,13 @@ class Validator:
     """
 
     language: str
-    cfg: AgnosticConfig
+    cfg: TranslationConfig
     langid: Any  # LanguageCheck-like: score(text, language) -> float
     patterns: tuple[re.Pattern[str], ...] = ()         # target preambles/notes (+ English)
     source_patterns: tuple[re.Pattern[str], ...] = ()  # the same in English: in the source
 
     @classmethod
-    def for_language(cls, language: str, cfg: AgnosticConfig, langid: Any,
+    def for_language(cls, language: str, cfg: TranslationConfig, langid: Any,
                      prompts_dir: str | Path | None = None) -> Validator:
         own = TranslationPrompt.load(language, prompts_dir).preamble_patterns
         english = TranslationPrompt.load("en", prompts_dir).preamble_patterns \

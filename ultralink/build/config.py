@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.config import PrepareConfig, Strict
 from ultralink.jobs.dedup import DedupConfig
 from ultralink.jobs.specific import SpecificConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 from ultralink.build.config import TABLE1, BuildConfig
 
 

@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.build.config import MANIFEST, SUBSETS, BuildConfig
 from ultralink.build.pools import EnginePools
 from ultralink.build.projection import projection, summary_text

@@ -80,10 +80,39 @@ def job_args(p: argparse.ArgumentParser, *, input_metavar: str, input_help: str,
     ray_args(p)
 
 
-def ray_args(p: argparse.ArgumentParser) -> None:
+def engine_args(p: argparse.ArgumentParser, *, engine_help: str, model_help: str) -> None:
+    """The engine flags the LLM jobs share (``specific``, ``agnostic``), spelled alike."""
+    p.add_argument("--engine", default=None, help=engine_help)
+    p.add_argument("--model", default=None, help=model_help)
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
+    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
+                   "engine host (the host reserves them)")
+    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (one model each)")
+    p.add_argument("--seed", type=int, default=None)
+
+
+def run_dataset_command(name: str, output: str, command: Callable[[], Any]) -> Any | None:
+    """Run a command over a built dataset: an unreadable dataset, or one with no
+    ``{lang}/{subset}/*.parquet``, is one line on stderr and None (the caller exits 1)."""
+    import pyarrow as pa
+
+    try:
+        result = command()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        print(f"ultralink {name}: {exc}", file=sys.stderr)
+        return None
+    if not result:
+        print(f"ultralink {name}: no {{lang}}/{{subset}}/*.parquet under {output}",
+              file=sys.stderr)
+        return None
+    return result
+
+
+def ray_args(p: argparse.ArgumentParser, overwrite_help: str = "delete the output and start "
+             "over") -> None:
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
                    "RAY_ADDRESS or a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="delete the output and start over")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
 
 def subset_args(p: argparse.ArgumentParser) -> None:

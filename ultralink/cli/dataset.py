@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ultralink.cli.common import run_job, subset_args
+from ultralink.cli.common import ray_args, run_dataset_command, run_job, subset_args
 
 
 def stats_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +29,6 @@ def stats_parser(sub: argparse._SubParsersAction) -> None:
 def _run_stats(args: argparse.Namespace) -> int:
     import json
 
-    import pyarrow as pa
-
     from ultralink.dataset.stats import (
         FIGURE_FILE,
         STATS_FILE,
@@ -39,14 +37,10 @@ def _run_stats(args: argparse.Namespace) -> int:
         write_stats,
     )
 
-    try:
-        stats = compute_stats(args.output, languages=args.languages, subsets=args.subsets,
-                              workers=max(1, args.workers))
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        print(f"ultralink stats: {exc}", file=sys.stderr)
-        return 1
-    if not stats["languages"]:
-        print(f"ultralink stats: no {{lang}}/{{subset}}/*.parquet under {args.output}", file=sys.stderr)
+    stats = run_dataset_command("stats", args.output, lambda: _with_languages(compute_stats(
+        args.output, languages=args.languages, subsets=args.subsets,
+        workers=max(1, args.workers))))
+    if stats is None:
         return 1
     print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_tables(stats))
     if not args.no_write:
@@ -60,6 +54,11 @@ def _run_stats(args: argparse.Namespace) -> int:
             wrote.append(CARD_FILE)
         print(f"wrote {', '.join(wrote)} under {args.output}", file=sys.stderr)
     return 0
+
+
+def _with_languages(stats: dict) -> dict | None:
+    """Stats that counted any language, else None (nothing in the layout)."""
+    return stats if stats["languages"] else None
 
 
 def export_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,21 +80,20 @@ def export_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-
     from ultralink.dataset.export import export, format_summary
 
-    try:
-        summary = export(args.output, args.dest, args.format, args.languages, args.subsets,
-                         idmap=not args.no_idmap)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        print(f"ultralink export: {exc}", file=sys.stderr)
-        return 1
-    if not summary["counts"]:
-        print(f"ultralink export: no {{lang}}/{{subset}}/*.parquet under {args.output}", file=sys.stderr)
+    summary = run_dataset_command("export", args.output, lambda: _with_counts(export(
+        args.output, args.dest, args.format, args.languages, args.subsets,
+        idmap=not args.no_idmap)))
+    if summary is None:
         return 1
     print(format_summary(summary))
     return 0
+
+
+def _with_counts(summary: dict) -> dict | None:
+    """An export summary that wrote any file, else None (nothing in the layout)."""
+    return summary if summary["counts"] else None
 
 
 # ------------------------------------------------------------- validate, decontaminate
@@ -149,9 +147,7 @@ def decontaminate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ngram", type=int, default=WORD_N, help="n-gram size in words")
     p.add_argument("--char-ngram", type=int, default=CHAR_N, help="n-gram size in characters "
                    "for CJK/Thai text")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: "
-                   "RAY_ADDRESS or a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="replace shards already in --output")
+    ray_args(p, overwrite_help="replace shards already in --output")
     p.set_defaults(func=_run_decontaminate)
 
 

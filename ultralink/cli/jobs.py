@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ultralink.cli.common import cli_values, job_args, ray_args, run_job
+from ultralink.cli.common import cli_values, engine_args, job_args, ray_args, run_job
 
 
 def prepare_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,18 +64,13 @@ def specific_parser(sub: argparse._SubParsersAction) -> None:
                     "schema + _report.json; a rerun skips finished units.")
     job_args(p, input_metavar="SEGMENTS_DIR_OR_S3",
               input_help="segment Parquet directory, file, glob or s3:// URI (repeatable)")
-    p.add_argument("--engine", choices=("llamacpp", "vllm", "openai"), default=None)
-    p.add_argument("--model", default=None, help="registry name, local path or HF id "
-                   "(default gemma3-270m on llama.cpp)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
-    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
-                   "engine host (the host reserves them)")
+    engine_args(p, engine_help="llamacpp (default) | vllm | openai",
+                model_help="registry name, local path or HF id (default gemma3-270m on "
+                "llama.cpp)")
     p.add_argument("--max-dialogues", type=int, default=None, help="only the first N segments "
                    "by id")
     p.add_argument("--target-dialogues", type=int, default=None, help="finished dialogues "
                    "wanted: more segments (id order) are drawn until met")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (GPUs / replicas)")
     p.add_argument("--config", default=None, help="YAML with SpecificConfig keys (top level or "
                    "under 'specific:')")
     p.set_defaults(func=_run_specific)
@@ -113,7 +108,7 @@ def _run_specific(args: argparse.Namespace) -> int:
 
 
 def agnostic_parser(sub: argparse._SubParsersAction) -> None:
-    from ultralink.agnostic.config import OUTPUT_SUBSET
+    from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 
     p = sub.add_parser(
         "agnostic", help="English chat/math/code SFT data → filtered, pruned translations",
@@ -130,19 +125,12 @@ def agnostic_parser(sub: argparse._SubParsersAction) -> None:
               input_help="input file, directory, glob or s3:// URI (repeatable)",
               language_help="target ISO 639-1 code (en = pass through)")
     p.add_argument("--subset", required=True, choices=sorted(OUTPUT_SUBSET))
-    p.add_argument("--engine", default=None, help="llamacpp (default) | vllm | openai | "
-                   "package.module:Class")
-    p.add_argument("--model", default=None, help="registry name, GGUF path or HF id "
-                   "(default gemma3-270m)")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible server (engine openai)")
+    engine_args(p, engine_help="llamacpp (default) | vllm | openai | package.module:Class",
+                model_help="registry name, GGUF path or HF id (default gemma3-270m)")
     p.add_argument("--n-threads", type=int, default=None, help="llama.cpp threads per engine")
     p.add_argument("--max-model-len", type=int, default=None)
     p.add_argument("--max-concurrency", type=int, default=None, help="in-flight requests per engine")
-    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per "
-                   "engine host (the host reserves them)")
-    p.add_argument("--num-hosts", type=int, default=None, help="engine hosts (one model each)")
     p.add_argument("--limit", type=int, default=None, help="only the first N records read")
-    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--prune-size", type=int, default=None,
                    help="records per non-English language (default: math 32000, code 16000, chat all)")
     p.add_argument("--prune-mode", choices=["shared", "disjoint"], default=None)
@@ -159,7 +147,7 @@ def agnostic_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_agnostic(args: argparse.Namespace) -> int:
-    from ultralink.agnostic.config import AgnosticConfig
+    from ultralink.jobs.agnostic.config import AgnosticConfig
     from ultralink.core.errors import config_section
     from ultralink.jobs.agnostic import run_agnostic
     from ultralink.llm.registry import EngineConfig

@@ -38,7 +38,7 @@ class Document:
     langid_label: str = ""
     langid_prob: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
-    sentences: list | None = None   # transient: sentence spans + token counts (text.segment)
+    sentences: list | None = None   # transient: sentence spans + token counts (text.sentence_units)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.protect import PLACEHOLDER, protect
 from ultralink.agnostic.translation_checks import LanguageCheck, Validator
 from ultralink.core.languages import get_language

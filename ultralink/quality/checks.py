@@ -1,7 +1,7 @@
 """Language-neutral text checks for what strong instruct models get wrong.
 
 Each check is a small pure function the dialogue validator (:mod:`ultralink.specific.validate`)
-and the translation validator (:mod:`ultralink.agnostic.translate`) both call, so a stage and
+and the translation validator (:mod:`ultralink.agnostic.translation_checks`) both call, so a stage and
 ``ultralink validate`` reject the same text for the same named reason. Word lists and patterns
 live in ``prompts/<lang>.yaml``; nothing here names a language except the script table.
 """

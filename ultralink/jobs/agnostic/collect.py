@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET
 from ultralink.agnostic.stage import TRANSLATION_COLUMN
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 from ultralink.core.ids import digest
 from ultralink.core.records import Conversation, Turn
 from ultralink.pipeline.outcome import Outcome

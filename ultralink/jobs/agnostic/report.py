@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.jobs.agnostic.plan import Selection
 from ultralink.jobs.agnostic.scan import MAX_PROBLEMS

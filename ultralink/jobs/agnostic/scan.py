@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from ultralink.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, resolve
 from ultralink.pipeline.dataflow import declare

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ultralink.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.core.languages import get_language
 
 
