@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.criteria_filter import CriteriaPrompt, Judge, verdict_schema
 from ultralink.agnostic.stage import AgnosticStage
 from ultralink.llm.types import Completion
+from ultralink.pipeline.outcome import Drop
 
 CONV = {"messages": [{"role": "user", "content": "Where is the best bakery on Rue Cler?"},
                      {"role": "assistant", "content": "Try the one at number 12."}]}
@@ -33,11 +36,13 @@ class MemoClient:
         self.memo[key] = value
 
 
-def run(stage: AgnosticStage, client: MemoClient) -> dict:
+def run(stage: AgnosticStage, client: MemoClient) -> Drop:
+    """The row's drop (every verdict here hits a criterion)."""
     async def go():
         await stage.setup()
-        out = await stage.process_row({"id": "c1", "conversation": CONV}, client)
-        return out["result"]
+        with pytest.raises(Drop) as caught:
+            await stage.process_row({"id": "c1", "conversation": CONV}, client)
+        return caught.value
     return asyncio.run(go())
 
 
@@ -50,10 +55,10 @@ def test_second_language_reuses_the_verdict():
                               granularity="message")
         results.append(run(stage, client))
     assert len(client.requests) == 1  # judged once, for zh
-    assert [r["reject"] for r in results] == ["criteria"] * 3
-    assert [r.get("judge_reused", False) for r in results] == [False, True, True]
-    assert results[1]["criteria"] == results[0]["criteria"]
-    assert results[0]["usage"]["requests"] == 1 and results[1]["usage"]["requests"] == 0
+    assert [r.reason for r in results] == ["criteria"] * 3
+    assert [r.counts.counts.get("judge_reused", 0) for r in results] == [0, 1, 1]
+    assert results[1].counts.group("criterion") == results[0].counts.group("criterion")
+    assert [r.counts.group("llm")["requests"] for r in results] == [1, 0, 0]
 
 
 def test_chat_judge_requests_a_json_schema():
@@ -71,9 +76,9 @@ def test_the_verdict_outlives_the_stage_actor(tmp_path):
     """Each language in a fresh actor (or a rerun after a crash): the verdict is read back
     from the memo beside the output, not asked again."""
     from ultralink.core.fs import resolve
+    from ultralink.hosting.llm_stage import StageClient
     from ultralink.llm.memo import ResultMemo
     from ultralink.llm.metrics import LLMMetrics
-    from ultralink.hosting.llm_stage import StageClient
 
     class Pool(MemoClient):  # a pool's generate takes the stage's metrics too
         async def generate(self, request, metrics=None):
@@ -90,5 +95,5 @@ def test_the_verdict_outlives_the_stage_actor(tmp_path):
         results.append(run(stage, client))
         asyncio.run(memo.flush())  # what the end of a batch does
     assert len(pool.requests) == 1
-    assert [r.get("judge_reused", False) for r in results] == [False, True]
-    assert results[1]["criteria"] == results[0]["criteria"]
+    assert [r.counts.counts.get("judge_reused", 0) for r in results] == [0, 1]
+    assert results[1].counts.group("criterion") == results[0].counts.group("criterion")

@@ -15,7 +15,6 @@ import pytest
 from tests.fakes import translation_filler
 from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.jobs.agnostic import output_id, run_agnostic, summary_text
-from ultralink.jobs.agnostic.collect import outcome
 from ultralink.llm.registry import EngineConfig
 from ultralink.llm.types import ChatRequest, Completion
 from ultralink.core.records import conversation_schema
@@ -111,21 +110,6 @@ def run(language, subset, inputs, out, **cfg):
                         progress=False)
 
 
-def test_a_stage_result_becomes_one_drop_and_its_counts():
-    usage = {"requests": 2, "retries": 1, "prompt_tokens": 90, "completion_tokens": 30,
-             "failures": {"numbers": 1}}
-    rejected = outcome({"reject": "criteria", "judged": True, "usage": usage,
-                        "criteria": [{"name": "url", "hit": True}, {"name": "math", "hit": False}]})
-    assert rejected.reason == "criteria"
-    assert rejected.counts.counts == {"llm_requests": 2, "llm_retries": 1, "llm_prompt_tokens": 90,
-                                      "llm_completion_tokens": 30, "attempt_failed_numbers": 1,
-                                      "judged": 1, "criterion_url": 1, "criterion_math": 0}
-    kept = outcome({"reject": "", "judge_reused": True, "messages": [{}, {}], "usage": {}})
-    assert kept.reason == ""
-    assert {k: v for k, v in kept.counts.counts.items() if v} == {
-        "judge_reused": 1, "translated": 1, "translated_messages": 2}
-
-
 def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
     out = tmp_path / "fr_chat"
     report = run("fr", "chat", [CHAT], out, unit_records=5)
@@ -145,6 +129,10 @@ def test_chat_filter_translate_report_and_resume(ray_local, tmp_path):
     assert report["units"] == {"total": 3, "skipped_done": 0, "run": 3}
     by_source = {r["source"]["id"]: r for r in written}
     assert "sg-003" not in by_source and "sg-007" not in by_source and "sg-008" not in by_source
+    # the stage's drops are sampled for the report (id, reason, detail)
+    samples = report["reject_samples"]
+    assert [s["reason"] for s in samples] == ["criteria"] * 3
+    assert len({s["id"] for s in samples}) == 3 and not {s["id"] for s in samples} & set(by_source)
     r = by_source["sg-009"]
     assert r["id"] == output_id("fr", "chat", "sharegpt", "sg-009")
     assert re.fullmatch(r"fr_chat_agnostic_[0-9a-f]{16}", r["id"])
@@ -225,6 +213,7 @@ def test_failed_translations_are_refilled_from_the_pool_and_resume(ray_local, tm
     assert (t["refill_rounds"], t["refilled"], t["failed"], t["pool_left"]) == (2, 5, 5, 7)
     assert t["selected"] + t["refilled"] == report["rows_in"] == t["translated_ok"] + t["failed"]
     assert t["failed"] == report["dropped"]["translation_empty"]
+    assert [s["reason"] for s in report["reject_samples"]] == ["translation_empty"] * 5
     assert len({r["id"] for r in written}) == 8
     ranks = _markers(out)
     assert {m["info"].get("round", 0) for m in ranks.values()} == set(range(t["refill_rounds"] + 1))

@@ -32,7 +32,8 @@ tail of dialogue lengths. Nobody sets batch sizes; the actor pool starts at its 
 
 Rows a stage drops leave the output and are counted as ``dropped_<reason>`` (LLM failures
 after retries: ``dropped_llm_<reason>``); ``keep_dropped=True`` keeps them instead, with a
-``drop_reason`` column ("" for kept rows), so a job's collector sees the fate of every row.
+``drop_reason`` column ("" for kept rows) and the ``Drop``'s ``drop_detail``, so a job's
+collector sees the fate of every row.
 Every row carries its outcome counts (``row_counts``, :mod:`ultralink.pipeline.outcome`):
 what ``process_row`` counted (``Kept(columns, counts)`` or ``Drop(reason, counts)``) plus the
 stage's ``every_row`` counts.
@@ -60,8 +61,8 @@ from ultralink.llm.types import ChatRequest, Completion, EngineGone, RequestErro
 from ultralink.pipeline.dataflow import Actors, RayStage, Resources
 from ultralink.hosting.pool import HostPool
 from ultralink.pipeline.rows import rows_of, to_table
-from ultralink.pipeline.outcome import (DROP_COLUMN, UNIT_COLUMN, Drop, Kept, counts_columns,
-                                        counts_of, outcome_types)
+from ultralink.pipeline.outcome import (DETAIL_COLUMN, DROP_COLUMN, UNIT_COLUMN, Drop, Kept,
+                                        counts_columns, counts_of, outcome_types)
 
 __all__ = ["DROP_COLUMN", "Drop", "Kept", "LLMStage", "StageClient", "spend_request_cache",
            "stage_sizing"]
@@ -199,21 +200,22 @@ class LLMStage:
         if self._cache is not None:
             await self._cache.flush()
         out = []
-        for row, (result, reason, counts) in zip(rows, results):
+        for row, (result, reason, counts, detail) in zip(rows, results):
             counts.merge(counts_of(row))   # an earlier stage's counts of this row stay
             if reason is None:
                 out.append({**row, **result, **counts_columns(counts)})
                 if self.keep_dropped:
-                    out[-1][DROP_COLUMN] = ""
+                    out[-1].update({DROP_COLUMN: "", DETAIL_COLUMN: ""})
             elif self.keep_dropped:
-                out.append({**row, DROP_COLUMN: reason, **counts_columns(counts)})
+                out.append({**row, DROP_COLUMN: reason, DETAIL_COLUMN: detail,
+                            **counts_columns(counts)})
         await self._report()
         return self._table(out, batch)
 
     def _table(self, out: list[dict[str, Any]], batch: Any) -> pa.Table:
         typed = {**self.column_types, **outcome_types()}
         if not self.keep_dropped:
-            del typed[DROP_COLUMN]
+            del typed[DROP_COLUMN], typed[DETAIL_COLUMN]
         table = to_table([{k: v for k, v in r.items() if k not in typed} for r in out], batch)
         table = table.drop_columns([n for n in typed if n in table.column_names])
         for name, kind in typed.items():  # built from the rows, never inferred
@@ -240,12 +242,12 @@ class LLMStage:
                 self._setup_done = True
 
     async def _run_row(self, row: dict[str, Any]
-                       ) -> tuple[dict[str, Any], str | None, Counters]:
-        """``(written columns, drop reason or None, the row's counts)``."""
+                       ) -> tuple[dict[str, Any], str | None, Counters, str]:
+        """``(written columns, drop reason or None, the row's counts, the drop's detail)``."""
         counters = self.metrics.counters
         counters.add("total")
         self.metrics.begin()
-        counts = Counters(self.every_row)
+        counts, detail = Counters(self.every_row), ""
         try:
             client = self._client
             if self._cache is not None and row.get(UNIT_COLUMN):
@@ -253,7 +255,7 @@ class LLMStage:
                                      self._memo)
             result = await self.process_row(row, client)
         except Drop as d:
-            result, reason = None, d.reason
+            result, reason, detail = None, d.reason, d.detail
             counts.merge(d.counts)
         except RequestError as e:  # retries used up (or not retryable): drop, never fail
             result, reason = None, "llm_" + e.reason
@@ -267,13 +269,13 @@ class LLMStage:
             self.metrics.end()
         if reason is not None:
             counters.drop(reason)
-            return {}, reason, counts
+            return {}, reason, counts, detail
         if isinstance(result, Kept):
             counts.merge(result.counts)
             result = result.columns
         self._check_written(result)
         counters.add("kept")
-        return dict(result), None, counts
+        return dict(result), None, counts, ""
 
     def _check_written(self, result: Mapping[str, Any]) -> None:
         if not self.writes:

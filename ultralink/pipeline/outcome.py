@@ -4,8 +4,9 @@ Every row that leaves a unit-based stage carries its outcome as columns: ``drop_
 ("" for a kept row) and ``row_counts`` (its typed counters, on kept and dropped rows alike).
 The driver's collector (:mod:`ultralink.pipeline.units`) adds a row's counts to its unit's
 marker whatever its fate, so a dropped dialogue's rejections reach the report with no side
-channel. A stage drops a row by raising :class:`Drop` (with the counts it had made so far)
-and keeps one by returning its columns, or a :class:`Kept` when it counted something too.
+channel. A stage drops a row by raising :class:`Drop` (with the counts it had made so far,
+and a short ``detail`` a report may sample, in ``drop_detail``) and keeps one by returning
+its columns, or a :class:`Kept` when it counted something too.
 This module knows nothing of LLMs: the CPU jobs and the LLM stages share it.
 """
 
@@ -24,16 +25,19 @@ UNIT_COLUMN = "unit_id"       # a row's work unit: where its collector writes it
 DROP_COLUMN = "drop_reason"   # why the row was dropped; "" when it was kept
 COUNTS_COLUMN = "row_counts"  # the row's own counters (map<string, int64>)
 GROUPS_COLUMN = "row_groups"  # its grouped counters (map<string, map<string, int64>>)
+DETAIL_COLUMN = "drop_detail"  # what the stage said about a drop (e.g. a model's output); ""
 
 
 class Drop(Exception):
     """Raised from a stage's row function to drop the row as ``dropped_<reason>``; ``counts``
-    (what processing the row counted before it was dropped) still reach the unit's marker."""
+    (what processing the row counted before it was dropped) still reach the unit's marker;
+    ``detail`` (short) says what the reason alone does not, for a job's reject samples."""
 
-    def __init__(self, reason: str, counts: Counters | None = None) -> None:
+    def __init__(self, reason: str, counts: Counters | None = None, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.counts = counts or Counters()
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class Outcome:
 
     reason: str
     counts: Counters
+    detail: str = ""
 
     @property
     def kept(self) -> bool:
@@ -58,7 +63,8 @@ class Outcome:
 
 def outcome_of(row: Mapping[str, Any]) -> Outcome:
     """The outcome columns of ``row`` (absent columns: kept, nothing counted)."""
-    return Outcome(str(row.get(DROP_COLUMN) or ""), counts_of(row))
+    return Outcome(str(row.get(DROP_COLUMN) or ""), counts_of(row),
+                   str(row.get(DETAIL_COLUMN) or ""))
 
 
 def counts_of(row: Mapping[str, Any]) -> Counters:
@@ -92,4 +98,5 @@ def nested_of(value: Any) -> dict[str, dict[str, int]]:
 
 def outcome_types() -> dict[str, Callable[[], pa.DataType]]:
     """The outcome columns' Arrow types (built from the rows, never inferred)."""
-    return {DROP_COLUMN: pa.string, COUNTS_COLUMN: counts_type, GROUPS_COLUMN: groups_type}
+    return {DROP_COLUMN: pa.string, DETAIL_COLUMN: pa.string, COUNTS_COLUMN: counts_type,
+            GROUPS_COLUMN: groups_type}

@@ -24,7 +24,7 @@ import pyarrow as pa
 from ultralink.core.counters import Counters
 from ultralink.dataset.sink import UnitStore, write_parquet_atomic
 from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
-from ultralink.pipeline.outcome import DROP_COLUMN, UNIT_COLUMN, outcome_of
+from ultralink.pipeline.outcome import DROP_COLUMN, UNIT_COLUMN, Outcome, outcome_of
 
 __all__ = ["DROP_COLUMN", "UNIT_COLUMN", "Rounds", "UnitCollector", "WorkUnit", "draw_more",
            "grow_to_target"]
@@ -92,12 +92,14 @@ class UnitCollector:
     ``dropped[unit]`` holds the unit's counters so far (rows' outcome counts and drops; a
     subclass may add its own); ``on_unit_done(unit_id)`` runs once a unit's shard and marker
     are written (an LLM job spends the unit's request cache:
-    ``llm_stage.spend_request_cache``)."""
+    ``llm_stage.spend_request_cache``); ``on_drop(row, outcome)`` sees every dropped row
+    (e.g. to keep a report's first reject samples)."""
 
     def __init__(self, store: UnitStore, units: Iterable[WorkUnit], schema: pa.Schema,
                  to_record: Callable[[dict[str, Any]], dict[str, Any]],
                  sort_key: str = "id", limits: ErrorLimits | None = None,
-                 on_unit_done: Callable[[str], None] | None = None) -> None:
+                 on_unit_done: Callable[[str], None] | None = None,
+                 on_drop: Callable[[Mapping[str, Any], Outcome], None] | None = None) -> None:
         self.store = store
         self.units = {u.unit_id: u for u in units}
         self.schema = schema
@@ -110,6 +112,7 @@ class UnitCollector:
         self.counters = Counters()
         self.guard = ErrorGuard(limits)
         self.on_unit_done = on_unit_done
+        self.on_drop = on_drop
 
     def add(self, row: Mapping[str, Any]) -> None:
         unit_id = row[UNIT_COLUMN]
@@ -122,6 +125,8 @@ class UnitCollector:
         self.dropped[unit_id].merge(outcome.counts)
         if reason:
             self.dropped[unit_id].drop(reason)
+            if self.on_drop is not None:
+                self.on_drop(row, outcome)
         else:
             self.kept[unit_id].append(self.to_record(dict(row)))
         if self.seen[unit_id] == self.units[unit_id].n_rows:

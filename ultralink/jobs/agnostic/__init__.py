@@ -7,8 +7,8 @@ Flow (paper §2.2–2.3)::
       → plan units (file × block of records) → skip finished units (UnitStore markers)
       → ONE Ray Data pipeline over every pending row: read (re-reads the file and keeps
         the selected records) → AgnosticStage (judge for chat, then translator) with
-        keep_dropped=True → driver AgnosticCollector (one Parquet shard + marker per unit)
-                                                                                   collect.py
+        keep_dropped=True → driver UnitCollector (one Parquet shard + marker per unit;
+        records by RecordBuilder, the first rejects by RejectSamples)             collect.py
       → refill rounds (pruned subsets): while fewer records than the size came out, draw the
         next-ranked records of the language's pool (as many as the yield so far says are
         needed), as units per rank range, through the same pipeline; the surplus past the
@@ -24,12 +24,12 @@ never texts; rows stream through Ray Data and a unit's rows are buffered only un
 completes. :class:`~ultralink.jobs.agnostic.job.AgnosticRun` holds one run's state (job.py).
 """
 
-from ultralink.jobs.agnostic.collect import MAX_REJECT_SAMPLES, AgnosticCollector, output_id
+from ultralink.jobs.agnostic.collect import MAX_REJECT_SAMPLES, RejectSamples, output_id
 from ultralink.jobs.agnostic.job import AgnosticRun, run_agnostic
 from ultralink.jobs.agnostic.plan import file_key
 from ultralink.jobs.agnostic.report import summary_text
 from ultralink.jobs.agnostic.scan import MAX_PROBLEMS, read_rows, read_tables, scan_file
 
-__all__ = ["MAX_PROBLEMS", "MAX_REJECT_SAMPLES", "AgnosticCollector", "AgnosticRun",
-           "file_key", "output_id", "read_rows", "read_tables", "run_agnostic", "scan_file",
+__all__ = ["MAX_PROBLEMS", "MAX_REJECT_SAMPLES", "AgnosticRun", "RejectSamples", "file_key",
+           "output_id", "read_rows", "read_tables", "run_agnostic", "scan_file",
            "summary_text"]

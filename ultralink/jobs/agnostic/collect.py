@@ -1,25 +1,21 @@
-"""The driver's end of the pipeline: each row's stage result read once into a drop reason and
-counts (:func:`outcome`), the kept rows built into output records (:class:`RecordBuilder`),
-one shard + marker per completed unit (:class:`AgnosticCollector`)."""
+"""The driver's end of the agnostic pipeline, for a plain ``UnitCollector``: the kept rows
+built into output records (:class:`RecordBuilder`) and the first rejects kept for the report
+(:class:`RejectSamples`, its ``on_drop`` hook). What a row counted and why it was dropped
+come typed from the stage (``agnostic.stage``); nothing here re-reads a stage result."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from ultralink.agnostic.stage import TRANSLATION_COLUMN
 from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
-from ultralink.core.counters import Counters
 from ultralink.core.ids import digest
-from ultralink.core.records import Conversation, Turn, conversation_schema
-from ultralink.dataset.sink import UnitStore
-from ultralink.pipeline.error_guard import ErrorLimits
-from ultralink.hosting.llm_stage import spend_request_cache
-from ultralink.pipeline.outcome import DROP_COLUMN
-from ultralink.pipeline.units import UNIT_COLUMN, UnitCollector, WorkUnit
+from ultralink.core.records import Conversation, Turn
+from ultralink.pipeline.outcome import Outcome
 
 MAX_REJECT_SAMPLES = 50
-USAGE_KEYS = ("requests", "retries", "prompt_tokens", "completion_tokens")
 
 
 def output_id(language: str, subset: str, dataset: str, source_id: str) -> str:
@@ -28,67 +24,25 @@ def output_id(language: str, subset: str, dataset: str, source_id: str) -> str:
     return f"{language}_{OUTPUT_SUBSET[subset]}_{key}"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one row's stage result means: its drop reason ("" when kept) and its counts
-    (costs, verdicts), which reach the unit's marker whether the row is kept or not."""
+@dataclass(slots=True)
+class RejectSamples:
+    """A ``UnitCollector`` ``on_drop`` hook: the first :data:`MAX_REJECT_SAMPLES` dropped
+    rows as ``{"id", "reason", "detail"}`` for the report (``samples`` may be shared by
+    every round's collector)."""
 
-    reason: str
-    counts: Counters
+    samples: list[dict[str, str]] = field(default_factory=list)
+    limit: int = MAX_REJECT_SAMPLES
 
-
-def outcome(result: Mapping[str, Any]) -> Outcome:
-    """The one place a stage result (``records.translation_result_type``) becomes a drop
-    and counts."""
-    c = Counters()
-    usage = result.get("usage") or {}
-    for key in USAGE_KEYS:
-        c.add("llm_" + key, int(usage.get(key) or 0))
-    for reason, n in dict(usage.get("failures") or {}).items():
-        c.add("attempt_failed_" + reason, int(n))
-    if result.get("judge_reused"):
-        c.add("judge_reused")  # verdict of an earlier language, no LLM call
-    if result.get("judged"):
-        c.add("judged")
-        for crit in result.get("criteria") or []:
-            c.add("criterion_" + crit["name"], int(bool(crit["hit"])))
-    reason = result.get("reject") or ""
-    if not reason and result.get("messages") is not None:
-        c.add("translated")
-        c.add("translated_messages", len(result["messages"]))
-    return Outcome(reason, c)
-
-
-class AgnosticCollector(UnitCollector):
-    """A :class:`UnitCollector` that counts each row's :func:`outcome` into its unit's
-    marker (so the report survives resumes) and drops the rows it rejects, keeping the
-    first :data:`MAX_REJECT_SAMPLES` rejects in ``rejects`` (shared across rounds)."""
-
-    def __init__(self, store: UnitStore, units: Iterable[WorkUnit], to_record: RecordBuilder,
-                 rejects: list[dict[str, str]], limits: ErrorLimits | None = None) -> None:
-        super().__init__(store, units, conversation_schema(), to_record, limits=limits,
-                         on_unit_done=spend_request_cache(store))
-        self.rejects = rejects
-
-    def add(self, row: Mapping[str, Any]) -> None:
-        res = row.get("result")
-        if not res:   # English passes through; LLM failures come dropped by the stage
-            super().add(row)
-            return
-        out = outcome(res)
-        self.dropped[row[UNIT_COLUMN]].merge(out.counts)
-        row = {**row, "_result": res}
-        if out.reason:
-            row[DROP_COLUMN] = out.reason
-            if len(self.rejects) < MAX_REJECT_SAMPLES:
-                self.rejects.append({"id": row.get("id", ""), "reason": out.reason,
-                                     "detail": res.get("detail", "")})
-        super().add(row)
+    def __call__(self, row: Mapping[str, Any], outcome: Outcome) -> None:
+        if len(self.samples) < self.limit:
+            self.samples.append({"id": row.get("id", ""), "reason": outcome.reason,
+                                 "detail": outcome.detail})
 
 
 @dataclass(frozen=True, slots=True)
 class RecordBuilder:
-    """A kept row → the output ``Conversation`` row (translated messages + provenance)."""
+    """A kept row → the output ``Conversation`` row (translated messages + provenance);
+    English rows (no ``translation``) pass through whole."""
 
     language: str
     subset: str
@@ -99,18 +53,17 @@ class RecordBuilder:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         conv = row["conversation"]
         src = conv["source"]
-        res = row.get("_result")
+        tr = row.get(TRANSLATION_COLUMN)
         meta: dict[str, Any] = {}
         messages = conv["messages"]
-        if res is not None:
-            messages = res["messages"]
-            meta = {"criteria": res.get("criteria"), "translated_from": "en",
+        if tr is not None:
+            messages = tr["messages"]
+            meta = {"criteria": tr.get("criteria"), "translated_from": "en",
                     "model": self.model, "prompt_version": self.prompt_version,
-                    "seed": self.seed, "retries": res.get("retries"),
-                    "question_tokens": res.get("question_tokens"),
-                    "answer_tokens": res.get("answer_tokens"),
-                    "tokens_generated": int((res.get("usage") or {}).get("completion_tokens")
-                                            or 0)}
+                    "seed": self.seed, "retries": tr.get("retries"),
+                    "question_tokens": tr.get("question_tokens"),
+                    "answer_tokens": tr.get("answer_tokens"),
+                    "tokens_generated": int(tr.get("tokens_generated") or 0)}
         out = Conversation(
             id=output_id(self.language, self.subset, src.get("dataset") or "",
                          src.get("id") or conv["id"]),

@@ -14,7 +14,9 @@ from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import NoInput
 from ultralink.core.lease import releasing
-from ultralink.jobs.agnostic.collect import AgnosticCollector, RecordBuilder
+from ultralink.core.records import conversation_schema
+from ultralink.hosting.llm_stage import spend_request_cache
+from ultralink.jobs.agnostic.collect import RecordBuilder, RejectSamples
 from ultralink.jobs.agnostic.plan import (
     RowsOf,
     Selection,
@@ -30,7 +32,7 @@ from ultralink.jobs.agnostic.settings import RunSettings
 from ultralink.jobs.agnostic.trim import made, trim_surplus
 from ultralink.pipeline.dataflow import RayStage, remote
 from ultralink.pipeline.runner import JobSummary, UnitJob
-from ultralink.pipeline.units import Rounds, WorkUnit, grow_to_target
+from ultralink.pipeline.units import Rounds, UnitCollector, WorkUnit, grow_to_target
 
 log = logging.getLogger("ultralink.agnostic")
 
@@ -146,8 +148,10 @@ class AgnosticRun:
                  n_rows)
         builder = RecordBuilder(setup.language, setup.subset, setup.model,
                                 setup.prompt_version, setup.cfg.seed)
-        collector = AgnosticCollector(store, pending, builder, self.rejects,
-                                      limits=setup.cfg.error_limits)
+        collector = UnitCollector(store, pending, conversation_schema(), builder,
+                                  limits=setup.cfg.error_limits,
+                                  on_unit_done=spend_request_cache(store),
+                                  on_drop=RejectSamples(self.rejects))
         collector.finish_empty()
         if n_rows:
             self.llm_wall += self.stream(round_, pending, collector)
@@ -158,7 +162,7 @@ class AgnosticRun:
         markers = store.done()
         return sum(made(markers[u.unit_id]) for u in self.planned)
 
-    def stream(self, round_: int, pending: list[WorkUnit], collector: AgnosticCollector
+    def stream(self, round_: int, pending: list[WorkUnit], collector: UnitCollector
                ) -> float:
         """Every pending row of one round through the job's stages; returns its wall."""
         setup = self.settings

@@ -1,7 +1,10 @@
 """The job's report (``_report.json``) from the run's facts, and its summary for the terminal.
 
 Every count of the whole output comes from the units' markers (``totals``), so a resumed run
-reports what an uninterrupted one would; ``this_run`` is what this process did."""
+reports what an uninterrupted one would; ``this_run`` is what this process did. The stage's
+counts are read as the typed groups it writes (``llm``, ``attempt_failed``, ``criterion``;
+``agnostic.stage``), never by parsing key prefixes: markers of runs before those groups
+(``criterion_<name>`` …) count nothing in them, so rerun such an output with ``--overwrite``."""
 
 from __future__ import annotations
 
@@ -42,8 +45,15 @@ class RunFacts:
     problems: list[str] = field(default_factory=list)
 
 
-def _by_prefix(counts: Counters, prefix: str) -> dict[str, int]:
-    return {k[len(prefix):]: v for k, v in sorted(counts.counts.items()) if k.startswith(prefix)}
+def _sorted(group: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(group.items()))
+
+
+def _schemas(read: Counters) -> dict[str, int]:
+    """Records read per input schema: the SFT reader (``sources.sft``) still counts them as
+    ``schema_<name>`` keys (its own convention, beside ``dropped_schema_mismatch``)."""
+    return {k[len("schema_"):]: v for k, v in sorted(read.counts.items())
+            if k.startswith("schema_")}
 
 
 def _target(f: RunFacts) -> dict[str, Any] | None:
@@ -69,8 +79,8 @@ def _input_part(f: RunFacts) -> dict[str, Any]:
         "files": {"found": f.files_found, "read": f.files_read,
                   "failed": f.files_found - f.files_read},
         "read": int(rc.get("read", 0)),
-        "by_schema": _by_prefix(f.read, "schema_"),
-        "usable": int(sum(v for k, v in rc.items() if k.startswith("schema_"))),
+        "by_schema": _schemas(f.read),
+        "usable": sum(_schemas(f.read).values()),
         "limited_to": sel.taken,
         "prefiltered": sel.pre.dropped(),
         "candidates": sel.candidates,
@@ -89,22 +99,23 @@ def _output_part(f: RunFacts) -> dict[str, Any]:
     for source in (f.read.dropped(), f.selection.pre.dropped(), f.total.dropped()):
         for k, v in source.items():
             dropped[k] = dropped.get(k, 0) + v
-    tokens_run = int(run.get("llm_completion_tokens", 0))
+    llm = f.total.group("llm")
+    tokens_run = int(f.this_run.group("llm").get("completion_tokens", 0))
     wall = f.llm_wall
     return {
         "rows_in": int(c.get("rows_in", 0)),
         "judged": int(c.get("judged", 0)),
         "judge_reused": int(c.get("judge_reused", 0)),
-        "criteria_hits": _by_prefix(f.total, "criterion_"),
+        "criteria_hits": _sorted(f.total.group("criterion")),
         "translated": int(c.get("translated", 0)),
         "translated_messages": int(c.get("translated_messages", 0)),
         "written": int(c.get("rows_written", 0)),
         "dropped": dict(sorted(dropped.items())),
-        "attempt_failures": _by_prefix(f.total, "attempt_failed_"),
-        "tokens": {"prompt": int(c.get("llm_prompt_tokens", 0)),
-                   "completion": int(c.get("llm_completion_tokens", 0)),
-                   "requests": int(c.get("llm_requests", 0)),
-                   "retries": int(c.get("llm_retries", 0))},
+        "attempt_failures": _sorted(f.total.group("attempt_failed")),
+        "tokens": {"prompt": int(llm.get("prompt_tokens", 0)),
+                   "completion": int(llm.get("completion_tokens", 0)),
+                   "requests": int(llm.get("requests", 0)),
+                   "retries": int(llm.get("retries", 0))},
         "this_run": {"rows": int(run.get("rows_in", 0)),
                      "written": int(run.get("rows_written", 0)),
                      "completion_tokens": tokens_run, "wall_s": round(wall, 3),
