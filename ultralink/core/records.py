@@ -158,28 +158,6 @@ def counts_type():
     return pa.map_(pa.string(), pa.int64())
 
 
-def translation_result_type():
-    """What the agnostic stage writes per row: the translated messages (null when rejected),
-    the judge's criteria, why a row was rejected, and what it cost."""
-    import pyarrow as pa
-
-    ints = pa.list_(pa.int32())
-    return pa.struct([
-        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("criteria", pa.list_(pa.struct([("name", pa.string()), ("hit", pa.bool_())]))),
-        ("reject", pa.string()),
-        ("detail", pa.string()),
-        ("judged", pa.bool_()),
-        ("judge_reused", pa.bool_()),
-        ("retries", ints),
-        ("question_tokens", ints),
-        ("answer_tokens", ints),
-        ("usage", pa.struct([("requests", pa.int64()), ("retries", pa.int64()),
-                             ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
-                             ("failures", counts_type())])),
-    ])
-
-
 def sft_row_schema():
     """An English SFT record on its way through the agnostic pipeline (one unit's row)."""
     import pyarrow as pa

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.agnostic.protect import PLACEHOLDER, protect
 from ultralink.agnostic.translation_checks import LanguageCheck, Validator
 from ultralink.core.languages import get_language
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.validate import MessageValidator
 

@@ -42,7 +42,7 @@ def read_sft(loc: Location, subset: str, counters: Counters, log: Log,
         return
     schema = choose_schema(loc.uri, head)
     log(f"{loc.uri}: schema {schema.name} detected")
-    counters.add(f"schema_{schema.name}", 0)
+    counters.add_in("schema", schema.name, 0)
     yield from _conversations(chain(head, records), schema, subset, loc.uri, tool_roles,
                               counters, log)
 
@@ -72,5 +72,5 @@ def _conversations(records: Iterable[tuple[int, dict]], schema: Schema, subset: 
             counters.drop("duplicate_id")
             continue
         seen.add(conv.id)
-        counters.add(f"schema_{schema.name}")
+        counters.add_in("schema", schema.name)
         yield conv

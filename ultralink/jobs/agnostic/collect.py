@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ultralink.agnostic.stage import TRANSLATION_COLUMN
-from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 from ultralink.core.ids import digest
 from ultralink.core.records import Conversation, Turn
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET
 from ultralink.pipeline.outcome import Outcome
 
 MAX_REJECT_SAMPLES = 50

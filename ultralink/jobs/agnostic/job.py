@@ -10,13 +10,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import NoInput
 from ultralink.core.lease import releasing
 from ultralink.core.records import conversation_schema
 from ultralink.hosting.llm_stage import spend_request_cache
 from ultralink.jobs.agnostic.collect import RecordBuilder, RejectSamples
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.jobs.agnostic.plan import (
     RowsOf,
     Selection,
@@ -184,8 +184,8 @@ class AgnosticRun:
         if not setup.translate:
             return stages
         from ultralink.agnostic.stage import AgnosticStage
-        from ultralink.llm.request_cache import CacheSpec
         from ultralink.hosting.pool import HostPool
+        from ultralink.llm.request_cache import CacheSpec
 
         if self.pool is None:
             self.pool = HostPool.create(setup.engine, cfg.num_hosts,

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.core.ids import digest
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.pipeline.units import WorkUnit
 
 # per input file, the ``(ordinal, unit id)`` of every record a round reads from it

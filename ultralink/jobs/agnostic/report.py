@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.core.counters import Counters
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.jobs.agnostic.plan import Selection
 from ultralink.jobs.agnostic.scan import MAX_PROBLEMS
 
@@ -49,13 +49,6 @@ def _sorted(group: dict[str, int]) -> dict[str, int]:
     return dict(sorted(group.items()))
 
 
-def _schemas(read: Counters) -> dict[str, int]:
-    """Records read per input schema: the SFT reader (``sources.sft``) still counts them as
-    ``schema_<name>`` keys (its own convention, beside ``dropped_schema_mismatch``)."""
-    return {k[len("schema_"):]: v for k, v in sorted(read.counts.items())
-            if k.startswith("schema_")}
-
-
 def _target(f: RunFacts) -> dict[str, Any] | None:
     """Did the language end at its size (records dropped after pruning are replaced from the
     pool round by round), and if not by how much."""
@@ -79,8 +72,8 @@ def _input_part(f: RunFacts) -> dict[str, Any]:
         "files": {"found": f.files_found, "read": f.files_read,
                   "failed": f.files_found - f.files_read},
         "read": int(rc.get("read", 0)),
-        "by_schema": _schemas(f.read),
-        "usable": sum(_schemas(f.read).values()),
+        "by_schema": _sorted(f.read.group("schema")),
+        "usable": sum(f.read.group("schema").values()),
         "limited_to": sel.taken,
         "prefiltered": sel.pre.dropped(),
         "candidates": sel.candidates,

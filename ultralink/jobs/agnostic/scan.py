@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, resolve
+from ultralink.jobs.agnostic.config import AgnosticConfig
 from ultralink.pipeline.dataflow import declare
 
 log = logging.getLogger("ultralink.agnostic")
@@ -21,8 +21,8 @@ MAX_PROBLEMS = 1000
 def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) -> dict[str, Any]:
     """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
     from ultralink.agnostic.heuristics import prefilter_reason
-    from ultralink.text.ngrams import text_hash
     from ultralink.sources.sft import SchemaError, read_sft
+    from ultralink.text.ngrams import text_hash
 
     counters = Counters()
     problems: list[str] = []

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.core.languages import get_language
+from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ultralink.core.config import identity
 from ultralink.core.fs import Location, read_bytes, resolve, write_atomic
 from ultralink.jobs.decontaminate.config import (
     CHAR_N,
@@ -70,7 +71,7 @@ class DecontaminateJob:
 
     def identity(self) -> dict[str, Any]:
         """What the output depends on: the sets and the n-gram sizes."""
-        return self.config.model_dump()
+        return identity(self.config)
 
     def plan(self, shards: Iterable[Location], src_root: Location, dst_root: Location
              ) -> list[tuple[Location, Location]]:

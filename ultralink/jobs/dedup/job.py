@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ultralink.core.config import identity
 from ultralink.core.fs import Location, write_atomic
 from ultralink.jobs.dedup.cluster import find_clusters
 from ultralink.jobs.dedup.config import DedupConfig, Kind
@@ -36,7 +37,7 @@ class DedupJob:
 
     def identity(self) -> dict[str, Any]:
         """What the output depends on: the kind of text compared and the settings."""
-        return {"kind": self.kind, **self.config.model_dump()}
+        return {"kind": self.kind, **identity(self.config)}
 
     def plan(self, shards: Iterable[Location]) -> list[Location]:
         """The shards, in the order given (clusters keep the smallest id, so order only

@@ -6,8 +6,8 @@ prepare chain over a part, one shard per part), ``collect``
 ``run_prepare``)."""
 
 from ultralink.core.fs import NoInput
-from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.prepare.collect import UnitParts
+from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.prepare.job import PrepareJob, run_prepare
 
 __all__ = ["NoInput", "PrepareConfig", "PrepareJob", "UnitParts", "run_prepare"]

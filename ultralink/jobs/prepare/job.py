@@ -29,7 +29,12 @@ from ultralink.dataset.sink import JobIncomplete
 from ultralink.jobs.prepare.collect import UnitParts
 from ultralink.jobs.prepare.config import JOB, PrepareConfig
 from ultralink.jobs.prepare.read import PART_BYTES, ReadParts
-from ultralink.jobs.prepare.report import RunFacts, build_report, stage_report, summary_text
+from ultralink.jobs.prepare.report import (
+    RunFacts,
+    build_report,
+    stage_report,
+    summary_text,
+)
 from ultralink.jobs.prepare.stage import PrepareParts
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
@@ -82,13 +87,17 @@ class PrepareJob:
     def items(self, pending: list[InputUnit]) -> list[dict[str, Any]]:
         return [asdict(u) for u in pending]
 
-    def stages(self, job: UnitJob, pool: Any = None) -> list[RayStage]:
-        """Read (tasks) → prepare (actors); ``pool`` is unused: prepare needs no LLM."""
+    def stages(self, job: UnitJob, pool: Any = None,
+               pending: list[InputUnit] | None = None) -> list[RayStage]:
+        """Read (tasks) → prepare (actors), sized by the ``pending`` units (default: the
+        planned ones not done, which reads every marker again); ``pool`` is unused: prepare
+        needs no LLM."""
         from ultralink.pipeline.runtime import cluster_cpus
 
         in_fs = job.files[0].fs if job.files else job.out.fs   # one scheme (UnitJob.open)
-        done = job.store.done()
-        pending = [u for u in self.units if u.unit_id not in done]
+        if pending is None:
+            done = job.store.done()
+            pending = [u for u in self.units if u.unit_id not in done]
         cpus = cluster_cpus()
         initial = max(1, min(cpus, _expected_parts(pending, _sizes(job.files))))
         return [
@@ -191,7 +200,8 @@ def _run_pending(this: PrepareJob, job: UnitJob,
     """The pending units through read → prepare; this run's counters and the units that
     failed (on I/O, or with parts missing at the end)."""
     collector = this.collector(job, pending)
-    unfinished = job.run(this.items(pending), this.stages(job, None), collector, **run_limits())
+    unfinished = job.run(this.items(pending), this.stages(job, None, pending), collector,
+                         **run_limits())
     failed = collector.failed + [f"unit {uid} ({collector.units[uid].uri}): parts missing at "
                                  "the end" for uid in unfinished]
     return collector.this_run, failed

@@ -22,9 +22,9 @@ import pyarrow.fs as pafs
 
 from ultralink.core.counters import Counters
 from ultralink.core.fs import resolve
+from ultralink.core.records import Page, counts_type
 from ultralink.pipeline.dataflow import declare
 from ultralink.pipeline.outcome import groups_type, nested_column, nested_of
-from ultralink.core.records import Page, counts_type
 from ultralink.sources.wikipedia import InputError, InputUnit, read_unit
 
 log = logging.getLogger("ultralink.prepare")

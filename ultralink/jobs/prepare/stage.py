@@ -17,14 +17,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.core.fs import Location
-from ultralink.pipeline.chain import run_chain
-from ultralink.pipeline.dataflow import declare
-from ultralink.jobs.prepare.read import STATUS_FIELDS, Part, part_from_row, status_columns
-from ultralink.pipeline.runtime import freeze_heap
 from ultralink.core.records import Segment, segment_schema
 from ultralink.dataset.sink import UnitStore, write_parquet_atomic
+from ultralink.jobs.prepare.config import PrepareConfig
+from ultralink.jobs.prepare.read import (
+    STATUS_FIELDS,
+    Part,
+    part_from_row,
+    status_columns,
+)
+from ultralink.pipeline.chain import run_chain
+from ultralink.pipeline.dataflow import declare
+from ultralink.pipeline.runtime import freeze_heap
 
 BATCH_ROWS = 2048
 

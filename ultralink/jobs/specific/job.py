@@ -36,13 +36,13 @@ from ultralink.core.languages import get_language
 from ultralink.core.lease import releasing
 from ultralink.core.records import conversation_schema
 from ultralink.dataset.sink import UnitStore
+from ultralink.hosting.llm_stage import spend_request_cache, stage_sizing
 from ultralink.jobs.specific.config import JOB, SpecificConfig
 from ultralink.jobs.specific.plan import plan_units, read_unit_segments
 from ultralink.jobs.specific.report import build_report, stage_report, summary_text
 from ultralink.llm.registry import ModelSpec, resolve_model
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.dataflow import RayStage
-from ultralink.hosting.llm_stage import spend_request_cache, stage_sizing
 from ultralink.pipeline.report import JobReport
 from ultralink.pipeline.runner import UnitJob
 from ultralink.pipeline.units import UnitCollector, WorkUnit, grow_to_target
