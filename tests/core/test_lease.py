@@ -78,8 +78,11 @@ def test_s3_lease_conditional_put_heartbeat_and_takeover(s3_env, monkeypatch):
     out = resolve(f"s3://{s3_env}/ds")
     a = Lease.acquire(out)
     try:
-        with pytest.raises(OutputBusy, match="being written by another run"):
+        with pytest.raises(OutputBusy, match="being written by another run") as busy:
             Lease.acquire(out)
+        # a dead run looks alive until its lease expires: the refusal says when, and what then
+        assert "expires 1s after its last heartbeat" in str(busy.value)
+        assert "rerun to take over" in str(busy.value)
         check_token(out, a.token)
         # the holder dies: no more heartbeats; after the TTL (server clock) a rerun takes over
         a._stop.set()

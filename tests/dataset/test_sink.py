@@ -116,3 +116,17 @@ def test_parts_belong_to_their_unit(tmp_path):
     store.clear_units(["again"])
     assert sorted(store.owner(loc) for loc in store.shards()) == ["keep", "keep"]
     store.close()
+
+
+def test_shards_get_the_mode_open_would_give_them(tmp_path):
+    """mkstemp's 0600 would hide a dataset from the other users of a shared filesystem."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        loc = resolve(str(tmp_path / "en" / "part-0.parquet"))
+        schema = pa.schema([("id", pa.string())])
+        write_parquet_atomic(loc, [pa.table({"id": ["a"]})], schema)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "en" / "part-0.parquet").stat().st_mode & 0o777 == 0o644

@@ -230,3 +230,27 @@ def test_a_json_list_streams_record_by_record(tmp_path):
     assert [r for _, r in iter_records(resolve(str(path)), c, lines.append)] == [
         {"id": 1, "score": 0.5}]
     assert c.dropped() == {"malformed": 1} and "record is not an object" in lines[-1]
+
+
+@pytest.mark.parametrize("form", ["jsonl", "jsonl_first", "list", "parquet", "object"])
+def test_a_record_over_the_size_cap_is_dropped_with_its_size(tmp_path, form):
+    """Every form caps its records: the big one is dropped with where and how big, the
+    others read (the cap is small here; the default is the XML readers' 64 MiB)."""
+    good = [{"question": f"q{i}?", "answer": f"#### {i}"} for i in range(5)]
+    big = {"question": "x" * 5000 + "?", "answer": "#### 9"}
+    rows = [good[0], big, *good[1:]] if form != "jsonl_first" else [big, *good]
+    path = tmp_path / f"caps.{form}"
+    if form.startswith("jsonl"):
+        write_jsonl(path, rows)
+    elif form == "list":
+        path.write_text(json.dumps(rows))
+    elif form == "parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        path.write_text(json.dumps(big, indent=2))
+    convs, counters, lines = read(path, "math", max_bytes=1000)
+    assert counters.dropped() == {"too_large": 1}
+    assert len(convs) == (0 if form == "object" else 5)
+    where = {"jsonl": ":2", "jsonl_first": ":1", "list": ":1", "parquet": ":1", "object": ":1"}
+    assert any(f"caps.{form}{where[form]}: skipped: record of" in line and
+               "over the cap of 1,000 (max_record_bytes)" in line for line in lines), lines

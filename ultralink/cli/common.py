@@ -4,8 +4,11 @@ flags that several subcommands take."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,42 +17,86 @@ from pydantic import ValidationError
 def run_job(name: str, job: Callable[[], object],
             usage_errors: tuple[type[Exception], ...] = ()) -> int:
     """Run one job the way every subcommand does: a bad config, path, endpoint, an output
-    conflict or a busy output is one line and exit 2; no readable input at all, or units left
-    not done, is one line and exit 1. Every line is redacted of credentials."""
+    conflict or a busy output is one line and exit 2; no readable input at all, units left
+    not done, a full disk, a denied store or a worker out of memory is one line and exit 1;
+    Ctrl-C is one line and exit 130. The traceback only with ``-v``; every line is redacted
+    of credentials. Errors raised in Ray workers are judged by what the worker raised."""
+    from ultralink.core.errors import RESUME_HINT, redact
+
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    try:
+        with contextlib.nullcontext() if verbose else _ray_errors_off_stderr():
+            job()
+    except KeyboardInterrupt:
+        print(f"ultralink {name}: interrupted; {RESUME_HINT}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        code, line = _failure(exc, usage_errors)
+        if code is None:
+            raise
+        print(redact(f"ultralink {name}: {line}"), file=sys.stderr)
+        if verbose and code == 1:  # a usage error's line is the whole story
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        return code
+    return 0
+
+
+class _NoRayDataErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and record.name.startswith("ray.data"))
+
+
+@contextlib.contextmanager
+def _ray_errors_off_stderr() -> Iterator[None]:
+    """Ray Data logs a failed task's traceback to stderr before it raises; the job's one line
+    says it (Ray's session log files keep it, ``-v`` prints it)."""
+    import ray.data  # noqa: F401 - sets up Ray Data's log handlers, which are filtered here
+
+    quiet = _NoRayDataErrors()
+    handlers = [h for name in ("ray", "ray.data") for h in logging.getLogger(name).handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    for h in handlers:
+        h.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(quiet)
+
+
+def _failure(exc: Exception, usage_errors: tuple[type[Exception], ...]
+             ) -> tuple[int | None, str]:
+    """``(exit code, line)`` for a failure the user reads as one line; ``(None, "")`` for a
+    bug, whose traceback is the useful report."""
     import yaml
 
-    from ultralink.core.errors import UsageError, config_error, redact, yaml_error
+    from ultralink.core.errors import (RESUME_HINT, UsageError, config_error,
+                                       environment_failure, root_cause, yaml_error)
     from ultralink.core.fs import NoInput
     from ultralink.core.lease import LeaseLost
     from ultralink.dataset.sink import JobIncomplete, OutputConflict
     from ultralink.llm.types import EngineGone
     from ultralink.pipeline.error_guard import TooManyErrors
 
-    try:
-        job()
-    except ValidationError as exc:
-        print(redact(f"ultralink {name}: bad config: {config_error(exc)}"), file=sys.stderr)
-        return 2
-    except yaml.YAMLError as exc:
-        print(redact(f"ultralink {name}: {yaml_error(exc)}"), file=sys.stderr)
-        return 2
-    except (UsageError, OutputConflict, ValueError, *usage_errors) as exc:
-        print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
-        return 2
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        print(redact(f"ultralink {name}: {exc.filename or ''}: {exc.strerror or exc}"),
-              file=sys.stderr)
-        return 2
-    except (NoInput, JobIncomplete, TooManyErrors, LeaseLost) as exc:
-        print(redact(f"ultralink {name}: {exc}"), file=sys.stderr)
-        return 1
-    except Exception as exc:  # Ray wraps errors raised in its workers; look for ours inside
-        gone = _cause_of_type(exc, EngineGone)
-        if gone is None:
-            raise
-        print(redact(f"ultralink {name}: {gone}"), file=sys.stderr)
-        return 1
-    return 0
+    root = root_cause(exc)
+    if isinstance(root, ValidationError):
+        return 2, f"bad config: {config_error(root)}"
+    if isinstance(root, yaml.YAMLError):
+        return 2, yaml_error(root)
+    if isinstance(root, (UsageError, OutputConflict, ValueError, *usage_errors)):
+        return 2, str(root)
+    if isinstance(root, (FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                         PermissionError)):
+        return 2, f"{root.filename or ''}: {root.strerror or root}"
+    env = environment_failure(root) or environment_failure(exc)
+    if env is not None:
+        return 1, f"{env}; {RESUME_HINT} (-v: the traceback)"
+    if isinstance(root, (NoInput, JobIncomplete, TooManyErrors, LeaseLost)):
+        return 1, str(root)
+    gone = _cause_of_type(exc, EngineGone)
+    if gone is not None:
+        return 1, str(gone)
+    return None, ""
 
 
 def _cause_of_type(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -128,3 +128,102 @@ def config_error(exc: Any) -> str:
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
+
+
+# -- failures of the machine, not the job: one line naming the root cause ------------------
+
+RESUME_HINT = "the units already finished are kept: rerun the same command to resume"
+_S3_DENIED = ("AccessDenied", "ACCESS_DENIED", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+              "AllAccessDisabled", "InvalidToken", "ExpiredToken")
+
+
+class WorkerError(Exception):
+    """What a Ray worker raised, known only from the text Ray kept of it (Ray Data passes the
+    traceback as text, not the exception object)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
+_RAISED = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception))(?:: (?P<msg>.*))?$",
+                     re.MULTILINE)
+_ERRNO = re.compile(r"^\[Errno (?P<errno>\d+)\] (?P<strerror>.*?)(?:: '(?P<filename>.*)')?$")
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception a worker really raised, out of Ray's wrappers (``RayTaskError.cause``,
+    Ray Data's ``UserCodeException``), whose text is a whole traceback: rebuilt from that
+    text when Ray kept only the text (a builtin type as itself, any other as
+    :class:`WorkerError`)."""
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "cause", None)
+        if isinstance(inner, BaseException):
+            current = inner
+        elif type(current).__module__.startswith("ray.") and current.__cause__ is not None:
+            current = current.__cause__
+        else:
+            break
+    if type(current).__module__.startswith("ray."):
+        return _from_text(str(exc)) or current
+    return current
+
+
+def _from_text(text: str) -> BaseException | None:
+    """The first exception a traceback's text names that is not Ray's own."""
+    import builtins
+
+    for m in _RAISED.finditer(text):
+        name, msg = m["name"], (m["msg"] or "").strip()
+        if name.startswith("ray."):
+            continue
+        cls = getattr(builtins, name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            return WorkerError(name, msg)
+        e = _ERRNO.match(msg)
+        if e and issubclass(cls, OSError):
+            return cls(int(e["errno"]), e["strerror"], *([e["filename"]] if e["filename"] else []))
+        return cls(msg) if msg else cls()
+    return None
+
+
+def environment_failure(exc: BaseException) -> str | None:
+    """One line for a failure of the machine or the store the job cannot fix itself (disk
+    full, permission or S3 access denied, out of memory), found anywhere in ``exc``'s chain;
+    ``None`` for anything else."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        line = _environment_line(current)
+        if line:
+            return line
+        inner = getattr(current, "cause", None)
+        current = (inner if isinstance(inner, BaseException)
+                   else current.__cause__ or current.__context__)
+    return None
+
+
+def _environment_line(exc: BaseException) -> str | None:
+    import errno
+
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "No space left on device" in text:
+        return f"no space left on device{where}"
+    if code == errno.EDQUOT or "Disk quota exceeded" in text:
+        return f"disk quota exceeded{where}"
+    error_code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") \
+        if isinstance(getattr(exc, "response", None), dict) else ""
+    if error_code in _S3_DENIED or any(k in text for k in _S3_DENIED):
+        return f"S3 access denied: {text[:300]}"
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
+        return f"permission denied{where}"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return ("out of memory in a worker: lower the batch or actor counts in the config, or "
+                "give the nodes more memory")
+    return None

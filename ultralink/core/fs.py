@@ -14,6 +14,7 @@ import glob
 import logging
 import os
 import posixpath
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 
@@ -232,6 +233,23 @@ def write_atomic(loc: Location, data: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, loc.path)
+
+
+def staging_file(dir: str | None, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """``(fd, path)`` of a new temporary file, with the mode ``open()`` would give it.
+
+    ``mkstemp`` creates 0600; a dataset renamed from it would be unreadable to the other
+    users of a shared filesystem while the JSON files beside it are 0644.
+    """
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=dir)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def s3_client(options: tuple[tuple[str, str], ...]):

@@ -57,9 +57,16 @@ def _holder() -> str:
 
 def _busy(out: Location, body: dict[str, Any], age: float | None = None) -> OutputBusy:
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(body.get("started", 0)))
-    beat = f", last heartbeat {age:.0f}s ago" if age is not None else ""
+    if age is None:  # local: the kernel holds the lock only while that process lives
+        return OutputBusy(f"{out.uri} is being written by another run ({body.get('holder', '?')}"
+                          f", since {since}); the process holds the lock for as long as it "
+                          "lives: wait for it to end, or use another --output")
+    left = max(0.0, _ttl() - age)
     return OutputBusy(f"{out.uri} is being written by another run ({body.get('holder', '?')}, "
-                      f"since {since}{beat}); wait for it to end, or use another --output")
+                      f"since {since}, last heartbeat {age:.0f}s ago); a run that died stops "
+                      f"renewing its lease and it expires {_ttl():.0f}s after its last "
+                      f"heartbeat, in {left:.0f}s: then rerun to take over (the units it "
+                      f"finished are kept); or use another --output")
 
 
 class Lease:

@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 from pyarrow import ipc
 
-from ultralink.core.fs import Location, resolve, upload_file, write_atomic
+from ultralink.core.fs import Location, resolve, staging_file, upload_file, write_atomic
 from ultralink.dataset.files import dataset_parts, iter_part_batches
 
 FORMATS = ("ultralink", "sharegpt", "openai")
@@ -159,12 +159,6 @@ def iter_sorted(parts: list[Location]) -> Iterator[tuple[str, list[dict[str, Any
 # ------------------------------------------------------------------------------ writing
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class _AtomicText:
     """A text file written locally, then renamed into place (local) or uploaded (S3)."""
 
@@ -173,7 +167,7 @@ class _AtomicText:
         tmp_dir = None if loc.is_s3 else os.path.dirname(loc.path)
         if tmp_dir:
             os.makedirs(tmp_dir, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jsonl", dir=tmp_dir)
+        fd, self.tmp = staging_file(tmp_dir, ".tmp-", ".jsonl")
         self.f = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 
     def write(self, obj: dict[str, Any]) -> None:
@@ -182,7 +176,6 @@ class _AtomicText:
 
     def commit(self) -> None:
         self.f.close()
-        os.chmod(self.tmp, 0o666 & ~_umask())   # mkstemp makes 0600; publish like open() would
         if self.loc.is_s3:
             upload_file(self.tmp, self.loc)
             os.unlink(self.tmp)

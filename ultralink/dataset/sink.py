@@ -22,7 +22,6 @@ import os
 import platform
 import posixpath
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from importlib import metadata
@@ -32,8 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ultralink import __version__
-from ultralink.core.fs import (Location, check_output, exists, list_files, read_bytes, upload_file,
-                          write_atomic)
+from ultralink.core.fs import (Location, check_output, exists, list_files, read_bytes, staging_file,
+                               upload_file, write_atomic)
 from ultralink.core.ids import json_digest
 
 MANIFEST = "_manifest.json"
@@ -144,7 +143,7 @@ def write_parquet_atomic(loc: Location, batches: Iterable[pa.RecordBatch | pa.Ta
     if tmp_dir:
         os.makedirs(tmp_dir, exist_ok=True)
     # ".tmp-part-….parquet-XXXX": no "*.parquet" glob of a reader matches a half-written shard
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{posixpath.basename(loc.path)}-", dir=tmp_dir)
+    fd, tmp = staging_file(tmp_dir, f"{TMP_PREFIX}{posixpath.basename(loc.path)}-")
     os.close(fd)
     rows = 0
     try:

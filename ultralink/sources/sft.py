@@ -15,6 +15,7 @@ from itertools import chain
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location
 from ultralink.core.records import Conversation
+from ultralink.sources.byteio import MAX_RECORD
 from ultralink.sources.input_unit import Log
 from ultralink.sources.sft_detect import choose_schema
 from ultralink.sources.sft_normalise import Dropped, to_conversation
@@ -25,12 +26,13 @@ __all__ = ["SchemaError", "read_sft"]
 
 
 def read_sft(loc: Location, subset: str, counters: Counters, log: Log,
-             tool_roles: str = "skip", sniff: int = 50) -> Iterator[Conversation]:
+             tool_roles: str = "skip", sniff: int = 50, max_bytes: int = MAX_RECORD
+             ) -> Iterator[Conversation]:
     """Read one file, detect its schema from the first records, yield conversations.
 
     Raises :class:`SchemaError` when the records match no known schema.
     """
-    records = iter_records(loc, counters, log)
+    records = iter_records(loc, counters, log, max_bytes)
     head: list[tuple[int, dict]] = []
     for item in records:
         head.append(item)

@@ -11,6 +11,7 @@ from ultralink.agnostic.config import TranslationConfig
 from ultralink.core.config import RUN_CONTROL, identity
 from ultralink.llm.request_cache import RequestCacheConfig
 from ultralink.pipeline.error_guard import ErrorLimits
+from ultralink.sources.byteio import MAX_RECORD
 
 # Output ``subset`` names (DESIGN.md data contracts) for the CLI's subset choices.
 OUTPUT_SUBSET = {"chat": "chat_agnostic", "math": "math", "code": "code"}
@@ -27,6 +28,8 @@ class AgnosticConfig(TranslationConfig):
     tool_roles: Literal["skip", "strip"] = Field(
         "skip", description="conversations with tool/function turns: 'skip' drops them "
         "(reason tool_roles), 'strip' removes only those turns")
+    max_record_bytes: int = Field(MAX_RECORD, gt=0, description="an input record larger than "
+                                  "this is dropped as too_large (the XML readers' cap)")
     unit_records: int = Field(500, gt=0, description="input records per work unit (the atom "
                               "of output and resume)")
     # -- heuristic pre-filter (chat; the reference's sift_sharegpt.py) ----------------------

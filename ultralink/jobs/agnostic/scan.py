@@ -19,7 +19,8 @@ MAX_PROBLEMS = 1000
 
 @declare(num_cpus=0.5)
 def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) -> dict[str, Any]:
-    """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts."""
+    """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts;
+    with ``limit``, only as far as its first ``limit`` usable records."""
     from ultralink.agnostic.heuristics import prefilter_reason
     from ultralink.sources.sft import SchemaError, read_sft
     from ultralink.text.ngrams import text_hash
@@ -36,7 +37,8 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) ->
     groups: dict[str, int] = {}  # key → hash of MetaMathQA's original_question (pruning)
     error = ""
     try:
-        for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles)):
+        for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles,
+                                               max_bytes=cfg.max_record_bytes)):
             reason = ""
             if subset == "chat" and language != "en" and cfg.prefilter:
                 try:
@@ -48,6 +50,8 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) ->
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
             if isinstance(conv.group, str):  # stable across workers
                 groups[records[-1][1]] = text_hash(conv.group)
+            if cfg.limit is not None and len(records) >= cfg.limit:
+                break  # the plan takes at most ``limit`` records of any one file: stop reading
     except SchemaError as exc:
         error = str(exc)
     except (OSError, ValueError) as exc:
@@ -73,7 +77,7 @@ def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,
 
         loc = Location(s3_filesystem(s3), loc.path, loc.uri, s3)
     for i, conv in enumerate(read_sft(loc, subset, Counters(), lambda _line: None,
-                                      tool_roles=cfg.tool_roles)):
+                                      tool_roles=cfg.tool_roles, max_bytes=cfg.max_record_bytes)):
         if i > last:
             return
         unit = wanted.get(i)
