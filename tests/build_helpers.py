@@ -61,9 +61,8 @@ class BuildFake(DialogueFake):
         else:
             body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
             label = prompt.rsplit("\n", 1)[1].rstrip(":").strip()
-            words = translation_filler(body, label, FILLER[label][1])
-            text = " " + " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
-                _PLACEHOLDER.sub(" ", body))])
+            extra = [*_PLACEHOLDER.findall(body), *_NUMBER.findall(_PLACEHOLDER.sub(" ", body))]
+            text = " " + translation_filler(body, label, FILLER[label][1], extra)
         await asyncio.sleep(0)
         return Completion(text=text, finish_reason="stop", prompt_tokens=len(prompt) // 4,
                           completion_tokens=max(1, len(text) // 4), model=self.model_name)

@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,27 +231,45 @@ FILLER_SENTENCES = {
 }
 
 
-def translation_filler(body: str, label: str, ratio: float) -> str:
+def translation_filler(body: str, label: str, ratio: float, extra: Sequence[str] = ()) -> str:
     """Filler prose in the language ``label`` ("French") of the length a translation of
-    ``body`` would have, ending with a question mark when ``body`` asks one (an unmarked
-    question reads as answered instead of translated)."""
+    ``body`` would have, with as many sentences as ``body`` and its final sign (a question
+    stays a question: an unmarked one reads as answered instead of translated); ``extra``
+    (the source's placeholders and numbers) goes into the last sentence, before its sign."""
     import re
+
+    from ultralink.quality.signals import sentence_count
 
     sentences = FILLER_SENTENCES[label]
     spaced = label != "Chinese"
-    size = max(4, int(len(re.sub(r"⟦P\d+⟧", "", body)) * ratio))
+    plain = re.sub(r"⟦P\d+⟧", "", body)
+    count = max(1, sentence_count(plain))
+    size = max(4 * count, int(len(plain) * ratio))
     text = ""
-    i = 0
+    # where a long piece starts depends on it, so two pieces of one message never read the
+    # same (a short one starts with the first sentence, the surest to read as the language)
+    i = int(hashlib.sha1(plain.encode()).hexdigest(), 16) % len(sentences) if size >= 40 else 0
     while len(text) < size:
         n = len(sentences)  # 8: every pass takes them in another order (an odd stride)
         sentence = sentences[(i % n) * (2 * (i // n) + 1) % n]
         if (i // n) % 2:  # and every other pass reads backwards: never a repeat
             sentence = " ".join(sentence.split()[::-1]) if spaced else sentence[::-1]
+        if i // n >= 2:  # later passes rotate the words too, so no sentence comes back
+            k = i // n
+            units = sentence.split() if spaced else list(sentence)
+            sentence = (" " if spaced else "").join(units[k:] + units[:k])
         text += (" " if spaced and text else "") + sentence
         i += 1
     text = text[:size]
     if spaced and " " in text:
         text = text.rsplit(" ", 1)[0]
-    if body.rstrip().endswith("?"):
-        text += " ?" if spaced else "？"
-    return text
+    # cut into the source's number of sentences, each closed
+    words = text.split() if spaced else list(text)
+    step = max(1, len(words) // count)
+    parts = [words[k * step:(k + 1) * step if k < count - 1 else None] for k in range(count)]
+    joiner, stop = (" ", ".") if spaced else ("", "。")
+    out = [joiner.join(p) for p in parts if p]
+    end = body.rstrip()[-1:]
+    last = {"?": " ?" if spaced else "？", "？": "？", "!": "!"}.get(end, stop if end in ".。" else "")
+    tail = " ".join([out[-1], *extra]) if extra else out[-1]
+    return (joiner.join(f"{p}{stop}" for p in out[:-1]) + joiner + tail + last).strip()

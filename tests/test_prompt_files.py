@@ -70,7 +70,9 @@ def test_every_registered_language_has_a_prompt_file(code):
 @pytest.mark.parametrize("code", CODES)
 def test_top_level(code):
     p = load(f"{code}.yaml")
-    assert set(p) == {"version", "language", "dialogue", "validation", "translation"}
+    assert set(p) == {"version", "language", "dialogue", "validation", "translation", "quality"}
+    for rx in p["quality"]["refusal_patterns"]:
+        re.compile(rx)
     assert nonempty_str(p["version"]), "version must be a quoted string"
     assert p["language"] == code
 

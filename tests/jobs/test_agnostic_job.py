@@ -52,9 +52,8 @@ class FrenchishEngine:
             text = "yes" if hit else "no"
         else:
             body = prompt.rsplit("English: ", 1)[1].rsplit("\n", 1)[0]
-            words = translation_filler(body, prompt.rsplit("\n", 1)[1].rstrip(":"), 1.1)
-            text = " ".join([words, *_PLACEHOLDER.findall(body), *_NUMBER.findall(
-                _PLACEHOLDER.sub(" ", body))])
+            extra = [*_PLACEHOLDER.findall(body), *_NUMBER.findall(_PLACEHOLDER.sub(" ", body))]
+            text = translation_filler(body, prompt.rsplit("\n", 1)[1].rstrip(":"), 1.1, extra)
         await _tick()
         return Completion(text=" " + text, finish_reason="stop", prompt_tokens=len(prompt) // 4,
                           completion_tokens=max(1, len(text) // 4), model=self.model_name)

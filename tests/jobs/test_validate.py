@@ -21,6 +21,7 @@ from ultralink.cli import main
 from ultralink.quality import checks
 from ultralink.jobs.validate import Gate, validate
 from ultralink.core.records import Conversation, Turn, conversation_schema
+from ultralink.specific.dialogue import DialogueConfig
 from ultralink.specific.validate import REASONS
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "quality_labelled.jsonl"
@@ -31,7 +32,8 @@ TRANSLATION_REASONS = ("truncated", "empty", "placeholders", "preamble", "answer
 
 @pytest.fixture(scope="module")
 def gate():
-    return Gate()
+    """The set's setting: dialogues whose passage is not shown (references to it leak)."""
+    return Gate(DialogueConfig(document_in_first_message=False))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,8 @@ def test_validate_jsonl_one_verdict_per_line_in_order(tmp_path, cases, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "verdicts.jsonl"
-    assert main(["validate", "--input", str(src), "--output", str(out)]) == 0
+    # the set's setting: the passage is not in the first message, so a reference to it leaks
+    assert main(["validate", "--input", str(src), "--output", str(out), "--document-hidden"]) == 0
     verdicts = [json.loads(line) for line in out.read_text().splitlines()]
     assert [set(v) for v in verdicts] == [{"id", "ok", "reasons"}] * 6
     assert [v["id"] for v in verdicts] == [picked[0]["id"], picked[1]["id"], None,

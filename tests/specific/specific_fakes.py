@@ -141,8 +141,10 @@ ANSWERS = {
     ],
 }
 
-LEAK = {"en": "according to the text", "zh": "根据文本", "ru": "согласно тексту",
-        "fr": "selon le texte", "es": "según el texto"}
+# references to the passage as a task input: leakage when the passage is hidden, meta talk
+# when it is shown in the first message
+LEAK = {"en": "based on the provided text", "zh": "根据所给文本", "ru": "согласно предоставленному тексту",
+        "fr": "selon le texte fourni", "es": "según el texto proporcionado"}
 LABEL = {"en": ("Question: ", "Answer: "), "zh": ("问题：", "回答："), "ru": ("Вопрос: ", "Ответ: "),
          "fr": ("Question : ", "Réponse : "), "es": ("Pregunta: ", "Respuesta: ")}
 

@@ -92,7 +92,8 @@ def test_dropped_rows_keep_their_stats():
     for row in out.to_pylist():
         counts = outcome_of(row).counts
         assert counts.counts["dialogues_in"] == 1 and "dialogues_out" not in counts.counts
-        assert counts.group("rejected")["question_leakage"] == 3
+        # the passage is shown in the first message (the default): "the provided text" is meta
+        assert counts.group("rejected")["question_meta"] == 3
 
 
 def test_wrong_language_segments_are_dropped_not_generated():

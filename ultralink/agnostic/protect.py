@@ -37,8 +37,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("calc_mark", r"<<[^<>\n]*>>"),
     # Arithmetic written inline ("24 * 3 = 72", "12 - 5 = 7"): math symbols are copied
     # verbatim (translation principle 3), so the model never gets to garble an equation.
-    ("arithmetic", r"(?<![\w.,])(?:\d+(?:[.,]\d+)?|⟦P\d+⟧\d*)(?:[ \t]*[-+*/×÷=<>^−][ \t]*"
-                   r"(?:\d+(?:[.,]\d+)?|⟦P\d+⟧\d*))+(?![\w.,]\d)"),
+    ("arithmetic", r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|⟦P\d+⟧\d*)"
+                   r"(?:[ \t]*[-+*/×÷=<>^−][ \t]*"
+                   r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|⟦P\d+⟧\d*))+(?![\w.,]\d)"),
     ("final_answer", r"(?m)^####\s*[^\n]*$"),
     # MetaMathQA's last line: the label is prose (translated), the value is copied verbatim.
     ("answer_value", r"(?m)(?<=The answer is: )\S[^\n]*$"),

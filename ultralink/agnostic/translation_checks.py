@@ -20,12 +20,15 @@ from ultralink.agnostic.protect import (
     number_multiset,
 )
 from ultralink.agnostic.translation_prompt import TranslationPrompt
-from ultralink.quality import checks
+from ultralink.quality import checks, signals
 
 # Characters of translation per character of English prose (rough medians); the check
 # allows ``ratio_slack`` times less or more. Unknown languages: 1.15.
 EXPECTED_RATIO = {"zh": 0.33, "ja": 0.45, "ko": 0.5, "ru": 1.1, "fr": 1.2, "es": 1.15,
                   "de": 1.2, "en": 1.0}
+
+# Languages whose translations often merge sentences (Chinese, Japanese)
+MERGING_LANGUAGES = frozenset({"zh", "ja"})
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _QUESTION_END = re.compile(r"[?？]\W*$")
@@ -62,7 +65,9 @@ class Validator:
     ``duplicated`` (the output said twice), ``numbers`` (digits lost or added; a number the
     target writes as words, "三个苹果" for "3 apples", is accepted), ``length_ratio``,
     ``untranslated`` (the whole text or a line of prose copied in English), ``language``,
-    ``mixed_script`` (Han inside Russian, Cyrillic inside Chinese, …).
+    ``mixed_script`` (Han inside Russian, Cyrillic inside Chinese, …); ``special_tokens``,
+    ``placeholder``, ``refusal`` and ``truncated`` (:mod:`ultralink.quality.signals`) when
+    the source shows no such thing.
     """
 
     language: str
@@ -70,6 +75,8 @@ class Validator:
     langid: Any  # LanguageCheck-like: score(text, language) -> float
     patterns: tuple[re.Pattern[str], ...] = ()         # target preambles/notes (+ English)
     source_patterns: tuple[re.Pattern[str], ...] = ()  # the same in English: in the source
+    refusals: tuple[re.Pattern[str], ...] = ()         # target refusals/boilerplate (+ English)
+    source_refusals: tuple[re.Pattern[str], ...] = ()  # English ones, looked for in the source
 
     @classmethod
     def for_language(cls, language: str, cfg: TranslationConfig, langid: Any,
@@ -77,8 +84,11 @@ class Validator:
         own = TranslationPrompt.load(language, prompts_dir).preamble_patterns
         english = TranslationPrompt.load("en", prompts_dir).preamble_patterns \
             if language != "en" else ()
+        where = str(prompts_dir) if prompts_dir else None
+        src_refusals = signals.refusal_patterns("en", where)
         return cls(language, cfg, langid, checks.compile_patterns((*own, *english)),
-                   checks.compile_patterns(english or own))
+                   checks.compile_patterns(english or own),
+                   signals.refusal_patterns(language, where) + src_refusals, src_refusals)
 
     def check(self, source: str, output: str, finish: str = "stop",
               langid_min_chars: int | None = None) -> tuple[str, str] | None:
@@ -93,6 +103,16 @@ class Validator:
         meta = checks.first_match(self.patterns, output)
         if meta and not checks.first_match(self.source_patterns, source):
             return "preamble", meta[:60]
+        # what the source does not have must not appear: it came from the model
+        token = signals.special_token(output)
+        if token and not signals.special_token(source):
+            return "special_tokens", token
+        slot = signals.placeholder(output)
+        if slot and not signals.placeholder(source):
+            return "placeholder", slot
+        refused = signals.refusal(output, self.refusals)
+        if refused and not signals.refusal(source, self.source_refusals):
+            return "refusal", refused[:60]
         src, out = prose(source), prose(output)
         if _QUESTION_END.search(src) and not re.search(r"[?？]", out):
             return "answered", "the question came back without a question mark"
@@ -115,13 +135,20 @@ class Validator:
             slack = self.cfg.ratio_slack
             if not expected / slack <= ratio <= expected * slack:
                 return "length_ratio", f"{ratio:.2f} (expected ~{expected})"
+        drift = self._sentences(source, output)
+        if drift:
+            return "sentences", drift
+        cut = signals.truncated(output)
+        if cut and not signals.truncated(source):
+            return "truncated", cut
         stray = checks.stray_script(output, self.language)
         if stray and not checks.stray_script(source, self.language):
             return "mixed_script", stray[:20]
         min_chars = self.cfg.langid_min_chars if langid_min_chars is None else langid_min_chars
         if len(src) >= min_chars and self.language != "en":
             score = self.langid.score(out, self.language)
-            if score < self.cfg.langid_threshold:
+            if score < self.cfg.langid_threshold and \
+                    not checks.written_in_own_script(out, self.language):
                 return "language", f"{self.language} score {score:.2f}"
         return None
 
@@ -137,6 +164,16 @@ class Validator:
         if not lost and not added:
             return None
         return f"numbers changed: lost {sorted(lost)[:5]}, added {sorted(added)[:5]}"
+
+    def _sentences(self, source: str, output: str) -> str | None:
+        """A sentence dropped or added: a translation keeps the source's sentences (Chinese
+        may merge them, so there only two or more added count)."""
+        a, b = (signals.sentence_count(PLACEHOLDER_RE.sub("", t)) for t in (source, output))
+        if a == b or not a:
+            return None
+        if self.language in MERGING_LANGUAGES and b - a < 2:
+            return None
+        return f"{a} sentences in the source, {b} in the translation"
 
     @staticmethod
     def _duplicated(src: str, out: str) -> str | None:

@@ -111,6 +111,9 @@ def validate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, metavar="VERDICTS.jsonl")
     p.add_argument("--prompts-dir", default=None, help="directory of <lang>.yaml")
     p.add_argument("--fasttext-model", default=None, help="lid.176 path (default: shipped .ftz)")
+    p.add_argument("--document-hidden", action="store_true",
+                   help="the dialogues' first message does not carry the passage (a build "
+                        "with document_in_first_message: false): a reference to it is leakage")
     p.set_defaults(func=_run_validate)
 
 
@@ -118,7 +121,10 @@ def _run_validate(args: argparse.Namespace) -> int:
     from ultralink.jobs.validate import Gate, validate
 
     def job() -> None:
-        gate = Gate(prompts_dir=args.prompts_dir, fasttext_model=args.fasttext_model)
+        from ultralink.specific.dialogue import DialogueConfig
+
+        dialogue = DialogueConfig(document_in_first_message=not args.document_hidden)
+        gate = Gate(dialogue, prompts_dir=args.prompts_dir, fasttext_model=args.fasttext_model)
         print(validate(args.input, args.output, gate).table())
 
     return run_job("validate", job, (FileNotFoundError,))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -125,13 +126,15 @@ class Gate:
         """The reasons ``record`` is rejected (empty: it passes), in the order found."""
         kind = record.get("kind")
         if kind == "dialogue":
-            return self.check_dialogue(record["language"], record["messages"])
+            return self.check_dialogue(record["language"], record["messages"],
+                                       record.get("document") or "")
         if kind == "translation":
             return self.check_translation(record["language"], record["source"],
                                           record["messages"])
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
-    def check_dialogue(self, language: str, messages: list[dict[str, str]]) -> list[str]:
+    def check_dialogue(self, language: str, messages: list[dict[str, str]],
+                       document: str = "") -> list[str]:
         roles = [m.get("role") for m in messages]
         if not messages or roles != ["user", "assistant"] * (len(messages) // 2) or \
                 len(messages) % 2:
@@ -140,7 +143,8 @@ class Gate:
         reasons: list[str] = []
         previous: list[str] = []
         for m in messages:
-            verdict = v.check(m["content"], ROLES[m["role"]], "stop", previous)  # type: ignore[arg-type]
+            verdict = v.check(m["content"], ROLES[m["role"]], "stop", previous,  # type: ignore[arg-type]
+                              document)
             if verdict.reason and verdict.reason not in reasons:
                 reasons.append(verdict.reason)
             previous.append(verdict.text)
@@ -172,12 +176,48 @@ class Gate:
         order = sorted(range(len(protected.spans)), key=lambda i: -len(protected.spans[i]))
         for i in order:
             span = protected.spans[i]
-            at = text.find(span)
-            if at < 0:
+            found = _find_span(text, span, protected.kinds[i])
+            if found is None:
                 return "placeholders", f"protected span changed: {span[:40]!r}"
-            text = text[:at] + PLACEHOLDER.format(i) + text[at + len(span):]
+            at, end = found
+            text = text[:at] + PLACEHOLDER.format(i) + text[end:]
         return v.check(protected.text, text,
                        langid_min_chars=self.agnostic_cfg.langid_message_min_chars)
+
+
+# Spans whose numbers a careful human translator writes the target's way ("1,250.75" as
+# "1 250,75" in French): found with either separator, values unchanged.
+_NUMERIC_SPANS = ("arithmetic", "final_answer", "answer_value")
+_EN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_GROUP = r"[,.\u00a0\u202f ]?"
+
+
+def _find_span(text: str, span: str, kind: str) -> tuple[int, int] | None:
+    """Where ``span`` came back in ``text``: verbatim, or (numeric spans) with the numbers'
+    decimal and thousands separators in the target's convention."""
+    at = text.find(span)
+    if at >= 0:
+        return at, at + len(span)
+    if kind not in _NUMERIC_SPANS:
+        return None
+    parts, last = [], 0
+    for m in _EN_NUMBER.finditer(span):
+        parts.append(r"\s*".join(map(re.escape, span[last:m.start()].split())))
+        parts.append(_number_pattern(m.group(0)))
+        last = m.end()
+    parts.append(r"\s*".join(map(re.escape, span[last:].split())))
+    body = r"\s*".join(p for p in parts if p)
+    found = re.search(r"(?<![\d.,])" + body + r"(?![\d])", text)
+    return (found.start(), found.end()) if found else None
+
+
+def _number_pattern(number: str) -> str:
+    """``1,250.75`` → a regex for 1250.75 written with any grouping and decimal sign."""
+    whole, _, frac = number.replace(",", "").partition(".")
+    head = len(whole) % 3 or 3
+    groups = [whole[:head]] + [whole[j:j + 3] for j in range(head, len(whole), 3)]
+    digits = _GROUP.join(groups) if len(whole) > 3 else whole
+    return digits + (r"[.,]" + frac if frac else "")
 
 
 # ---------------------------------------------------------------------------------- inputs

@@ -55,6 +55,12 @@ class DialogueConfig(Strict):
     echo_ngram_words: int = Field(8, ge=3, description="a shared word n-gram of this size "
                                   "with the prompt texts is an echo")
     echo_ngram_chars: int = Field(12, ge=4, description="the same for unspaced scripts (zh)")
+    max_copied_words: int = Field(30, gt=0, description="an answer that copies this many words "
+                                  "of its passage in a row (x1.7 characters for Chinese) is "
+                                  "rejected as copied_passage")
+    max_answer_in_question: float = Field(0.35, gt=0.0, le=1.0, description="share of an "
+                                          "answer's content already in its question that "
+                                          "makes the pair an answer_leak")
     repeat_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of a message "
                                    "copied from earlier turns that makes it an echo")
     max_history_tokens: int = Field(3000, gt=0, description="tiktoken budget of the rendered "
@@ -233,7 +239,7 @@ class Dialogue:
             res.tokens_generated += out.completion_tokens
             if out.model and not res.model:
                 res.model = out.model
-            verdict = self.validator.check(out.text, role, out.finish_reason, previous)
+            verdict = self.validator.check(out.text, role, out.finish_reason, previous, document)
             if verdict.ok:
                 return verdict.text, attempt
             res.rejections[f"{role}_{verdict.reason}"] += 1

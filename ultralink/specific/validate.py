@@ -5,13 +5,19 @@ prompt file lists ("Question:", "问题：", "Réponse :"), Markdown emphasis ar
 quotes wrapping the whole message are removed; Chinese output is converted to Simplified
 (OpenCC ``t2s``, as the paper does). The cleaned text is then *rejected* with one reason:
 
-- ``truncated``: the engine stopped at ``max_tokens`` (finish reason ``length``);
+- ``truncated``: the engine stopped at ``max_tokens`` (finish reason ``length``), or an answer
+  ends mid-sentence, inside a fence, bracket, quote or formula (``signals.truncated``);
+- ``special_tokens``: a control token of any chat-template family (``<|im_end|>``,
+  ``<end_of_turn>``, ``[/INST]``, ``</s>`` …) outside code;
 - ``empty`` / ``too_short``: shorter than the file's ``min_question_chars`` / ``min_answer_chars``;
 - ``not_a_question``: a question that does not end with one of the file's question marks;
 - ``multiple_questions``: a question that asks more than ``max_questions`` things at once;
-- ``leakage``: a leakage phrase or pattern of the language ("according to the text", "the
-  passage mentions", "本文介绍了", «в данном отрывке» …) — patterns name a document noun with a
-  deictic or a reporting verb, so "a text editor" or "the text of the Magna Carta" pass;
+- ``leakage``: only when the document is not shown in the first message: a leakage phrase or
+  pattern of the language ("according to the text", "the passage mentions", «в данном
+  отрывке» …) — patterns name a document noun with a deictic or a reporting verb, so "a text
+  editor" or "the text of the Magna Carta" pass;
+- ``placeholder`` / ``refusal``: template text left in (``[INSERT ANSWER]``, ``TODO``), or a
+  refusal or assistant boilerplate (the file's ``quality.refusal_patterns``);
 - ``meta``: talk about the task instead of the task ("Sure! Here is a question:", "As an AI",
   "J'espère que cela vous aide");
 - ``echo``: it copies the prompt: the system prompt, a principle, an instruction, a few-shot
@@ -23,7 +29,9 @@ quotes wrapping the whole message are removed; Chinese output is converted to Si
 - ``mixed_script``: characters of a script foreign to the language (Han inside Russian,
   Cyrillic inside Chinese) outside code, formulas and bracketed or quoted names;
 - ``mixed_language``: a whole sentence in another language (fastText per sentence; for zh/ru a
-  run of six or more Latin words).
+  run of six or more Latin words);
+- ``answer_leak``: the question already says most of what its answer says;
+- ``copied_passage``: the answer pastes ``max_copied_words`` words of the passage in a row.
 
 The generic checks live in :mod:`ultralink.quality.checks`, shared with the translator.
 
@@ -36,17 +44,19 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from ultralink.core.languages import get_language
-from ultralink.quality import checks
+from ultralink.quality import checks, signals
 from ultralink.specific.prompts import DialoguePrompts
 from ultralink.text.langid import LanguageIdentifier
 
 Role = Literal["question", "answer"]
 REASONS = ("truncated", "empty", "too_short", "not_a_question", "multiple_questions", "leakage",
            "meta", "echo", "repetition", "near_duplicate_question", "wrong_language",
-           "mixed_script", "mixed_language")
+           "mixed_script", "mixed_language", "special_tokens", "placeholder", "refusal",
+           "answer_leak", "copied_passage")
 
 # Pairs of quotes a model may wrap a whole message in (straight, curly, guillemets, CJK).
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“", "「": "」", "『": "』",
@@ -103,7 +113,9 @@ class MessageValidator:
                  echo_sources: Iterable[str] = (), echo_ngram_words: int = 8,
                  echo_ngram_chars: int = 12, repeat_fraction: float = 0.5,
                  fasttext_model: str | None = None, max_questions: int = 2,
-                 duplicate_threshold: float = 0.72) -> None:
+                 duplicate_threshold: float = 0.72, document_visible: bool = False,
+                 max_copied_words: int = 30, max_answer_in_question: float = 0.35,
+                 prompts_dir: str | None = None) -> None:
         self.language = prompts.language
         self.rules = prompts.validation
         self.threshold = langid_threshold
@@ -114,7 +126,13 @@ class MessageValidator:
         self.identifier = LanguageIdentifier(fasttext_model)
         self.max_questions = max_questions
         self.duplicate_threshold = duplicate_threshold
+        # with the document in the first message, "according to the passage" is a fair
+        # reference, not a leak (the data carries the passage the question points at)
+        self.document_visible = document_visible
+        self.max_copied_words = max_copied_words
+        self.max_answer_in_question = max_answer_in_question
         self.leakage = checks.compile_patterns(self.rules.leakage_patterns)
+        self.refusals = signals.refusal_patterns(prompts.language, prompts_dir)
         self.meta = checks.compile_patterns(self.rules.meta_patterns)
         # longest first, so "Question de relance :" wins over "Question :"
         self.labels = sorted({*self.rules.role_labels, f"{prompts.user_label}:",
@@ -137,7 +155,11 @@ class MessageValidator:
         so ``ultralink validate`` checks exactly as the stage does."""
         return cls(prompts, langid_threshold=cfg.langid_threshold, echo_sources=echo_sources,
                    echo_ngram_words=cfg.echo_ngram_words, echo_ngram_chars=cfg.echo_ngram_chars,
-                   repeat_fraction=cfg.repeat_fraction, fasttext_model=fasttext_model)
+                   repeat_fraction=cfg.repeat_fraction, fasttext_model=fasttext_model,
+                   document_visible=cfg.document_in_first_message,
+                   max_copied_words=cfg.max_copied_words,
+                   max_answer_in_question=cfg.max_answer_in_question,
+                   prompts_dir=str(Path(prompts.path).parent))
 
     def setup(self) -> None:
         self.identifier.setup()
@@ -171,15 +193,19 @@ class MessageValidator:
 
     # -- checks -----------------------------------------------------------------------------
     def check(self, raw: str, role: Role, finish_reason: str = "stop",
-              previous: Iterable[str] = ()) -> Verdict:
+              previous: Iterable[str] = (), document: str = "") -> Verdict:
         """Clean ``raw`` and return the first failed check (or a pass).
 
-        ``previous`` are the dialogue's earlier messages, question first and alternating.
+        ``previous`` are the dialogue's earlier messages, question first and alternating;
+        ``document`` the passage the dialogue is grounded on (an answer may not paste it).
         """
+        token = signals.special_token(raw)
         text = self.clean(raw)
         previous = list(previous)
         if finish_reason == "length":
             return Verdict(text, "truncated")
+        if token:
+            return Verdict(text, "special_tokens")
         if not text:
             return Verdict(text, "empty")
         minimum = (self.rules.min_question_chars if role == "question"
@@ -191,14 +217,35 @@ class MessageValidator:
         if role == "question" and checks.question_count(
                 text, self.rules.question_marks) > self.max_questions:
             return Verdict(text, "multiple_questions")
-        return Verdict(text, self.content_reason(text, role, previous))
+        reason = self.content_reason(text, role, previous)
+        if reason is None and role == "answer":
+            reason = self.grounding_reason(text, previous, document)
+        return Verdict(text, reason)
+
+    def grounding_reason(self, answer: str, previous: list[str], document: str) -> str | None:
+        """An answer its question already states (``answer_leak``), or one that pastes a long
+        run of the passage (``copied_passage``: words, or characters for Chinese at about
+        1.7 a word)."""
+        if previous and signals.answer_in_question(previous[-1], answer) >= \
+                self.max_answer_in_question:
+            return "answer_leak"
+        run = int(self.max_copied_words * 1.7) if signals.is_unspaced(answer) else \
+            self.max_copied_words
+        if document and signals.copied_run(answer, document, run):
+            return "copied_passage"
+        return None
 
     def content_reason(self, text: str, role: Role, previous: list[str]) -> str | None:
         """The checks on what a cleaned message says (shared with ``ultralink validate``)."""
         low = text.lower()
-        if any(phrase in low for phrase in self.rules.leakage_phrases) or \
-                checks.first_match(self.leakage, text):
+        if not self.document_visible and (
+                any(phrase in low for phrase in self.rules.leakage_phrases) or
+                checks.first_match(self.leakage, text)):
             return "leakage"
+        if signals.placeholder(text):
+            return "placeholder"
+        if signals.refusal(text, self.refusals):
+            return "refusal"
         if checks.first_match(self.meta, text):
             return "meta"
         earlier_questions = [q for q in previous[0::2] if q.strip() != text.strip()]
@@ -209,7 +256,10 @@ class MessageValidator:
             return "echo"
         if checks.repetition(text):
             return "repetition"
-        if self.language_score(text) < self.threshold:
+        if role == "answer" and signals.truncated(text):
+            return "truncated"
+        if self.language_score(checks.prose_only(text) or text) < self.threshold and \
+                not checks.written_in_own_script(text, self.language):
             # some sentences in the language and some not: a mixed message, else wrong
             return "mixed_language" if self.foreign_sentences(text) == "some" else \
                 "wrong_language"
