@@ -146,28 +146,28 @@ class AgnosticText:
 
 
 def translation(body: str, language: str, key: str) -> str:
-    """Filler prose in ``language`` as long as a translation of ``body``, every placeholder
-    and number kept, a question mark when ``body`` ends with one, no sentence repeated."""
+    """Filler prose in ``language`` as long as a translation of ``body``, with as many
+    sentences and the same final sign, every placeholder and number kept (in the last
+    sentence), no sentence repeated: what the validators accept from a faithful model."""
+    from ultralink.quality.signals import sentence_count
+
     rng = random.Random(key)
     words = FILLER[language]
     plain = _PLACEHOLDER.sub(" ", body)
     numbers = _NUMBER.findall(plain)
+    count = max(1, sentence_count(plain))
     size = max(4, int(len(" ".join(plain.split())) * EXPECTED_RATIO.get(language, 1.15)))
     spaced = language != "zh"
-    end = "。" if not spaced else "."
-    parts: list[str] = []
-    length = 0
-    while length < size:
-        sentence = (" " if spaced else "").join(rng.choices(words, k=rng.randint(6, 12))) + end
-        parts.append(sentence)
-        length += len(sentence) + spaced
-    text = (" " if spaced else "").join(parts)
+    joiner, end = (" ", ".") if spaced else ("", "。")
+    per = max(2, size // count // (6 if spaced else 2))
+    parts = [joiner.join(rng.choices(words, k=rng.randint(per, per + 3))) for _ in range(count)]
     tail = [*_PLACEHOLDER.findall(body), *numbers]
     if tail:
-        text += " " + " ".join(tail) + (" ." if spaced else "。")
-    if body.rstrip().endswith("?"):
-        text += " ?" if spaced else "？"
-    return text
+        parts[-1] += " " + " ".join(tail)
+    last = body.rstrip()[-1:]
+    final = {"?": " ?" if spaced else "？", "？": "？", "!": "!"}.get(
+        last, end if last in ".。" else "")
+    return joiner.join(p + end for p in parts[:-1]) + joiner + parts[-1] + final
 
 
 class RecordingPool:

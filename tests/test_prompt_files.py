@@ -20,7 +20,7 @@ DIALOGUE_PARTS = {  # part -> number of principles (paper Figures 5-8)
     "in_depth_question": 6,
     "expansive_question": 5,
 }
-VALIDATION_LISTS = ("role_labels", "leakage_phrases", "question_marks", "question_words")
+VALIDATION_LISTS = ("role_labels", "leakage_phrases", "question_marks")
 PATTERN_LISTS = ("leakage_patterns", "meta_patterns")  # regexes (the quality gate)
 PLACEHOLDER = re.compile(r"⟦P\d+⟧")
 

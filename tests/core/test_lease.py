@@ -38,6 +38,8 @@ def test_second_run_on_a_local_output_is_refused_in_one_line(tmp_path, capsys):
         assert (out / "_manifest.json").read_bytes() == manifest
     finally:
         first.close()
+    # a run that ended says so in the file (the lock alone is invisible to a reader)
+    assert json.loads((out / "_lease.json").read_text())["released"] is True
     again = UnitStore(resolve(str(out)), "prepare", {"a": 1})
     again.open(overwrite=False)
     assert again.token == first.token + 1

@@ -130,3 +130,14 @@ def test_shards_get_the_mode_open_would_give_them(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "en" / "part-0.parquet").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_finished_run_leaves_no_empty_request_folders(tmp_path):
+    store = UnitStore(resolve(str(tmp_path / "out")), "agnostic", {"a": 1})
+    store.open(overwrite=False)
+    (tmp_path / "out" / "_requests" / "u1").mkdir(parents=True)
+    (tmp_path / "out" / "_requests" / "_memo").mkdir()
+    (tmp_path / "out" / "_requests" / "_memo" / "seg.jsonl").write_text("{}\n")
+    store.close()
+    assert sorted(p.name for p in (tmp_path / "out" / "_requests").iterdir()) == ["_memo"]
+    assert json.loads((tmp_path / "out" / "_lease.json").read_text())["released"] is True

@@ -100,19 +100,18 @@ class Validator:
         got = Counter(PLACEHOLDER_RE.findall(output))
         if want != got:
             return "placeholders", f"expected {sorted(want.elements())}, got {sorted(got.elements())}"
-        meta = checks.first_match(self.patterns, output)
-        if meta and not checks.first_match(self.source_patterns, source):
-            return "preamble", meta[:60]
         # what the source does not have must not appear: it came from the model
-        token = signals.special_token(output)
-        if token and not signals.special_token(source):
-            return "special_tokens", token
-        slot = signals.placeholder(output)
-        if slot and not signals.placeholder(source):
-            return "placeholder", slot
-        refused = signals.refusal(output, self.refusals)
-        if refused and not signals.refusal(source, self.source_refusals):
-            return "refusal", refused[:60]
+        introduced = (
+            ("preamble", lambda t: checks.first_match(self.patterns, t),
+             lambda t: checks.first_match(self.source_patterns, t)),
+            ("special_tokens", signals.special_token, signals.special_token),
+            ("placeholder", signals.placeholder, signals.placeholder),
+            ("refusal", lambda t: signals.refusal(t, self.refusals),
+             lambda t: signals.refusal(t, self.source_refusals)))
+        for reason, in_output, in_source in introduced:
+            hit = in_output(output)
+            if hit and not in_source(source):
+                return reason, hit[:60]
         src, out = prose(source), prose(output)
         if _QUESTION_END.search(src) and not re.search(r"[?？]", out):
             return "answered", "the question came back without a question mark"

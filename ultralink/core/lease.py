@@ -167,6 +167,13 @@ class Lease:
         if self in _HELD:
             _HELD.remove(self)
         if self._file is not None:
+            try:   # say so in the file too: a reader must not take a finished run for a live one
+                self._file.seek(0)
+                self._file.truncate()
+                self._file.write(json.dumps(self._body(released=True)))
+                self._file.flush()
+            except OSError as exc:   # a full disk must not turn a finished run into a failure
+                log.warning("%s: could not mark the lease released (%s)", self.out.uri, exc)
             self._file.close()   # closing the descriptor drops the flock
             self._file = None
             return

@@ -132,6 +132,21 @@ def versions() -> dict[str, str]:
     return out
 
 
+# the request cache's folder in an output (``ultralink.llm.request_cache``)
+REQUESTS_DIR = "_requests"
+
+
+def _remove_empty_dirs(top: str) -> None:
+    """``top`` and the folders under it that hold no file (a finished run leaves none)."""
+    if not os.path.isdir(top):
+        return
+    for dirpath, _dirs, _files in os.walk(top, topdown=False):
+        try:
+            os.rmdir(dirpath)   # only succeeds when empty
+        except OSError:
+            pass
+
+
 def write_parquet_atomic(loc: Location, batches: Iterable[pa.RecordBatch | pa.Table],
                          schema: pa.Schema) -> int:
     """Stream batches into one Parquet object that appears whole or not at all; returns rows.
@@ -210,7 +225,10 @@ class UnitStore:
         self.write_manifest(status="running")
 
     def close(self) -> None:
-        """Release the lease (jobs decorated with ``lease.releasing`` do it for you)."""
+        """Release the lease (jobs decorated with ``lease.releasing`` do it for you); the
+        request cache's folders that its finished units emptied go first."""
+        if self.lease is not None and not self.out.is_s3:
+            _remove_empty_dirs(os.path.join(self.out.path, REQUESTS_DIR))
         if self.lease is not None:
             self.lease.release()
             self.lease = None

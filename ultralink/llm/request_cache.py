@@ -41,12 +41,12 @@ from ultralink.core.fs import (
     write_atomic,
 )
 from ultralink.core.ids import json_digest
+from ultralink.dataset.sink import REQUESTS_DIR
 from ultralink.llm.memo import MEMO_DIR, ResultMemo
 from ultralink.llm.types import ChatRequest, Completion
 
 log = logging.getLogger("ultralink.llm")
 
-REQUESTS_DIR = "_requests"
 
 
 class RequestCacheConfig(Strict):

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from ultralink.core.bundled import prompts_dir
+from ultralink.quality.checks import is_unspaced
 
 # -- control tokens ---------------------------------------------------------------------------
 SPECIAL_TOKEN = re.compile(
@@ -59,7 +60,7 @@ _LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)、]|[-*•+])\s+")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
 _DANGLING = re.compile(r"(?:[=+\-−×÷/≤≥≈,，、:：(\[{]|^\s*\d{1,3}[.)])\s*$")
-_ANSWER_LINE = re.compile(r"^\s*(?:####|\\boxed|答案|Ответ|Respuesta|Réponse|Answer)", re.I)
+_ANSWER_LINE = re.compile(r"^\s*(?:####|\\boxed)")
 
 
 def truncated(text: str) -> str | None:
@@ -143,12 +144,6 @@ def refusal(text: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
 
 # -- grounding --------------------------------------------------------------------------------
 _WORDS = re.compile(r"\w+", re.UNICODE)
-_HAN = re.compile(r"[\u3400-\u9fff]")
-
-
-def is_unspaced(text: str) -> bool:
-    """Mostly Chinese characters: tokens are characters, not words."""
-    return len(_HAN.findall(text)) > len(text) / 4
 
 
 def _tokens(text: str) -> list[str]:
@@ -177,16 +172,6 @@ def copied_run(answer: str, passage: str, n: int) -> int:
         else:
             i += 1
     return best
-
-
-def overlap(text: str, passage: str, n: int = 3) -> float:
-    """Share of ``text``'s ``n``-grams (words; characters for Chinese) found in ``passage``."""
-    t, p = _tokens(text), _tokens(passage)
-    if len(t) < n:
-        return 1.0
-    grams = {tuple(p[i:i + n]) for i in range(len(p) - n + 1)}
-    mine = [tuple(t[i:i + n]) for i in range(len(t) - n + 1)]
-    return sum(g in grams for g in mine) / len(mine)
 
 
 def _content(text: str) -> set[str]:

@@ -73,7 +73,6 @@ class ValidationRules:
     role_labels: tuple[str, ...]
     leakage_phrases: tuple[str, ...]
     question_marks: tuple[str, ...]
-    question_words: tuple[str, ...]
     min_question_chars: int
     min_answer_chars: int
     # regexes (case-insensitive): references to the unseen document, and meta talk/preambles
@@ -179,7 +178,6 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         role_labels=r.strings("role_labels", v, "validation"),
         leakage_phrases=tuple(p.lower() for p in r.strings("leakage_phrases", v, "validation")),
         question_marks=r.strings("question_marks", v, "validation"),
-        question_words=r.strings("question_words", v, "validation"),
         min_question_chars=r.get("min_question_chars", int, v, "validation"),
         min_answer_chars=r.get("min_answer_chars", int, v, "validation"),
         leakage_patterns=_optional_strings(r, "leakage_patterns", v),

@@ -229,7 +229,7 @@ class MessageValidator:
         if previous and signals.answer_in_question(previous[-1], answer) >= \
                 self.max_answer_in_question:
             return "answer_leak"
-        run = int(self.max_copied_words * 1.7) if signals.is_unspaced(answer) else \
+        run = int(self.max_copied_words * 1.7) if checks.is_unspaced(answer) else \
             self.max_copied_words
         if document and signals.copied_run(answer, document, run):
             return "copied_passage"
