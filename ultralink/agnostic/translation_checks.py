@@ -20,15 +20,13 @@ from ultralink.agnostic.protect import (
     number_multiset,
 )
 from ultralink.agnostic.translation_prompt import TranslationPrompt
+from ultralink.core.languages import get_language
 from ultralink.quality import checks, signals
 
 # Characters of translation per character of English prose (rough medians); the check
 # allows ``ratio_slack`` times less or more. Unknown languages: 1.15.
 EXPECTED_RATIO = {"zh": 0.33, "ja": 0.45, "ko": 0.5, "ru": 1.1, "fr": 1.2, "es": 1.15,
                   "de": 1.2, "en": 1.0}
-
-# Languages whose translations often merge sentences (Chinese, Japanese)
-MERGING_LANGUAGES = frozenset({"zh", "ja"})
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _QUESTION_END = re.compile(r"[?？]\W*$")
@@ -81,14 +79,13 @@ class Validator:
     @classmethod
     def for_language(cls, language: str, cfg: TranslationConfig, langid: Any,
                      prompts_dir: str | Path | None = None) -> Validator:
-        own = TranslationPrompt.load(language, prompts_dir).preamble_patterns
-        english = TranslationPrompt.load("en", prompts_dir).preamble_patterns \
-            if language != "en" else ()
-        where = str(prompts_dir) if prompts_dir else None
-        src_refusals = signals.refusal_patterns("en", where)
+        mine = TranslationPrompt.load(language, prompts_dir)
+        en = TranslationPrompt.load("en", prompts_dir)
+        own, english = mine.preamble_patterns, en.preamble_patterns if language != "en" else ()
         return cls(language, cfg, langid, checks.compile_patterns((*own, *english)),
                    checks.compile_patterns(english or own),
-                   signals.refusal_patterns(language, where) + src_refusals, src_refusals)
+                   checks.compile_patterns((*mine.refusal_patterns, *en.refusal_patterns)),
+                   checks.compile_patterns(en.refusal_patterns))
 
     def check(self, source: str, output: str, finish: str = "stop",
               langid_min_chars: int | None = None) -> tuple[str, str] | None:
@@ -106,8 +103,8 @@ class Validator:
              lambda t: checks.first_match(self.source_patterns, t)),
             ("special_tokens", signals.special_token, signals.special_token),
             ("placeholder", signals.placeholder, signals.placeholder),
-            ("refusal", lambda t: signals.refusal(t, self.refusals),
-             lambda t: signals.refusal(t, self.source_refusals)))
+            ("refusal", lambda t: checks.first_match(self.refusals, t),
+             lambda t: checks.first_match(self.source_refusals, t)))
         for reason, in_output, in_source in introduced:
             hit = in_output(output)
             if hit and not in_source(source):
@@ -170,7 +167,7 @@ class Validator:
         a, b = (signals.sentence_count(PLACEHOLDER_RE.sub("", t)) for t in (source, output))
         if a == b or not a:
             return None
-        if self.language in MERGING_LANGUAGES and b - a < 2:
+        if get_language(self.language).merges_sentences and b - a < 2:
             return None
         return f"{a} sentences in the source, {b} in the translation"
 

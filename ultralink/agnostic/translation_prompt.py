@@ -47,6 +47,7 @@ class TranslationPrompt:
     principles: tuple[str, ...]
     examples: tuple[tuple[str, str], ...]
     preamble_patterns: tuple[str, ...] = ()
+    refusal_patterns: tuple[str, ...] = ()    # the file's quality.refusal_patterns
 
     @classmethod
     def load(cls, language: str, prompts_dir: str | Path | None = None) -> TranslationPrompt:
@@ -59,7 +60,9 @@ class TranslationPrompt:
                    instruction=t["instruction"].strip(),
                    principles=tuple(p.strip() for p in t["principles"]),
                    examples=tuple((e["source"], e["target"]) for e in t["examples"]),
-                   preamble_patterns=tuple(t.get("preamble_patterns") or ()))
+                   preamble_patterns=tuple(t.get("preamble_patterns") or ()),
+                   refusal_patterns=tuple((data.get("quality") or {}).get("refusal_patterns")
+                                          or ()))
 
     def preamble(self) -> str:
         lines = [self.system, self.instruction]

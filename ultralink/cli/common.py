@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 
 def run_job(name: str, job: Callable[[], object],
-            usage_errors: tuple[type[Exception], ...] = ()) -> int:
+            usage_errors: tuple[type[Exception], ...] = (), uses_ray: bool = True) -> int:
     """Run one job the way every subcommand does: a bad config, path, endpoint, an output
     conflict or a busy output is one line and exit 2; no readable input at all, units left
     not done, a full disk, a denied store or a worker out of memory is one line and exit 1;
@@ -25,7 +25,7 @@ def run_job(name: str, job: Callable[[], object],
 
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     try:
-        with contextlib.nullcontext() if verbose else _ray_errors_off_stderr():
+        with _ray_errors_off_stderr() if uses_ray and not verbose else contextlib.nullcontext():
             job()
     except KeyboardInterrupt:
         print(f"ultralink {name}: interrupted; {RESUME_HINT}", file=sys.stderr)
@@ -70,7 +70,7 @@ def _failure(exc: Exception, usage_errors: tuple[type[Exception], ...]
     bug, whose traceback is the useful report."""
     import yaml
 
-    from ultralink.core.errors import (RESUME_HINT, UsageError, config_error,
+    from ultralink.core.errors import (RESUME_HINT, UsageError, causes, config_error,
                                        environment_failure, root_cause, yaml_error)
     from ultralink.core.fs import NoInput
     from ultralink.core.lease import LeaseLost
@@ -93,22 +93,10 @@ def _failure(exc: Exception, usage_errors: tuple[type[Exception], ...]
         return 1, f"{env}; {RESUME_HINT} (-v: the traceback)"
     if isinstance(root, (NoInput, JobIncomplete, TooManyErrors, LeaseLost)):
         return 1, str(root)
-    gone = _cause_of_type(exc, EngineGone)
+    gone = next((e for e in causes(exc) if isinstance(e, EngineGone)), None)
     if gone is not None:
         return 1, str(gone)
     return None, ""
-
-
-def _cause_of_type(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """``exc`` or the first exception of ``kind`` in its cause/context chain."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def cli_values(args: argparse.Namespace, keys: Iterable[str]) -> dict[str, Any]:

@@ -127,7 +127,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         gate = Gate(dialogue, prompts_dir=args.prompts_dir, fasttext_model=args.fasttext_model)
         print(validate(args.input, args.output, gate).table())
 
-    return run_job("validate", job, (FileNotFoundError,))
+    return run_job("validate", job, (FileNotFoundError,), uses_ray=False)
 
 
 def decontaminate_parser(sub: argparse._SubParsersAction) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -143,7 +144,6 @@ class WorkerError(Exception):
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"{name}: {message}")
-        self.name = name
 
 
 _RAISED = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception))(?:: (?P<msg>.*))?$",
@@ -156,20 +156,10 @@ def root_cause(exc: BaseException) -> BaseException:
     Ray Data's ``UserCodeException``), whose text is a whole traceback: rebuilt from that
     text when Ray kept only the text (a builtin type as itself, any other as
     :class:`WorkerError`)."""
-    seen: set[int] = set()
-    current = exc
-    while id(current) not in seen:
-        seen.add(id(current))
-        inner = getattr(current, "cause", None)
-        if isinstance(inner, BaseException):
-            current = inner
-        elif type(current).__module__.startswith("ray.") and current.__cause__ is not None:
-            current = current.__cause__
-        else:
-            break
-    if type(current).__module__.startswith("ray."):
-        return _from_text(str(exc)) or current
-    return current
+    for current in causes(exc):
+        if not type(current).__module__.startswith("ray."):
+            return current
+    return _from_text(str(exc)) or exc
 
 
 def _from_text(text: str) -> BaseException | None:
@@ -190,21 +180,23 @@ def _from_text(text: str) -> BaseException | None:
     return None
 
 
-def environment_failure(exc: BaseException) -> str | None:
-    """One line for a failure of the machine or the store the job cannot fix itself (disk
-    full, permission or S3 access denied, out of memory), found anywhere in ``exc``'s chain;
-    ``None`` for anything else."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: Ray's ``.cause``, else ``__cause__`` or ``__context__``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        line = _environment_line(current)
-        if line:
-            return line
+        yield current
         inner = getattr(current, "cause", None)
         current = (inner if isinstance(inner, BaseException)
                    else current.__cause__ or current.__context__)
-    return None
+
+
+def environment_failure(exc: BaseException) -> str | None:
+    """One line for a failure of the machine or the store the job cannot fix itself (disk
+    full, permission or S3 access denied, out of memory), found anywhere in ``exc``'s chain;
+    ``None`` for anything else."""
+    return next(filter(None, map(_environment_line, causes(exc))), None)
 
 
 def _environment_line(exc: BaseException) -> str | None:

@@ -19,6 +19,10 @@ class Language:
     abbreviations: tuple[str, ...] = ()   # extra non-final abbreviations beyond the splitter's own
     redirect_words: tuple[str, ...] = ("#REDIRECT",)
     disambiguation_templates: tuple[str, ...] = ("disambiguation", "disambig", "dab")
+    # a script no other lid.176 language writes (without kana/hangul): text mostly in it is
+    # this language even where fastText, thrown by code and Latin names, scores it low
+    own_script: str | None = None
+    merges_sentences: bool = False   # translations may join the source's sentences
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -41,6 +45,7 @@ LANGUAGES: dict[str, Language] = {
     ),
     "zh": Language(
         code="zh", name="Chinese", opencc="t2s",
+        own_script=r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", merges_sentences=True,
         sentence_ends="。！？!?；….", clause_breaks="，、；：,;:",
         redirect_words=("#REDIRECT", "#重定向"),
         disambiguation_templates=("disambig", "disambiguation", "消歧义", "消歧義", "dab"),

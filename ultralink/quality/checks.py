@@ -136,21 +136,18 @@ def prose_only(text: str) -> str:
     return _EXEMPT.sub(" ", text)
 
 
-# Languages whose script alone tells them apart from every other lid.176 label once kana and
-# hangul are absent: a Chinese explanation full of code, names and digits is still Chinese
-# though fastText, thrown by the Latin tokens, may score it low.
-_OWN_SCRIPT = {"zh": HAN}
-
-
 def written_in_own_script(text: str, language: str, share: float = 0.6) -> bool:
-    """Most letters of ``text``'s prose are of ``language``'s own script (zh: Han, no kana or
-    hangul); ``False`` for languages that share their script."""
-    rx = _OWN_SCRIPT.get(language)
+    """Most letters of ``text``'s prose are of ``language``'s own script (its
+    ``Language.own_script``; no kana or hangul); ``False`` for languages that share theirs."""
+    from ultralink.core.languages import LANGUAGES
+
+    lang = LANGUAGES.get(language)
     body = prose_only(text)
-    if rx is None or KANA_HANGUL.search(body):
+    if lang is None or lang.own_script is None or KANA_HANGUL.search(body):
         return False
     letters = len(_LETTERS.findall(body))
-    return letters > 0 and sum(len(m) for m in rx.findall(body)) / letters >= share
+    own = sum(len(m) for m in re.findall(lang.own_script + "+", body))
+    return letters > 0 and own / letters >= share
 
 
 def stray_script(text: str, language: str, max_run: int = 0) -> str | None:

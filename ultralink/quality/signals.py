@@ -1,5 +1,5 @@
 """Checks from structure, not memorised phrases: leaked control tokens, cut-off text,
-placeholders, refusals, and copying or drifting from a passage.
+placeholders, copying from a passage, answers a question already states, sentence counts.
 
 A model family's control tokens share a few shapes (``<|…|>``, ``<…_of_turn>``, ``[INST]``,
 ``</s>``), so one pattern per shape catches models we never listed. A reply cut at
@@ -7,21 +7,16 @@ A model family's control tokens share a few shapes (``<|…|>``, ``<…_of_turn>
 quote or formula, a list item or equation left open. Code, inline code and formulas are set
 aside first: a tutorial may legitimately show ``</s>`` or an unfinished ``x = (``.
 
-Refusal phrasings are per language and live in ``prompts/<lang>.yaml`` (``quality:``); the
-shapes here name no language.
+Nothing here names a language; refusal phrasings, which do, live in ``prompts/<lang>.yaml``
+(``quality.refusal_patterns``, read by the prompt loaders).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
-from ultralink.core.bundled import prompts_dir
-from ultralink.quality.checks import is_unspaced
+from ultralink.quality.checks import is_unspaced, sentences
 
 # -- control tokens ---------------------------------------------------------------------------
 SPECIAL_TOKEN = re.compile(
@@ -119,29 +114,6 @@ def placeholder(text: str) -> str | None:
     return None
 
 
-# -- refusals (per-language phrasings from the prompt files) ---------------------------------
-@lru_cache(maxsize=32)
-def refusal_patterns(language: str, directory: str | None = None) -> tuple[re.Pattern[str], ...]:
-    """The ``quality.refusal_patterns`` of ``prompts/<language>.yaml`` (none if absent)."""
-    path = Path(directory or prompts_dir()) / f"{language}.yaml"
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except FileNotFoundError:
-        return ()
-    found = (data.get("quality") or {}).get("refusal_patterns") or ()
-    return tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in found)
-
-
-def refusal(text: str, patterns: Iterable[re.Pattern[str]]) -> str | None:
-    """The refusal or assistant boilerplate ``text`` opens with or contains, or ``None``."""
-    for rx in patterns:
-        m = rx.search(text)
-        if m:
-            return m.group(0)
-    return None
-
-
 # -- grounding --------------------------------------------------------------------------------
 _WORDS = re.compile(r"\w+", re.UNICODE)
 
@@ -153,13 +125,20 @@ def _tokens(text: str) -> list[str]:
     return [w.casefold() for w in _WORDS.findall(text)]
 
 
+@lru_cache(maxsize=64)
+def _grams(passage: str, n: int) -> frozenset[tuple[str, ...]]:
+    """The passage's ``n``-grams, once per passage (every answer of a dialogue asks)."""
+    p = _tokens(passage)
+    return frozenset(tuple(p[i:i + n]) for i in range(len(p) - n + 1))
+
+
 def copied_run(answer: str, passage: str, n: int) -> int:
     """The longest run of ``answer``'s tokens found word for word in ``passage``, if it is at
     least ``n`` tokens (0 otherwise): an answer that pastes the passage teaches copying."""
-    a, p = _tokens(answer), _tokens(passage)
-    if len(a) < n or len(p) < n:
+    a = _tokens(answer)
+    grams = _grams(passage, n)
+    if len(a) < n or not grams:
         return 0
-    grams = {tuple(p[i:i + n]) for i in range(len(p) - n + 1)}
     best = run = 0
     i = 0
     while i <= len(a) - n:
@@ -193,11 +172,8 @@ def answer_in_question(question: str, answer: str, min_terms: int = 5) -> float:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-_SENTENCE = re.compile(r"[.!?。！？]+(?=\s|$)|[。！？]|\n+")
-
-
 def sentence_count(text: str) -> int:
     """Sentences and lines with two letters or more (code and formulas set aside; a bare
     list number or figure is no sentence)."""
     body = _MATH.sub(" ", outside_code(text))
-    return sum(1 for s in _SENTENCE.split(body) if len(_LETTER.findall(s)) >= 2)
+    return sum(1 for s in sentences(body) if len(_LETTER.findall(s)) >= 2)

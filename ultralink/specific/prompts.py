@@ -78,6 +78,7 @@ class ValidationRules:
     # regexes (case-insensitive): references to the unseen document, and meta talk/preambles
     leakage_patterns: tuple[str, ...] = ()
     meta_patterns: tuple[str, ...] = ()
+    refusal_patterns: tuple[str, ...] = ()   # the file's quality.refusal_patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ def load_prompts(language: str, prompts_dir: str | Path | None = None) -> Dialog
         min_answer_chars=r.get("min_answer_chars", int, v, "validation"),
         leakage_patterns=_optional_strings(r, "leakage_patterns", v),
         meta_patterns=_optional_strings(r, "meta_patterns", v),
+        refusal_patterns=_optional_strings(r, "refusal_patterns", data.get("quality") or {}),
     )
     return DialoguePrompts(
         language=language, version=r.get("version"), path=shown,

@@ -44,7 +44,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from ultralink.core.languages import get_language
@@ -114,8 +113,7 @@ class MessageValidator:
                  echo_ngram_chars: int = 12, repeat_fraction: float = 0.5,
                  fasttext_model: str | None = None, max_questions: int = 2,
                  duplicate_threshold: float = 0.72, document_visible: bool = False,
-                 max_copied_words: int = 30, max_answer_in_question: float = 0.35,
-                 prompts_dir: str | None = None) -> None:
+                 max_copied_words: int = 30, max_answer_in_question: float = 0.35) -> None:
         self.language = prompts.language
         self.rules = prompts.validation
         self.threshold = langid_threshold
@@ -132,7 +130,7 @@ class MessageValidator:
         self.max_copied_words = max_copied_words
         self.max_answer_in_question = max_answer_in_question
         self.leakage = checks.compile_patterns(self.rules.leakage_patterns)
-        self.refusals = signals.refusal_patterns(prompts.language, prompts_dir)
+        self.refusals = checks.compile_patterns(self.rules.refusal_patterns)
         self.meta = checks.compile_patterns(self.rules.meta_patterns)
         # longest first, so "Question de relance :" wins over "Question :"
         self.labels = sorted({*self.rules.role_labels, f"{prompts.user_label}:",
@@ -158,8 +156,7 @@ class MessageValidator:
                    repeat_fraction=cfg.repeat_fraction, fasttext_model=fasttext_model,
                    document_visible=cfg.document_in_first_message,
                    max_copied_words=cfg.max_copied_words,
-                   max_answer_in_question=cfg.max_answer_in_question,
-                   prompts_dir=str(Path(prompts.path).parent))
+                   max_answer_in_question=cfg.max_answer_in_question)
 
     def setup(self) -> None:
         self.identifier.setup()
@@ -244,7 +241,7 @@ class MessageValidator:
             return "leakage"
         if signals.placeholder(text):
             return "placeholder"
-        if signals.refusal(text, self.refusals):
+        if checks.first_match(self.refusals, text):
             return "refusal"
         if checks.first_match(self.meta, text):
             return "meta"
