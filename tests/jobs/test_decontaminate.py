@@ -158,8 +158,58 @@ def test_s3_dataset_and_output(ray_local, tmp_path, s3_env):
 def test_config_is_strict_and_is_the_identity():
     cfg = DecontaminateConfig(against=AGAINST[:1], word_n=8)
     assert DecontaminateJob(cfg).identity() == {"against": AGAINST[:1], "word_n": 8,
-                                                 "char_n": 13}
+                                                 "char_n": 13, "min_numbers": 3,
+                                                 "min_containment": 0.5}
     with pytest.raises(ValueError, match="ngram"):
         DecontaminateConfig(against=AGAINST, ngram=8)
     with pytest.raises(ValueError):
         DecontaminateConfig(word_n=0)
+
+
+def test_numbers_signature_catches_translations_and_the_shingles_rewordings():
+    """A math problem's numbers and answer survive translation; most of its word 3-grams
+    survive a light rewording; a problem on the same story with other numbers is kept."""
+    idx = build_index(AGAINST)
+    q0 = GSM[0]["question"]
+    answer = GSM[0]["answer"].rsplit("####", 1)[-1].strip()
+    nums = [n for n in q0.replace("$", " ").split() if n.strip(".,?").isdigit()]
+    ru = ("Мариса каждую субботу печёт " + " и ".join(nums)
+          + " булочек и продаёт их на рынке. Сколько она зарабатывает?")
+    found = idx.match_messages([("user", ru), ("assistant", f"Ответ: {answer}")])
+    assert found and found["how"] == "numbers" and found["set"] == "gsm_style_test"
+    assert idx.match_messages([("user", ru), ("assistant", "Ответ: 7")]) is None
+    other = [("user", ru.replace(nums[0], str(int(nums[0]) + 11))),
+             ("assistant", f"Ответ: {answer}")]
+    assert idx.match_messages(other) is None
+    words = q0.split()
+    light = " ".join(w if i % 9 else w.upper() + " indeed" for i, w in enumerate(words))
+    hit = idx.match(light)
+    assert hit and hit["set"] == "gsm_style_test"
+
+
+def test_a_removal_is_passed_on_to_every_record_of_the_same_english_source(ray_local, tmp_path):
+    """The English original is caught; its translation, which shares no n-gram and states
+    no answer, goes with it (same ``source.id``); a chat_specific dialogue is never matched
+    by source."""
+    q0 = GSM[0]["question"]
+
+    def rec(rid: str, lang: str, subset: str, user: str, src: str) -> dict:
+        row = conv(rid, lang, subset, user, "ok")
+        row["source"] = {**row["source"], "dataset": "metamathqa", "id": src}
+        return row
+
+    root = tmp_path / "ds"
+    write_conversations(root / "en" / "math" / "part-a.parquet",
+                        [rec("en1", "en", "math", q0, "mm-7"),
+                         rec("en2", "en", "math", "What is two plus two?", "mm-8")])
+    write_conversations(root / "fr" / "math" / "part-a.parquet",
+                        [rec("fr1", "fr", "math", "Un problème de brioches.", "mm-7"),
+                         rec("fr2", "fr", "math", "Combien font deux plus deux ?", "mm-8")])
+    write_conversations(root / "fr" / "chat_specific" / "part-a.parquet",
+                        [rec("fr3", "fr", "chat_specific", "Une question.", "mm-7")])
+    report = run_decontaminate(str(root), AGAINST[:1], str(tmp_path / "clean"))
+    assert sorted(ids(tmp_path / "clean")) == ["en2", "fr2", "fr3"]
+    how = {r["id"]: r["how"] for r in report["removed_records"]}
+    assert how == {"en1": "ngram", "fr1": "same_source"}
+    assert report["removed_by_place"] == {"en/math": {"gsm_style_test": {"ngram": 1}},
+                                          "fr/math": {"gsm_style_test": {"same_source": 1}}}

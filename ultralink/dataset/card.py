@@ -284,11 +284,15 @@ def decontamination_section(report: dict[str, Any]) -> str:
     """Which evaluation sets were checked and how many records each removed."""
     sets = "\n".join(f"| `{s['name']}` | {s['rows']:,} | {report['removed_by_set'].get(s['name'], 0):,} |"
                      for s in report["sets"])
-    return (f"\n## Decontamination\n\nEvery record was checked against these evaluation sets "
-            f"({report['word_ngram']}-word n-grams; {report['char_ngram']}-character n-grams for "
-            f"Chinese, Japanese, Korean and Thai text); a record sharing any n-gram with a set's "
-            f"row was removed. {report['removed']:,} of {report['checked']:,} records went "
-            f"(ids, sets and matched texts: `_decontamination.json`).\n\n"
+    return (f"\n## Decontamination\n\nEvery record was checked against these evaluation sets, "
+            f"and only these: a record was removed when a message shares a "
+            f"{report['word_ngram']}-word n-gram with a set's row "
+            f"({report['char_ngram']} characters for Chinese, Japanese, Korean and Thai text), "
+            f"holds most of the word 3-grams of one of its texts, or states a math problem's "
+            f"numbers and answers it (which survives translation); every other record made "
+            f"from the same English original went with it, in every language. "
+            f"{report['removed']:,} of {report['checked']:,} records went "
+            f"(ids, sets, how and matched texts: `_decontamination.json`).\n\n"
             f"| set | rows | records removed |\n|---|---|---|\n{sets}\n")
 
 

@@ -2,7 +2,9 @@
 driver into a sorted array of n-gram hashes (13 words, or 13 characters for CJK/Thai text,
 :mod:`ultralink.text.ngrams`), each pointing at the row it came from; ids such as
 ``task_id`` are skipped. A text shorter than n tokens is indexed only when it has more than
-n/2 tokens (a bare answer such as ``48`` is no evidence)."""
+n/2 tokens (a bare answer such as ``48`` is no evidence). Beside the exact net, two fuzzy
+ones (:mod:`.signatures`): a math problem's numbers and answer, and shingle containment.
+A record is matched by its messages (:meth:`EvalIndex.match_messages`)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,33 @@ import io
 import json
 import logging
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ultralink.core.fs import Location, read_bytes
-from ultralink.jobs.decontaminate.config import CHAR_N, WORD_N
+from ultralink.jobs.decontaminate.config import CHAR_N, MIN_CONTAINMENT, MIN_NUMBERS, WORD_N
+from ultralink.jobs.decontaminate.signatures import NumberIndex, ShingleIndex, final_answer
 from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 
 log = logging.getLogger("ultralink.jobs.decontaminate")
 
 SNIPPET = 400
 _ID_KEYS = {"id", "task_id", "idx", "entry_point", "index", "qid", "uid"}
+_QUESTION_KEYS = ("question", "problem", "prompt", "input", "query", "instruction")
+_ANSWER_KEYS = ("answer", "solution", "target", "output", "canonical_solution")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRow:
+    """One evaluation row: its text fields, and (when it has them) its question and its
+    final numeric answer (the numbers signature)."""
+
+    texts: list[str]
+    question: str = ""
+    answer: str | None = None
 
 
 def set_name(uri: str) -> str:
@@ -32,8 +47,8 @@ def set_name(uri: str) -> str:
     return posixpath.basename(uri.rstrip("/")).split(".")[0]
 
 
-def eval_rows(loc: Location) -> Iterator[list[str]]:
-    """The text fields of each row of one evaluation file (JSONL, TSV, Parquet)."""
+def eval_rows(loc: Location) -> Iterator[EvalRow]:
+    """Each row of one evaluation file (JSONL, TSV, Parquet)."""
     name = loc.path.lower()
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
@@ -41,7 +56,7 @@ def eval_rows(loc: Location) -> Iterator[list[str]]:
         with loc.fs.open_input_file(loc.path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
-                    yield _fields(row)
+                    yield _row(row)
         return
     raw = read_bytes(loc)
     if name.endswith(".gz"):
@@ -51,7 +66,10 @@ def eval_rows(loc: Location) -> Iterator[list[str]]:
     text = raw.decode("utf-8")
     if ".tsv" in name:
         for cells in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE):
-            yield [c for c in cells if c.strip()]
+            cells = [c for c in cells if c.strip()]
+            if cells:   # MGSM: question, then the numeric answer
+                yield EvalRow(cells, cells[0], final_answer(cells[-1]) if len(cells) > 1
+                              else None)
         return
     if ".jsonl" in name or ".json" in name:
         for n, line in enumerate(text.splitlines(), 1):
@@ -61,10 +79,18 @@ def eval_rows(loc: Location) -> Iterator[list[str]]:
                 row = json.loads(line)
             except ValueError as exc:
                 raise ValueError(f"{loc.uri}:{n}: not a JSON line ({exc})") from None
-            yield _fields(row) if isinstance(row, dict) else [str(row)]
+            yield _row(row) if isinstance(row, dict) else EvalRow([str(row)])
         return
     raise ValueError(f"{loc.uri}: unknown evaluation-set format (expected .jsonl, .tsv or "
                      ".parquet)")
+
+
+def _row(row: dict[str, Any]) -> EvalRow:
+    texts = _fields(row)
+    lower = {k.lower(): v for k, v in row.items() if isinstance(v, str)}
+    question = next((lower[k] for k in _QUESTION_KEYS if k in lower), texts[0] if texts else "")
+    answer = next((final_answer(lower[k]) for k in _ANSWER_KEYS if k in lower), None)
+    return EvalRow(texts, question, answer)
 
 
 def _fields(row: dict[str, Any]) -> list[str]:
@@ -81,7 +107,8 @@ def _fields(row: dict[str, Any]) -> list[str]:
 
 @dataclass
 class EvalIndex:
-    """Sorted n-gram hashes of the evaluation sets, each pointing at the row it came from."""
+    """Sorted n-gram hashes of the evaluation sets, each pointing at the row it came from,
+    with the numbers and shingle nets over the same rows."""
 
     word_n: int
     char_n: int
@@ -92,6 +119,11 @@ class EvalIndex:
     row_set: list[int] = field(default_factory=list)
     row_text: list[str] = field(default_factory=list)
     rows_per_set: list[int] = field(default_factory=list)
+    numbers: NumberIndex = field(default_factory=NumberIndex)
+    shingles: ShingleIndex = field(default_factory=ShingleIndex)
+
+    def __bool__(self) -> bool:
+        return bool(self.row_text)
 
     def grams(self, text: str) -> tuple[list[str], np.ndarray, int]:
         toks = tokens(text)
@@ -99,7 +131,27 @@ class EvalIndex:
         return toks, window_hashes(toks, n), n
 
     def match(self, text: str) -> dict[str, Any] | None:
-        """The first evaluation row ``text`` shares an n-gram with, or None."""
+        """The first evaluation row ``text`` shares an n-gram with (or, failing that, the
+        row most of whose shingles it holds), or None."""
+        return self._exact(text) or self._fuzzy(text)
+
+    def match_messages(self, messages: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
+        """The evaluation row a record (``(role, content)`` pairs) copies: an exact n-gram
+        in any message, then the numbers signature, then shingle containment; or None."""
+        if not self:
+            return None
+        for _role, text in messages:
+            if found := self._exact(text):
+                return found
+        r = self.numbers.match(messages)
+        if r is not None:
+            return self._found(r, "numbers", "")
+        for _role, text in messages:
+            if found := self._fuzzy(text):
+                return found
+        return None
+
+    def _exact(self, text: str) -> dict[str, Any] | None:
         if not len(self.hashes):
             return None
         toks, h, n = self.grams(text)
@@ -111,21 +163,30 @@ class EvalIndex:
         if not len(hit):
             return None
         k = int(hit[0])
-        r = int(self.row[pos[k]])
         sep = "" if is_cjk(toks) else " "
-        return {"set": self.names[self.row_set[r]], "eval_row": r - self._first_row(r),
-                "matched": self.row_text[r], "overlap": sep.join(toks[k:k + n])}
+        return self._found(int(self.row[pos[k]]), "ngram", sep.join(toks[k:k + n]))
 
-    def _first_row(self, r: int) -> int:
+    def _fuzzy(self, text: str) -> dict[str, Any] | None:
+        found = self.shingles.match(text)
+        if found is None:
+            return None
+        r, share = found
+        return self._found(r, "shingles", f"{share:.0%} of its shingles")
+
+    def _found(self, r: int, how: str, overlap: str) -> dict[str, Any]:
         s = self.row_set[r]
-        return sum(self.rows_per_set[:s])
+        return {"set": self.names[s], "eval_row": r - sum(self.rows_per_set[:s]),
+                "matched": self.row_text[r], "overlap": overlap, "how": how}
 
 
-def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N) -> EvalIndex:
+def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N, *,
+                min_numbers: int = MIN_NUMBERS, min_containment: float = MIN_CONTAINMENT
+                ) -> EvalIndex:
     """Read every evaluation set into one :class:`EvalIndex` (driver side)."""
     from ultralink.core.fs import expand_inputs
 
-    idx = EvalIndex(word_n, char_n)
+    idx = EvalIndex(word_n, char_n, numbers=NumberIndex(min_numbers),
+                    shingles=ShingleIndex(min_containment))
     chunks: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     for uri in uris:
@@ -140,12 +201,14 @@ def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N) -> 
         idx.uris.append(uri)
         n_rows = 0
         for loc in files:
-            for texts in eval_rows(loc):
+            for ev in eval_rows(loc):
                 r = len(idx.row_text)
                 idx.row_set.append(s)
-                idx.row_text.append(" | ".join(texts)[:SNIPPET])
+                idx.row_text.append(" | ".join(ev.texts)[:SNIPPET])
+                idx.numbers.add(r, ev.question, ev.answer)
                 n_rows += 1
-                for t in texts:
+                for t in ev.texts:
+                    idx.shingles.add(r, t)
                     toks, h, n = idx.grams(t)
                     if len(toks) < n and len(toks) <= n // 2:
                         continue  # a bare answer ("48") or label is no evidence of anything
@@ -153,6 +216,7 @@ def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N) -> 
                     owners.append(np.full(len(h), r, np.uint32))
         idx.rows_per_set.append(n_rows)
         log.info("evaluation set %s: %d rows from %s", name, n_rows, uri)
+    idx.shingles.freeze()
     if chunks:
         h = np.concatenate(chunks)
         o = np.concatenate(owners)

@@ -28,32 +28,66 @@ from ultralink.pipeline.report import JobReport, StageRow
 log = logging.getLogger("ultralink.jobs.decontaminate")
 
 JOB = "decontaminate"
-_RECORD_KEYS = ("id", "set", "eval_row", "matched", "overlap")
+_RECORD_KEYS = ("id", "place", "set", "how", "eval_row", "matched", "overlap")
 
 
-def _texts(batch: pa.RecordBatch) -> list[list[str]]:
+AGNOSTIC_SUBSETS = ("chat_agnostic", "math", "code")
+
+
+def _messages(batch: pa.RecordBatch) -> list[list[tuple[str, str]]]:
     if "messages" in batch.schema.names:
-        return [[m["content"] or "" for m in msgs or []]
+        return [[(m["role"] or "", m["content"] or "") for m in msgs or []]
                 for msgs in batch.column("messages").to_pylist()]
     if "text" in batch.schema.names:
-        return [[t or ""] for t in batch.column("text").to_pylist()]
+        return [[("user", t or "")] for t in batch.column("text").to_pylist()]
     raise ValueError(f"no 'messages' or 'text' column; present: {batch.schema.names}")
 
 
+def _origins(batch: pa.RecordBatch) -> list[str | None]:
+    """Each row's English original (``dataset:id``) when it is made from one (a translated
+    or copied SFT record), else None: what a removal is passed on by."""
+    n = batch.num_rows
+    if "source" not in batch.schema.names or "subset" not in batch.schema.names:
+        return [None] * n
+    out: list[str | None] = []
+    for subset, src in zip(batch.column("subset").to_pylist(),
+                           batch.column("source").to_pylist()):
+        ok = subset in AGNOSTIC_SUBSETS and src and src.get("id")
+        out.append(f"{src.get('dataset')}:{src['id']}" if ok else None)
+    return out
+
+
+def _place(batch: pa.RecordBatch, src: Location) -> list[str]:
+    """``language/subset`` of each row (columns, or the shard's path in our layout)."""
+    names = batch.schema.names
+    if "language" in names and "subset" in names:
+        return [f"{lang}/{sub}" for lang, sub in zip(batch.column("language").to_pylist(),
+                                                    batch.column("subset").to_pylist())]
+    parts = src.path.split("/")
+    return ["/".join(parts[-3:-1])] * batch.num_rows
+
+
 @declare(num_cpus=1)
-def clean_shard(src: Location, dst: Location, index: EvalIndex) -> dict[str, Any]:
-    """Ray task: ``src`` without its contaminated records, written to ``dst``."""
+def clean_shard(src: Location, dst: Location, index: EvalIndex,
+                origins: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Ray task: ``src`` without its contaminated records, written to ``dst``. With
+    ``origins`` (English originals found contaminated, anywhere), also every record made from
+    one of them, whatever its language (``how: same_source``)."""
     from ultralink.dataset.shard_filter import filter_shard
 
     def judge(batch: pa.RecordBatch) -> list[dict[str, Any] | None]:
         out: list[dict[str, Any] | None] = []
-        for texts in _texts(batch):
+        rows = zip(_messages(batch), _origins(batch), _place(batch, src))
+        for messages, origin, place in rows:
             found = None
-            for t in texts:
-                found = index.match(t)
-                if found:
-                    found = {"reason": f"contaminated:{found['set']}", **found}
-                    break
+            if origins is not None:
+                if origin in origins:
+                    found = {**origins[origin], "how": "same_source"}
+            else:
+                found = index.match_messages(messages)
+            if found:
+                found = {"reason": f"contaminated:{found['set']}", **found,
+                         "origin": origin, "place": place}
             out.append(found)
         return out
 
@@ -82,16 +116,33 @@ class DecontaminateJob:
 
     def index(self) -> EvalIndex:
         """The evaluation sets' n-gram index (read on the driver)."""
-        return build_index(self.config.against, self.config.word_n, self.config.char_n)
+        cfg = self.config
+        return build_index(cfg.against, cfg.word_n, cfg.char_n, min_numbers=cfg.min_numbers,
+                           min_containment=cfg.min_containment)
 
     def clean(self, pairs: list[tuple[Location, Location]], index: EvalIndex
               ) -> list[dict[str, Any]]:
-        """One Ray task per shard; the index goes to the workers once."""
+        """One Ray task per shard (the index goes to the workers once); then, when any
+        removed record was made from an English original, a second pass over the cleaned
+        shards removes every other record made from it, in every language."""
         import ray
 
         ref = ray.put(index)
         task = remote(clean_shard)
-        return ray.get([task.remote(src, dst, ref) for src, dst in pairs])
+        results = ray.get([task.remote(src, dst, ref) for src, dst in pairs])
+        origins = {d["origin"]: {k: d[k] for k in ("set", "eval_row", "matched", "overlap")}
+                   for r in results for d in r["drops"] if d.get("origin")}
+        if not origins:
+            return results
+        again = ray.get([task.remote(dst, dst, ref, origins) for _src, dst in pairs
+                         if _exists(dst)])
+        by_uri = {r["uri"]: r for r in again}
+        for r, (_src, dst) in zip(results, pairs):
+            extra = by_uri.get(dst.uri)
+            if extra:
+                r["drops"] = r["drops"] + extra["drops"]
+                r["rows_out"] = extra["rows_out"]
+        return results
 
     def report(self, index: EvalIndex, results: list[dict[str, Any]]) -> JobReport:
         """One stage row: records checked, kept, and removed by set."""
@@ -118,6 +169,7 @@ class DecontaminateJob:
                      for n, u, r in zip(index.names, index.uris, index.rows_per_set)],
             "checked": typed.records_in, "kept": typed.records_out,
             "removed": len(removed), "removed_by_set": by_set,
+            "removed_by_place": _by_place(results),
             "removed_records": [{k: d[k] for k in _RECORD_KEYS} for d in removed],
             "wall_s": round(time.time() - t0, 3),
             "stages": [row.to_dict() for row in typed.stages],
@@ -127,6 +179,23 @@ class DecontaminateJob:
         log.info("decontaminate: %d of %d records removed (%s)", len(removed),
                  report["checked"], ", ".join(f"{k}={v}" for k, v in by_set.items()))
         return report
+
+
+def _exists(loc: Location) -> bool:
+    from ultralink.core.fs import exists
+
+    return exists(loc)
+
+
+def _by_place(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Records removed per ``language/subset``, per set, per net (ngram, numbers,
+    shingles, same_source)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for r in results:
+        for d in r["drops"]:
+            hows = out.setdefault(d["place"], {}).setdefault(d["set"], {})
+            hows[d["how"]] = hows.get(d["how"], 0) + 1
+    return {k: out[k] for k in sorted(out)}
 
 
 def _by_set(index: EvalIndex, results: list[dict[str, Any]]) -> dict[str, int]:
