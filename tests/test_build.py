@@ -106,7 +106,7 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     third = run_build(cfg)
     assert ids_by_subset(out) == ids and records_digest(out) == digest
     ran = [name for name, s in third["stages"].items() if not s["skipped"]]
-    assert ran == ["agnostic/ru/code"]
+    assert ran == ["agnostic/ru/code", "decontaminate"]   # the rewritten shards are checked
 
 
 def test_cli_build(ray_local, tmp_path, capsys):

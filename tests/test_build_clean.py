@@ -31,16 +31,21 @@ def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     result = run_build(cfg, progress=False)
     stages = result["stages"]
     assert list(stages) == ["agnostic/en/math", "dedup/en/questions", "decontaminate"]
+    # the planted item goes at the source, before any LLM call; the output pass finds none
+    assert stages["agnostic/en/math"]["dropped"] == {"contaminated:gsm_style_test": 1}
     assert stages["dedup/en/questions"]["dropped"] == {"exact_duplicate": 1}
-    assert stages["decontaminate"]["dropped"] == {"contaminated:gsm_style_test": 1}
+    assert stages["decontaminate"]["dropped"] == {}
     left = ids(out)
     assert len(left) == 2 and stages["decontaminate"]["out"] == 2
     report = json.loads((out / "_decontamination.json").read_text())
-    assert report["removed"] == 1 and report["removed_records"][0]["set"] == "gsm_style_test"
+    assert report["removed"] == 0 and report["removed_at_source"] == 1
+    assert report["removed_by_place"] == {"en/math": {"gsm_style_test": {"source": 1}}}
+    assert len(report["not_checked"]) == 4   # the standard sets: no evals_dir
     dedup = json.loads((out / "_work" / "dedup" / "en" / "questions" / "_report.json").read_text())
     assert dedup["clusters"][0]["kind"] == "exact"
     card = (out / "README.md").read_text()
-    assert "## Decontamination" in card and "`gsm_style_test`" in card and "1 of 3 records" in card
+    assert "## Decontamination" in card and "`gsm_style_test`" in card and "0 of 2 records" in card
+    assert "| `en/math` | `gsm_style_test` | 1 | 0 |" in card and "**not** checked against" in card
     assert json.loads((out / "stats.json").read_text())["table1"]["UltraLink"]["total"] == 2
     again = run_build(cfg, progress=False)
     assert all(s["skipped"] for s in again["stages"].values()) and ids(out) == left

@@ -357,3 +357,65 @@ def test_cpu_model_keeps_validated_translations_in_every_subset(ray_local, tmp_p
         if subset == "chat":
             assert report["judged"] > 0 and report["criteria_hits"]
     print("CPU model keep rates (kept, rows in, seconds):", kept)
+
+
+EVALS = Path(__file__).resolve().parents[1] / "data" / "evals"
+
+
+def test_sources_are_decontaminated_and_checked_before_any_llm_call(ray_local, tmp_path):
+    """A GSM8K-style test item planted in the English source, verbatim and reworded with its
+    numbers, is a pre-drop (no language translates it); a file that is the test split is
+    refused by its name or its content, unless allowed; a non-English chat and an "As an
+    AI" reply are dropped with their reasons, English passes untouched."""
+    from ultralink.core.errors import UsageError
+    from ultralink.jobs.decontaminate import DecontaminateConfig
+
+    gsm = [json.loads(line) for line in (EVALS / "gsm_style_test.jsonl").read_text().splitlines()]
+    q0 = gsm[0]["question"]
+    planted = [{"query": q0, "response": gsm[0]["answer"] + "\nThe answer is: 48"},
+               {"query": "Every Saturday 24 cinnamon rolls come out of Marisol's oven; a third go "
+                "to the neighbours, the rest sell for $3 apiece. Her Saturday takings?",
+                "response": "She sells 16 rolls, so she makes 16 * 3 = 48 dollars.\nThe answer "
+                "is: 48"}]
+    math = tmp_path / "math_mix.jsonl"
+    math.write_text("".join(json.dumps(r) + "\n" for r in planted)
+                    + (SAMPLE / "metamathqa_sample.jsonl").read_text())
+    dcfg = DecontaminateConfig(against=[str(EVALS / "gsm_style_test.jsonl")], standard=[])
+    report = run("zh", "math", [str(math)], tmp_path / "zh", prune_size=3, decontaminate=dcfg)
+    assert report["prefiltered"] == {"contaminated:gsm_style_test": 2}
+    assert report["decontamination"] == {"checked_against": ["gsm_style_test"],
+                                         "removed": {"gsm_style_test": 2}, "not_checked": []}
+    assert not any("Marisol" in json.dumps(r, ensure_ascii=False) for r in rows(tmp_path / "zh"))
+
+    # a whole test split (40 rows) as a training input
+    test_set = EVALS.parent / "contamination_independent" / "evals" / "gsm_like_test.jsonl"
+    dcfg = DecontaminateConfig(against=[str(test_set)], standard=[])
+    split = tmp_path / "gsm8k" / "test.jsonl"
+    split.parent.mkdir()
+    split.write_text(test_set.read_text())
+    with pytest.raises(UsageError, match="named like the gsm8k test evaluation set"):
+        run("en", "math", [str(split)], tmp_path / "a", decontaminate=dcfg)
+    renamed = tmp_path / "word_problems.jsonl"
+    renamed.write_text(split.read_text())
+    with pytest.raises(UsageError, match=r"word_problems.jsonl: 40 of 40 records are items "
+                       "of gsm_like_test.*allow_test_splits"):
+        run("en", "math", [str(renamed)], tmp_path / "b", decontaminate=dcfg)
+    allowed = run("en", "math", [str(renamed)], tmp_path / "c", decontaminate=dcfg,
+                  allow_test_splits=True)
+    assert allowed["written"] == 0
+
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps([
+        {"id": "zh1", "conversations": [
+            {"from": "human", "value": "请问你能帮我写一封给房东的信吗？我想提前一个月退租，因为工作调动到了另一个城市。"},
+            {"from": "gpt", "value": "当然可以。"}]},
+        {"id": "ai1", "conversations": [
+            {"from": "human", "value": "What do you think about the election results in my town?"},
+            {"from": "gpt", "value": "As an AI language model, I don't have personal opinions."}]},
+        {"id": "ok1", "conversations": [
+            {"from": "human", "value": "Fix this: ```print 'hi'``` in Python 3, and say why."},
+            {"from": "gpt", "value": "Use print('hi'): print is a function in Python 3."}]},
+    ], ensure_ascii=False))
+    en = run("en", "chat", [str(chat)], tmp_path / "chat", decontaminate=dcfg)
+    assert en["prefiltered"] == {"not_english": 1, "refusal": 1}
+    assert [r["source"]["id"] for r in rows(tmp_path / "chat")] == ["ok1"]

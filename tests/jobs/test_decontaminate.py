@@ -159,7 +159,10 @@ def test_config_is_strict_and_is_the_identity():
     cfg = DecontaminateConfig(against=AGAINST[:1], word_n=8)
     assert DecontaminateJob(cfg).identity() == {"against": AGAINST[:1], "word_n": 8,
                                                  "char_n": 13, "min_numbers": 3,
-                                                 "min_containment": 0.5}
+                                                 "min_containment": 0.5, "evals_dir": None,
+                                                 "standard": ["gsm8k_test", "math_test",
+                                                              "mgsm", "humaneval"],
+                                                 "at_source": True}
     with pytest.raises(ValueError, match="ngram"):
         DecontaminateConfig(against=AGAINST, ngram=8)
     with pytest.raises(ValueError):
@@ -185,6 +188,40 @@ def test_numbers_signature_catches_translations_and_the_shingles_rewordings():
     light = " ".join(w if i % 9 else w.upper() + " indeed" for i, w in enumerate(words))
     hit = idx.match(light)
     assert hit and hit["set"] == "gsm_style_test"
+
+
+def test_a_renamed_task_keeps_its_examples_and_a_new_template_its_own_numbers(tmp_path):
+    """Code: a renamed, reworded task is caught by its examples' literals; a different task
+    sharing one literal is not. Math: the same wording with its numbers replaced is another
+    problem (kept) while a copy that leaves a sentence out still goes; spelled-out numbers
+    and "13.80" for 13.8 are read as the numbers they are."""
+    from ultralink.jobs.decontaminate.signatures import literals, stated_numbers
+
+    evals = tmp_path / "evals.jsonl"
+    evals.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"task_id": "T/0", "entry_point": "count_runs", "canonical_solution": "    ...\n",
+         "prompt": 'def count_runs(text: str) -> int:\n    """Count runs of equal letters.\n'
+                   '    >>> count_runs("aabbbc")\n    3\n    >>> count_runs("zz")\n    1\n'
+                   '    >>> count_runs([4, 4, 5])\n    2\n    """\n'},
+        {"question": "A baker sells 36 loaves on Monday and 45 loaves on Tuesday at $2.50 "
+                     "each. How much money does the baker make over the two days?",
+         "answer": "36+45=81 loaves, 81*2.5=202.5\n#### 202.5"},
+    ]))
+    idx = build_index([str(evals)])
+    assert literals('f(l: list, t: int) == [1, 2]; g("ab")') == {"[1,2]", "ab"}
+    renamed = [("user", "Write runs_of(s) counting maximal blocks of one repeated letter: "
+                        "runs_of('aabbbc') gives 3 and runs_of('zz') gives 1."),
+               ("assistant", "def runs_of(s):\n    return len([k for k in groupby(s)])")]
+    assert idx.match_messages(renamed)["how"] == "examples"
+    other = [("user", "Reverse the string 'aabbbc' in Python."), ("assistant", "s[::-1]")]
+    assert idx.match_messages(other) is None
+    assert stated_numbers("twelve apples cost 13.80") == {"12": 1, "1380": 1, "138": 1}
+    template = ("A baker sells 12 loaves on Monday and 20 loaves on Tuesday at $2.50 each. How "
+                "much money does the baker make over the two days?")
+    assert idx.match_messages([("user", template), ("assistant", "#### 80")]) is None
+    cut = "How much money does the baker make over the two days, selling at $2.50 each?"
+    assert idx.match_messages([("user", "Monday 36, Tuesday 45. " + cut),
+                               ("assistant", "#### 202.50")])
 
 
 def test_a_removal_is_passed_on_to_every_record_of_the_same_english_source(ray_local, tmp_path):
@@ -213,3 +250,59 @@ def test_a_removal_is_passed_on_to_every_record_of_the_same_english_source(ray_l
     assert how == {"en1": "ngram", "fr1": "same_source"}
     assert report["removed_by_place"] == {"en/math": {"gsm_style_test": {"ngram": 1}},
                                           "fr/math": {"gsm_style_test": {"same_source": 1}}}
+
+
+def test_standard_sets_are_found_by_name_and_the_missing_ones_named(tmp_path, caplog):
+    from ultralink.jobs.decontaminate.sets import known_test_file
+
+    evals = tmp_path / "evals"
+    (evals / "humaneval").mkdir(parents=True)
+    (evals / "gsm8k_test.jsonl").write_text((EVALS / "gsm_style_test.jsonl").read_text())
+    (evals / "mgsm_zh.tsv").write_text((EVALS / "mgsm_style_zh.tsv").read_text())
+    (evals / "mgsm_ru.tsv").write_text("Вопрос про 3 яблока и 4 груши?\t7\n")
+    (evals / "humaneval" / "humaneval_en.jsonl").write_text(
+        (EVALS / "humaneval_style.jsonl").read_text())
+    (evals / "notes.txt").write_text("not a set")
+    found = DecontaminateConfig(evals_dir=str(evals)).resolve()
+    by_name = {s.name: [Path(u).name for u in s.uris] for s in found.sets}
+    assert by_name == {"gsm8k_test": ["gsm8k_test.jsonl"], "mgsm": ["mgsm_ru.tsv", "mgsm_zh.tsv"],
+                       "humaneval": ["humaneval_en.jsonl"]}
+    assert found.missing == {"math_test": f"not under {evals}"}
+    assert "not checked against math_test" in caplog.text
+    index = build_index(found.sets)
+    assert index.names == ["gsm8k_test", "mgsm", "humaneval"]
+    assert index.match_messages([("user", GSM[0]["question"])])["set"] == "gsm8k_test"
+    # unset or absent: every standard set named, nothing checked; explicit sets stay strict
+    assert set(DecontaminateConfig().resolve().missing.values()) == {"no evals_dir set"}
+    gone = DecontaminateConfig(evals_dir=str(tmp_path / "nope")).resolve(warn=False)
+    assert not gone.sets and len(gone.missing) == 4
+    with pytest.raises(ValueError, match="evaluation set"):
+        build_index(DecontaminateConfig(against=[str(tmp_path / "x.jsonl")]).resolve().sets)
+    # training inputs named like a test split
+    assert known_test_file("s3://b/gsm8k/test.jsonl") == "gsm8k test"
+    assert known_test_file("/d/HumanEval.jsonl.gz") == "humaneval"
+    assert known_test_file("/d/mgsm_zh.tsv") == "mgsm"
+    assert known_test_file("/d/math/test-00000.parquet") == "MATH test"
+    for fine in ("/d/MetaMathQA-395K.json", "/tests/data/sft/math_train.jsonl",
+                 "/d/gsm8k/train.jsonl", "/d/latest/math.jsonl", "/d/contest_math.jsonl"):
+        assert known_test_file(fine) is None, fine
+
+
+def test_build_decontaminates_by_default_and_says_what_was_not_checked(ray_local, tmp_path):
+    """No evals_dir: the standard sets are named in one warning and on the card as not
+    checked; an explicit set must exist (one line before anything runs)."""
+    from ultralink.build import BuildConfig, run_build
+    from ultralink.core.errors import UsageError
+
+    src = tmp_path / "math.jsonl"
+    src.write_text(json.dumps({"question": "What is 12 plus 30, and why?", "answer": "#### 42"})
+                   + "\n")
+    cfg = BuildConfig(output=str(tmp_path / "out"), languages=["en"], sources={"math": [str(src)]})
+    run_build(cfg, progress=False)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "were **not** checked for copies of evaluation items" in card
+    assert "`gsm8k_test` (no evals_dir set)" in card and "`humaneval`" in card
+    bad = cfg.model_copy(update={"decontaminate": DecontaminateConfig(
+        against=[str(tmp_path / "missing.jsonl")])})
+    with pytest.raises(UsageError, match="decontaminate.against: .*missing.jsonl"):
+        run_build(bad, progress=False)

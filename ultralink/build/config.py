@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ultralink.core.config import Strict
 from ultralink.jobs.agnostic.config import AgnosticConfig
+from ultralink.jobs.decontaminate.config import DecontaminateConfig
 from ultralink.jobs.dedup import DedupConfig
 from ultralink.jobs.prepare.config import PrepareConfig
 from ultralink.jobs.specific import SpecificConfig
@@ -103,9 +104,15 @@ class BuildConfig(Strict):
     dedup: DedupConfig | None = Field(None, description="near-duplicate removal of segments "
                                       "and of each language's questions; unset = off, {} = "
                                       "the defaults")
-    decontaminate: list[str] = Field(default_factory=list, description="evaluation sets "
-                                     "(JSONL/TSV/Parquet paths or s3:// URIs) whose n-grams "
-                                     "no output record may share")
+    decontaminate: DecontaminateConfig = Field(
+        default_factory=DecontaminateConfig, description="evaluation sets no record may copy: "
+        "the standard ones found under evals_dir and those listed in against (a bare list is "
+        "against); checked on the English sources and again on every output record")
+
+    @field_validator("decontaminate", mode="before")
+    @classmethod
+    def _against_list(cls, value: Any) -> Any:
+        return {"against": value} if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _languages(self) -> BuildConfig:
@@ -142,6 +149,7 @@ class BuildConfig(Strict):
             self.sizes.prune.chat,
             "num_hosts": self.resources.num_hosts,
             "stage_concurrency": self.resources.stage_actors,
+            "decontaminate": self.decontaminate,
             "languages": [lang for lang in self.languages if lang != "en"] or ["zh"],
             # one verdict store for every language: each English conversation is judged once
             "request_cache": self.agnostic.request_cache.model_copy(update={

@@ -60,6 +60,7 @@ class Build:
         self.progress = progress
         self.pools = EnginePools(cfg.resources.num_hosts)
         self.stages: dict[str, dict[str, Any]] = {}
+        self.evals: list[tuple[str, str]] = []    # the evaluation sets' identities
         self.started = time.time()
 
     def uri(self, *parts: str) -> str:
@@ -137,6 +138,19 @@ class Build:
             if missing:
                 raise UsageError(f"{key}: {missing[0][0]}: {missing[0][1]}"
                                  + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        from ultralink.jobs.agnostic.contamination import refuse_by_name
+
+        sft, _missing = expand([u for subset in SUBSETS for u in getattr(self.cfg.sources, subset)])
+        refuse_by_name(sft, self.cfg.agnostic.allow_test_splits)
+        dcfg = self.cfg.decontaminate
+        _files, missing = expand(dcfg.against)
+        if missing:
+            raise UsageError(f"decontaminate.against: {missing[0][0]}: {missing[0][1]}")
+        # the sets found now (each standard one missing is one warning line), by identity:
+        # a set added or changed reruns the stages that checked against it
+        from ultralink.core.fs import identities
+
+        self.evals = identities(dcfg.resolve().uris)
         if self.overwrite:
             check_ours(self.root)
 
@@ -216,6 +230,7 @@ class Build:
 
             self.stage(f"agnostic/{lang}/{subset}", "agnostic", lang, out_uri,
                        {"lang": lang, "inputs": inputs, "config": a_cfg.model_dump(mode="json"),
+                        "evals": self.evals,
                         "engine": eng.model_dump(mode="json") if lang != "en" else None},
                        eng if lang != "en" else None, agnostic)
 
@@ -260,20 +275,21 @@ class Build:
                      and s["job"] in ("specific", "agnostic")]
             if after:
                 self._dedup(lang, "questions", self.uri(lang), after)
-        if not self.cfg.decontaminate:
-            return
         from ultralink.dataset.files import dataset_parts
         from ultralink.jobs.decontaminate import REPORT_FILE, decontaminate
         from ultralink.pipeline.runtime import init_ray
 
+        dcfg = self.cfg.decontaminate
         work = self.uri("_work", "decontaminate")
         after = self._fresh(work, [n for n in self.stages if n != "decontaminate"])
 
         def run() -> dict[str, Any]:
             shards = [loc for locs in dataset_parts(self.root).values() for loc in locs]
             init_ray(self.ray_address)
-            report = decontaminate(shards, self.root, self.root, self.cfg.decontaminate,
-                                   report_to=self.root.join(REPORT_FILE))
+            report = decontaminate(shards, self.root, self.root, config=dcfg,
+                                   report_to=self.root.join(REPORT_FILE),
+                                   at_source=self._source_removals(),
+                                   warn=False)   # preflight said it once
             from ultralink.core.fs import write_atomic
 
             write_atomic(resolve(work).join(MANIFEST), json.dumps(
@@ -281,7 +297,21 @@ class Build:
             return report
 
         self.stage("decontaminate", "decontaminate", "*", work,
-                   {"after": sorted(after), "against": self.cfg.decontaminate}, None, run)
+                   {"after": sorted(after), "config": dcfg.model_dump(mode="json"),
+                    "evals": self.evals}, None, run)
+
+    def _source_removals(self) -> dict[str, dict[str, int]]:
+        """Per ``language/subset``, the English records each agnostic stage's scan dropped
+        as contaminated, per set."""
+        out: dict[str, dict[str, int]] = {}
+        for name, s in self.stages.items():
+            if s["job"] != "agnostic":
+                continue
+            sets = {k.split(":", 1)[1]: v for k, v in s.get("dropped", {}).items()
+                    if k.startswith("contaminated:") and v}
+            if sets:
+                out[f"{s['language']}/{OUTPUT_SUBSET[name.rsplit('/', 1)[1]]}"] = sets
+        return out
 
     def _finish(self) -> dict[str, Any]:
         from ultralink.dataset.card import write_card

@@ -145,9 +145,12 @@ def decontaminate_parser(sub: argparse._SubParsersAction) -> None:
                     "--against mgsm_zh.tsv --output out-clean/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True, metavar="DIR_OR_S3_URI")
-    p.add_argument("--against", action="append", required=True, metavar="FILE",
+    p.add_argument("--against", action="append", default=[], metavar="FILE",
                    help="evaluation set: .jsonl, .tsv or .parquet file, glob or s3:// URI "
                    "(repeatable); the set's name is the file name without extensions")
+    p.add_argument("--evals-dir", metavar="DIR_OR_S3_URI", help="also the standard sets "
+                   "(gsm8k_test, math_test, mgsm, humaneval) found by name in this folder; "
+                   "the report names those not found")
     p.add_argument("--output", required=True, metavar="DIR_OR_S3_URI",
                    help="where the cleaned dataset goes (may equal --dataset: in place)")
     p.add_argument("--ngram", type=int, default=WORD_N, help="n-gram size in words")
@@ -161,9 +164,17 @@ def _run_decontaminate(args: argparse.Namespace) -> int:
     from ultralink.core.fs import resolve
     from ultralink.jobs.decontaminate import REPORT_FILE, run_decontaminate
 
+    from ultralink.core.errors import UsageError
+    from ultralink.jobs.decontaminate import DecontaminateConfig
+
     def job() -> None:
-        r = run_decontaminate(args.dataset, args.against, args.output, args.ngram,
-                              args.char_ngram, args.ray_address, args.overwrite)
+        if not args.against and not args.evals_dir:
+            raise UsageError("name the evaluation sets: --against FILE or --evals-dir DIR")
+        cfg = DecontaminateConfig(against=args.against, evals_dir=args.evals_dir,
+                                  word_n=args.ngram, char_n=args.char_ngram, at_source=False,
+                                  **({} if args.evals_dir else {"standard": []}))
+        r = run_decontaminate(args.dataset, None, args.output, ray_address=args.ray_address,
+                              overwrite=args.overwrite, config=cfg)
         print(f"ultralink decontaminate: {r['removed']} of {r['checked']} records removed "
               f"({', '.join(f'{k}={v}' for k, v in r['removed_by_set'].items())}); report "
               f"{resolve(args.output).join(REPORT_FILE).uri}")

@@ -281,7 +281,18 @@ The method and the original dataset:
 
 
 def decontamination_section(report: dict[str, Any]) -> str:
-    """Which evaluation sets were checked and how many records each removed."""
+    """Which evaluation sets were checked, how many records each removed, and, plainly,
+    which standard sets the data was *not* checked against."""
+    missing = report.get("not_checked") or []
+    unchecked = "".join(f"- `{m['name']}` ({m['why']}){': ' + m['what'] if m.get('what') else ''}\n"
+                        for m in missing)
+    if unchecked:
+        unchecked = ("\nThe data was **not** checked against these standard evaluation sets "
+                     "(not available to the build); a model trained on it may have seen their "
+                     f"items:\n\n{unchecked}")
+    if not report["sets"]:
+        return ("\n## Decontamination\n\nNo evaluation set was available to the build: the "
+                "records were **not** checked for copies of evaluation items.\n" + unchecked)
     sets = "\n".join(f"| `{s['name']}` | {s['rows']:,} | {report['removed_by_set'].get(s['name'], 0):,} |"
                      for s in report["sets"])
     return (f"\n## Decontamination\n\nEvery record was checked against these evaluation sets, "
@@ -291,9 +302,28 @@ def decontamination_section(report: dict[str, Any]) -> str:
             f"holds most of the word 3-grams of one of its texts, or states a math problem's "
             f"numbers and answers it (which survives translation); every other record made "
             f"from the same English original went with it, in every language. "
-            f"{report['removed']:,} of {report['checked']:,} records went "
+            + ("The English sources were checked the same way before any was translated. "
+               if report.get("at_source") else "")
+            + f"{report['removed']:,} of {report['checked']:,} records went "
             f"(ids, sets, how and matched texts: `_decontamination.json`).\n\n"
-            f"| set | rows | records removed |\n|---|---|---|\n{sets}\n")
+            f"| set | rows | records removed |\n|---|---|---|\n{sets}\n"
+            + _removed_by_place(report.get("removed_by_place") or {}) + unchecked)
+
+
+def _removed_by_place(by_place: dict[str, dict[str, dict[str, int]]]) -> str:
+    """Per language and subset and set: records dropped from the English sources before
+    translation (net ``source``) and from the output after, by net."""
+    rows = []
+    for place, sets in sorted(by_place.items()):
+        for name, hows in sorted(sets.items()):
+            after = ", ".join(f"{how} {n}" for how, n in sorted(hows.items()) if how != "source")
+            rows.append(f"| `{place}` | `{name}` | {hows.get('source', 0):,} | {after or '0'} |")
+    if not rows:
+        return ""
+    return ("\nRemoved per language and subset (before translation: English source records "
+            "dropped by the scan, the same ones in every language; after: output records, "
+            "by the net that caught them):\n\n| data | set | before translation | after |\n"
+            "|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def write_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] | None = None) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from ultralink.agnostic.config import TranslationConfig
 from ultralink.core.config import RUN_CONTROL, identity
+from ultralink.jobs.decontaminate.config import DecontaminateConfig
 from ultralink.llm.request_cache import RequestCacheConfig
 from ultralink.pipeline.error_guard import ErrorLimits
 from ultralink.sources.byteio import MAX_RECORD
@@ -32,6 +33,16 @@ class AgnosticConfig(TranslationConfig):
                                   "this is dropped as too_large (the XML readers' cap)")
     unit_records: int = Field(500, gt=0, description="input records per work unit (the atom "
                               "of output and resume)")
+    decontaminate: DecontaminateConfig = Field(
+        default_factory=DecontaminateConfig, description="evaluation sets the English "
+        "records are checked against before any LLM call (at_source): a match is dropped as "
+        "contaminated:<set> in every language")
+    allow_test_splits: bool = Field(False, description="accept an input file that is an "
+                                    "evaluation set by its name or content (refused by "
+                                    "default)", json_schema_extra=RUN_CONTROL)
+    source_checks: bool = Field(True, description="drop English records that are not "
+                                "English or whose assistant refuses or speaks as an AI "
+                                "model (reasons not_english, refusal), before any LLM call")
     # -- heuristic pre-filter (chat; the reference's sift_sharegpt.py) ----------------------
     prefilter: bool = Field(True, description="drop chat with URLs, x1/y1 variables or too "
                             "long for the judge before any LLM call")

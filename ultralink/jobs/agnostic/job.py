@@ -17,6 +17,7 @@ from ultralink.core.records import conversation_schema
 from ultralink.hosting.llm_stage import spend_request_cache
 from ultralink.jobs.agnostic.collect import RecordBuilder, RejectSamples
 from ultralink.jobs.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.contamination import refuse_by_content, refuse_by_name, source_index
 from ultralink.jobs.agnostic.plan import (
     RowsOf,
     Selection,
@@ -28,8 +29,10 @@ from ultralink.jobs.agnostic.plan import (
 )
 from ultralink.jobs.agnostic.report import RunFacts, build_report, summary_text
 from ultralink.jobs.agnostic.scan import read_tables, scan_file
+from ultralink.jobs.agnostic.source_checks import SourceChecks
 from ultralink.jobs.agnostic.settings import RunSettings
 from ultralink.jobs.agnostic.trim import made, trim_surplus
+from ultralink.jobs.decontaminate.sets import ResolvedSets
 from ultralink.pipeline.dataflow import RayStage, remote
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import Rounds, UnitCollector, WorkUnit, grow_to_target
@@ -61,6 +64,7 @@ class AgnosticRun:
     llm_report: dict[str, Any] = field(default_factory=dict)
     llm_wall: float = 0.0
     grown: Rounds | None = None
+    eval_sets: ResolvedSets | None = None    # the sets the sources were checked against
 
     @classmethod
     def open(cls, setup: RunSettings, inputs: list[str], output: str, overwrite: bool,
@@ -87,9 +91,15 @@ class AgnosticRun:
         import ray
 
         setup, store = self.settings, self.job.store
+        allow = setup.cfg.allow_test_splits
+        refuse_by_name(self.job.files, allow)
+        index, self.eval_sets = source_index(setup.cfg.decontaminate)
+        ref = ray.put(index) if index is not None else None
+        checks = SourceChecks.load(setup.prompts_dir) if setup.cfg.source_checks else None
         scan = remote(scan_file)
-        scans = ray.get([scan.remote(loc, setup.language, setup.subset, setup.cfg)
+        scans = ray.get([scan.remote(loc, setup.language, setup.subset, setup.cfg, ref, checks)
                          for loc in self.job.files])
+        refuse_by_content(scans, allow)
         for s in scans:
             self.read.merge(s["counters"])
             self.job.problems.extend(s["problems"])
@@ -238,7 +248,8 @@ class AgnosticRun:
             selection=sel, refill_rounds=rounds, refilled=drawn,
             units_total=len(self.planned), units_run=len(self.ran), total=self.job.totals(),
             this_run=self.this_run, llm_wall=self.llm_wall, started=self.job.started,
-            llm=self.llm_report, rejects=self.rejects, problems=self.job.problems)
+            llm=self.llm_report, rejects=self.rejects, problems=self.job.problems,
+            eval_sets=self.eval_sets)
 
 
 class _NoBar:

@@ -16,6 +16,7 @@ from ultralink.core.counters import Counters
 from ultralink.jobs.agnostic.config import OUTPUT_SUBSET, AgnosticConfig
 from ultralink.jobs.agnostic.plan import Selection
 from ultralink.jobs.agnostic.scan import MAX_PROBLEMS
+from ultralink.jobs.decontaminate.sets import ResolvedSets
 
 
 @dataclass(slots=True)
@@ -43,6 +44,7 @@ class RunFacts:
     llm: dict[str, Any] = field(default_factory=dict)
     rejects: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    eval_sets: ResolvedSets | None = None   # what the sources were checked against
 
 
 def _sorted(group: dict[str, int]) -> dict[str, int]:
@@ -76,6 +78,7 @@ def _input_part(f: RunFacts) -> dict[str, Any]:
         "usable": sum(f.read.group("schema").values()),
         "limited_to": sel.taken,
         "prefiltered": sel.pre.dropped(),
+        "decontamination": _decontamination(f),
         "candidates": sel.candidates,
         "pruning": {"size": sel.size, "mode": f.config.prune_mode, "seed": f.config.seed,
                     "selected": len(sel.selected), "pruned": sel.candidates - len(sel.selected)},
@@ -83,6 +86,17 @@ def _input_part(f: RunFacts) -> dict[str, Any]:
         "units": {"total": f.units_total, "skipped_done": f.units_total - f.units_run,
                   "run": f.units_run},
     }
+
+
+def _decontamination(f: RunFacts) -> dict[str, Any]:
+    """Which evaluation sets the English sources were checked against before the LLM, what
+    each removed, and which standard sets were not available."""
+    found = f.eval_sets
+    checked = [s.name for s in found.sets] if found and f.config.decontaminate.at_source else []
+    pre = f.selection.pre.dropped()
+    return {"checked_against": checked,
+            "removed": {n: int(pre.get(f"contaminated:{n}", 0)) for n in checked},
+            "not_checked": found.not_checked() if found else []}
 
 
 def _output_part(f: RunFacts) -> dict[str, Any]:
@@ -189,6 +203,11 @@ def summary_text(report: dict[str, Any]) -> str:
     if report["criteria_hits"]:
         lines.append("criteria hits: " + ", ".join(f"{k}={v}" for k, v in
                                                    report["criteria_hits"].items()))
+    d = report["decontamination"]
+    if d["checked_against"] or d["not_checked"]:
+        lines.append("decontaminated against: " + (", ".join(d["checked_against"]) or "nothing")
+                     + ("; not checked against: " + ", ".join(m["name"] for m in d["not_checked"])
+                        if d["not_checked"] else ""))
     t, r = report["tokens"], report["this_run"]
     lines.append(f"tokens: prompt {t['prompt']:,}, completion {t['completion']:,}, requests "
                  f"{t['requests']:,} ({t['retries']:,} retries); this run {r['tokens_per_s']} "

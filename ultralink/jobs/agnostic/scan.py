@@ -10,6 +10,8 @@ from typing import Any
 from ultralink.core.counters import Counters
 from ultralink.core.fs import Location, resolve
 from ultralink.jobs.agnostic.config import AgnosticConfig
+from ultralink.jobs.agnostic.source_checks import SourceChecks
+from ultralink.jobs.decontaminate.index import EvalIndex
 from ultralink.pipeline.dataflow import declare
 
 log = logging.getLogger("ultralink.agnostic")
@@ -18,9 +20,15 @@ MAX_PROBLEMS = 1000
 
 
 @declare(num_cpus=0.5)
-def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) -> dict[str, Any]:
-    """Read one file once: per usable record ``(ordinal, key, prefilter reason)`` + counts;
-    with ``limit``, only as far as its first ``limit`` usable records."""
+def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig,
+              index: EvalIndex | None = None, checks: SourceChecks | None = None
+              ) -> dict[str, Any]:
+    """Read one file once: per usable record ``(ordinal, key, pre-drop reason)`` + counts;
+    with ``limit``, only as far as its first ``limit`` usable records. ``checks``: the
+    per-record source checks (not English, refusals). With ``index``, a
+    record copying an evaluation item is dropped as ``contaminated:<set>`` (in every
+    language: each scans the same English record), counted per set for the test-split
+    check."""
     from ultralink.agnostic.heuristics import prefilter_reason
     from ultralink.sources.sft import SchemaError, read_sft
     from ultralink.text.ngrams import text_hash
@@ -34,19 +42,25 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) ->
             problems.append(line)
 
     records: list[tuple[int, str, str]] = []
+    contaminated: dict[str, int] = {}
     groups: dict[str, int] = {}  # key → hash of MetaMathQA's original_question (pruning)
     error = ""
     try:
         for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles,
                                                max_bytes=cfg.max_record_bytes)):
-            reason = ""
-            if subset == "chat" and language != "en" and cfg.prefilter:
+            reason = checks.reason(conv.messages) if checks is not None else ""
+            if not reason and subset == "chat" and language != "en" and cfg.prefilter:
                 try:
                     reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
                 except Exception as exc:  # one poison record must not lose the file
                     reason = f"error:{type(exc).__name__}"
                     log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
                               type(exc).__name__, exc)
+            if index is not None and not reason:
+                found = index.match_messages([(t.role, t.content) for t in conv.messages])
+                if found:
+                    reason = f"contaminated:{found['set']}"
+                    contaminated[found["set"]] = contaminated.get(found["set"], 0) + 1
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
             if isinstance(conv.group, str):  # stable across workers
                 groups[records[-1][1]] = text_hash(conv.group)
@@ -57,7 +71,8 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig) ->
     except (OSError, ValueError) as exc:
         error = f"{loc.uri}: {type(exc).__name__}: {exc}"
     return {"uri": loc.uri, "records": records, "counters": counters.to_dict(),
-            "problems": problems, "error": error, "groups": groups}
+            "problems": problems, "error": error, "groups": groups,
+            "checked": len(records), "contaminated": contaminated}
 
 
 def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,

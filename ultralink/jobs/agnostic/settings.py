@@ -23,6 +23,7 @@ class RunSettings:
     granularity: str
     prompt_version: str
     prompts_dir: str | None
+    checks_version: str = ""    # the prompt file whose patterns the source checks use
 
     @property
     def translate(self) -> bool:
@@ -42,7 +43,11 @@ class RunSettings:
         style = spec.prompt_format if cfg.prompt_style == "auto" else cfg.prompt_style
         granularity = cfg.granularity if cfg.granularity != "auto" else (
             "line" if style == "completion" else "message")
-        version = ""
+        version = checks = ""
+        if cfg.source_checks:   # the English file's refusal patterns decide source drops
+            from ultralink.agnostic.translation_prompt import TranslationPrompt
+
+            checks = f"en.yaml@{TranslationPrompt.load('en', prompts_dir).version}"
         if language != "en":
             from ultralink.agnostic.translation_prompt import TranslationPrompt
 
@@ -52,7 +57,7 @@ class RunSettings:
 
                 version += f";criteria_filter.yaml@{CriteriaPrompt.load(prompts_dir).version}"
         return cls(language, subset, cfg, engine, spec.name, style, granularity, version,
-                   prompts_dir)
+                   prompts_dir, checks)
 
     def identity(self) -> dict[str, Any]:
         """The job config hashed into the manifest."""
@@ -62,7 +67,8 @@ class RunSettings:
                 "engine": ({"engine": engine.engine, "model": engine.model}
                            if self.translate else None),
                 "style": self.style, "granularity": self.granularity,
-                "prompt_version": self.prompt_version}
+                "prompt_version": self.prompt_version,
+                **({"source_checks": self.checks_version} if self.checks_version else {})}
 
     def engine_report(self) -> dict[str, Any] | None:
         if not self.translate:

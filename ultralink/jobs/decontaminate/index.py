@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,15 @@ import numpy as np
 
 from ultralink.core.fs import Location, read_bytes
 from ultralink.jobs.decontaminate.config import CHAR_N, MIN_CONTAINMENT, MIN_NUMBERS, WORD_N
-from ultralink.jobs.decontaminate.signatures import NumberIndex, ShingleIndex, final_answer
+from ultralink.jobs.decontaminate.sets import EvalSet, set_name
+from ultralink.jobs.decontaminate.signatures import (
+    ExampleIndex,
+    NumberIndex,
+    ShingleIndex,
+    final_answer,
+    numbers,
+    stated_numbers,
+)
 from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 
 log = logging.getLogger("ultralink.jobs.decontaminate")
@@ -40,11 +47,6 @@ class EvalRow:
     texts: list[str]
     question: str = ""
     answer: str | None = None
-
-
-def set_name(uri: str) -> str:
-    """``s3://b/evals/gsm8k_test.jsonl.gz`` → ``gsm8k_test``."""
-    return posixpath.basename(uri.rstrip("/")).split(".")[0]
 
 
 def eval_rows(loc: Location) -> Iterator[EvalRow]:
@@ -121,6 +123,9 @@ class EvalIndex:
     rows_per_set: list[int] = field(default_factory=list)
     numbers: NumberIndex = field(default_factory=NumberIndex)
     shingles: ShingleIndex = field(default_factory=ShingleIndex)
+    examples: ExampleIndex = field(default_factory=ExampleIndex)
+    row_numbers: list[frozenset[str]] = field(default_factory=list)   # each question's numbers
+    row_answer: list[str | None] = field(default_factory=list)        # and its answer
 
     def __bool__(self) -> bool:
         return bool(self.row_text)
@@ -133,25 +138,45 @@ class EvalIndex:
     def match(self, text: str) -> dict[str, Any] | None:
         """The first evaluation row ``text`` shares an n-gram with (or, failing that, the
         row most of whose shingles it holds), or None."""
-        return self._exact(text) or self._fuzzy(text)
+        stated = set(stated_numbers(text))
+        return self.exact(text, stated) or self._fuzzy(text, stated)
 
     def match_messages(self, messages: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
         """The evaluation row a record (``(role, content)`` pairs) copies: an exact n-gram
-        in any message, then the numbers signature, then shingle containment; or None."""
+        in any message, then the numbers signature, a code task's example literals, then
+        shingle containment; or None."""
         if not self:
             return None
+        stated = {n for _role, text in messages for n in stated_numbers(text)}
         for _role, text in messages:
-            if found := self._exact(text):
+            if found := self.exact(text, stated):
                 return found
         r = self.numbers.match(messages)
         if r is not None:
             return self._found(r, "numbers", "")
+        r = self.examples.match(messages)
+        if r is not None:
+            return self._found(r, "examples", "")
         for _role, text in messages:
-            if found := self._fuzzy(text):
+            if found := self._fuzzy(text, stated):
                 return found
         return None
 
-    def _exact(self, text: str) -> dict[str, Any] | None:
+    def agrees(self, r: int, stated: set[str]) -> bool:
+        """Whether a record stating ``stated`` numbers can be row ``r``: a math problem
+        (a row with a numeric answer) with half of its question's numbers or more replaced
+        by others is another problem on the same template, not a copy, however much
+        wording it shares."""
+        q = self.row_numbers[r] if r < len(self.row_numbers) else frozenset()
+        if not q or 2 * len(q & stated) > len(q):
+            return True
+        # numbers missing are not numbers changed: a copy may leave a sentence out
+        others = stated - q - {self.row_answer[r]}
+        return len(others) < len(q - stated)
+
+    def exact(self, text: str, stated: set[str] | None = None) -> dict[str, Any] | None:
+        """The first row ``text`` shares an n-gram with (one whose numbers ``stated``
+        agree with, when given), or None."""
         if not len(self.hashes):
             return None
         toks, h, n = self.grams(text)
@@ -160,18 +185,22 @@ class EvalIndex:
         pos = np.searchsorted(self.hashes, h)
         pos[pos >= len(self.hashes)] = 0
         hit = np.nonzero(self.hashes[pos] == h)[0]
-        if not len(hit):
-            return None
-        k = int(hit[0])
-        sep = "" if is_cjk(toks) else " "
-        return self._found(int(self.row[pos[k]]), "ngram", sep.join(toks[k:k + n]))
+        seen: set[int] = set()
+        for k in map(int, hit):
+            r = int(self.row[pos[k]])
+            if r in seen:
+                continue
+            seen.add(r)
+            if stated is None or self.agrees(r, stated):
+                sep = "" if is_cjk(toks) else " "
+                return self._found(r, "ngram", sep.join(toks[k:k + n]))
+        return None
 
-    def _fuzzy(self, text: str) -> dict[str, Any] | None:
-        found = self.shingles.match(text)
-        if found is None:
-            return None
-        r, share = found
-        return self._found(r, "shingles", f"{share:.0%} of its shingles")
+    def _fuzzy(self, text: str, stated: set[str]) -> dict[str, Any] | None:
+        for r, share in self.shingles.matches(text):
+            if self.agrees(r, stated):
+                return self._found(r, "shingles", f"{share:.0%} of its shingles")
+        return None
 
     def _found(self, r: int, how: str, overlap: str) -> dict[str, Any]:
         s = self.row_set[r]
@@ -179,21 +208,25 @@ class EvalIndex:
                 "matched": self.row_text[r], "overlap": overlap, "how": how}
 
 
-def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N, *,
+def build_index(sets: Sequence[str | EvalSet], word_n: int = WORD_N, char_n: int = CHAR_N, *,
                 min_numbers: int = MIN_NUMBERS, min_containment: float = MIN_CONTAINMENT
                 ) -> EvalIndex:
-    """Read every evaluation set into one :class:`EvalIndex` (driver side)."""
+    """Read every evaluation set (a URI, named by its file, or an :class:`EvalSet`) into one
+    :class:`EvalIndex` (driver side)."""
     from ultralink.core.fs import expand_inputs
 
     idx = EvalIndex(word_n, char_n, numbers=NumberIndex(min_numbers),
                     shingles=ShingleIndex(min_containment))
     chunks: list[np.ndarray] = []
     owners: list[np.ndarray] = []
-    for uri in uris:
-        files, problems = expand_inputs([uri])
+    for entry in sets:
+        uris = entry.uris if isinstance(entry, EvalSet) else [entry]
+        files, problems = expand_inputs(uris)
         if problems:
             raise ValueError(f"evaluation set {problems[0]}")
-        name = set_name(uri if len(files) != 1 else files[0].uri)
+        uri = ", ".join(uris)
+        name = entry.name if isinstance(entry, EvalSet) else set_name(
+            uri if len(files) != 1 else files[0].uri)
         if name in idx.names:
             raise ValueError(f"two evaluation sets are named {name!r} ({uri}); rename one")
         s = len(idx.names)
@@ -206,6 +239,11 @@ def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N, *,
                 idx.row_set.append(s)
                 idx.row_text.append(" | ".join(ev.texts)[:SNIPPET])
                 idx.numbers.add(r, ev.question, ev.answer)
+                # a math problem's numbers (rows with a numeric answer), for ``agrees``
+                idx.row_numbers.append(frozenset(numbers(ev.question)) if ev.answer else
+                                       frozenset())
+                idx.row_answer.append(ev.answer)
+                idx.examples.add(r, ev.question)
                 n_rows += 1
                 for t in ev.texts:
                     idx.shingles.add(r, t)
@@ -217,6 +255,7 @@ def build_index(uris: list[str], word_n: int = WORD_N, char_n: int = CHAR_N, *,
         idx.rows_per_set.append(n_rows)
         log.info("evaluation set %s: %d rows from %s", name, n_rows, uri)
     idx.shingles.freeze()
+    idx.examples.freeze()
     if chunks:
         h = np.concatenate(chunks)
         o = np.concatenate(owners)

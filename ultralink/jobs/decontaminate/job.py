@@ -22,6 +22,7 @@ from ultralink.jobs.decontaminate.config import (
     DecontaminateConfig,
 )
 from ultralink.jobs.decontaminate.index import EvalIndex, build_index
+from ultralink.jobs.decontaminate.sets import ResolvedSets
 from ultralink.pipeline.dataflow import declare, remote
 from ultralink.pipeline.report import JobReport, StageRow
 
@@ -114,10 +115,10 @@ class DecontaminateJob:
 
         return [(s, retarget(s, src_root, dst_root)) for s in shards]
 
-    def index(self) -> EvalIndex:
+    def index(self, found: ResolvedSets) -> EvalIndex:
         """The evaluation sets' n-gram index (read on the driver)."""
         cfg = self.config
-        return build_index(cfg.against, cfg.word_n, cfg.char_n, min_numbers=cfg.min_numbers,
+        return build_index(found.sets, cfg.word_n, cfg.char_n, min_numbers=cfg.min_numbers,
                            min_containment=cfg.min_containment)
 
     def clean(self, pairs: list[tuple[Location, Location]], index: EvalIndex
@@ -154,11 +155,18 @@ class DecontaminateJob:
             {f"contaminated:{k}": v for k, v in by_set.items() if v})])
 
     def run(self, shards: Iterable[Location], src_root: Location, dst_root: Location,
-            report_to: Location | None = None) -> dict[str, Any]:
-        """Index, clean, then write the report (default ``dst_root/_decontamination.json``)."""
+            report_to: Location | None = None,
+            at_source: dict[str, dict[str, int]] | None = None, warn: bool = True
+            ) -> dict[str, Any]:
+        """Index, clean, then write the report (default ``dst_root/_decontamination.json``).
+
+        ``at_source``: per ``language/subset``, the records the build's scans already dropped
+        per set before translation (stated with the rest, net ``source``)."""
         t0 = time.time()
-        index = self.index()
-        results = self.clean(self.plan(shards, src_root, dst_root), index)
+        found = self.config.resolve(warn=warn)
+        index = self.index(found)
+        # no set available: nothing to remove, and the report says what was not checked
+        results = self.clean(self.plan(shards, src_root, dst_root), index) if index else []
         removed = sorted((d for r in results for d in r["drops"]), key=lambda d: d["id"])
         typed = self.report(index, results)
         by_set = _by_set(index, results)
@@ -167,9 +175,12 @@ class DecontaminateJob:
             "word_ngram": self.config.word_n, "char_ngram": self.config.char_n,
             "sets": [{"name": n, "uri": u, "rows": r}
                      for n, u, r in zip(index.names, index.uris, index.rows_per_set)],
+            "not_checked": found.not_checked(), "at_source": self.config.at_source,
             "checked": typed.records_in, "kept": typed.records_out,
             "removed": len(removed), "removed_by_set": by_set,
-            "removed_by_place": _by_place(results),
+            "removed_by_place": _by_place(results, at_source or {}),
+            "removed_at_source": sum(n for sets in (at_source or {}).values()
+                                     for n in sets.values()),
             "removed_records": [{k: d[k] for k in _RECORD_KEYS} for d in removed],
             "wall_s": round(time.time() - t0, 3),
             "stages": [row.to_dict() for row in typed.stages],
@@ -187,10 +198,14 @@ def _exists(loc: Location) -> bool:
     return exists(loc)
 
 
-def _by_place(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
-    """Records removed per ``language/subset``, per set, per net (ngram, numbers,
-    shingles, same_source)."""
+def _by_place(results: list[dict[str, Any]], at_source: dict[str, dict[str, int]]
+              ) -> dict[str, dict[str, dict[str, int]]]:
+    """Records removed per ``language/subset``, per set, per net (source: before
+    translation; ngram, numbers, shingles, same_source: after)."""
     out: dict[str, dict[str, dict[str, int]]] = {}
+    for place, sets in at_source.items():
+        for name, n in sets.items():
+            out.setdefault(place, {}).setdefault(name, {})["source"] = n
     for r in results:
         for d in r["drops"]:
             hows = out.setdefault(d["place"], {}).setdefault(d["set"], {})
@@ -209,22 +224,26 @@ def _by_set(index: EvalIndex, results: list[dict[str, Any]]) -> dict[str, int]:
 
 def _config(against: list[str] | None, word_n: int, char_n: int,
             config: DecontaminateConfig | None) -> DecontaminateConfig:
-    """``config`` when given, else one from the older keyword parameters."""
+    """``config`` when given, else one from the older keyword parameters (those sets only:
+    no standard sets looked up)."""
     return config or DecontaminateConfig(against=list(against or []), word_n=word_n,
-                                         char_n=char_n)
+                                         char_n=char_n, standard=[],
+                                         at_source=False)
 
 
 def decontaminate(shards: list[Location], src_root: Location, dst_root: Location,
                   against: list[str] | None = None, word_n: int = WORD_N, char_n: int = CHAR_N,
                   report_to: Location | None = None, *,
-                  config: DecontaminateConfig | None = None) -> dict[str, Any]:
+                  config: DecontaminateConfig | None = None,
+                  at_source: dict[str, dict[str, int]] | None = None,
+                  warn: bool = True) -> dict[str, Any]:
     """Clean ``shards`` (under ``src_root``) into the same paths under ``dst_root``.
 
     Writes the report (every removed id, its set, the evaluation text and the overlapping
     n-gram) to ``report_to`` (default ``dst_root/_decontamination.json``) and returns it.
     """
     job = DecontaminateJob(_config(against, word_n, char_n, config))
-    return job.run(shards, src_root, dst_root, report_to)
+    return job.run(shards, src_root, dst_root, report_to, at_source, warn)
 
 
 def run_decontaminate(dataset: str, against: list[str] | None, output: str,

@@ -6,6 +6,10 @@
   question number (as a multiset, with few others beside them) and an assistant turn holds the
   answer. Numbers are compared as their digits only ("1,000", "1 000" and "1.000" are one
   number; "3.5" and "3,5" too), so the locale's separators do not matter.
+- **Examples** (code): a task's worked examples (``>>> f("beautiful")`` / ``3``) keep their
+  literals when the function is renamed, the docstring reworded or translated: a record
+  holding most of one task's string, list and number literals (two at least), or four of
+  them, copies it.
 - **Shingles** (any text): the share of an evaluation text's word 3-grams (character 4-grams
   for CJK/Thai) found in one message. Exact containment over an index of the sets, not
   MinHash: the sets are small (GSM8K test is 1.3K rows), so an approximation buys nothing.
@@ -25,12 +29,28 @@ from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 
 # digits with the grouping/decimal separators of any locale (a space only before 3 digits)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+|[ \u00a0\u202f]\d{3}(?!\d))*")
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _ANSWER_MARK = re.compile(r"####\s*(.+)$|\\boxed\{([^{}]*)\}|answer is:?\s*\$?(-?[\d.,]+)",
                           re.IGNORECASE | re.MULTILINE)
 WORD_SHINGLE = 3
 CHAR_SHINGLE = 4
 MIN_SHINGLES = 8          # shorter texts are left to the exact net
 COMMON_SHINGLE = 64       # a shingle in more evaluation rows than this is stock phrasing
+
+
+# Small numbers a rewording spells out where the evaluation set wrote digits (read on the
+# record's side only: an evaluation row's spelled numbers are not in its signature, so its
+# translations, which spell them their own way, still match). "one"/"un"/"uno" are left out:
+# they are mostly not numbers.
+_WORDS = {w: str(n) for n, words in {
+    2: "two deux dos", 3: "three trois tres", 4: "four quatre cuatro",
+    5: "five cinq cinco", 6: "six seis", 7: "seven sept siete", 8: "eight huit ocho",
+    9: "nine neuf nueve", 10: "ten dix diez", 11: "eleven onze once", 12: "twelve douze doce "
+    "dozen douzaine docena", 20: "twenty vingt veinte", 30: "thirty trente treinta",
+    40: "forty quarante cuarenta", 50: "fifty cinquante cincuenta", 100: "hundred cent cien"}.items()
+    for w in words.split()}
+_WORD = re.compile(r"\b(" + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b",
+                   re.IGNORECASE)
 
 
 def numbers(text: str) -> list[str]:
@@ -40,6 +60,21 @@ def numbers(text: str) -> list[str]:
         digits = re.sub(r"\D", "", m.group()).lstrip("0") or "0"
         out.append(digits)
     return out
+
+
+def stated_numbers(text: str) -> Counter[str]:
+    """The numbers a record states, read generously: its digits, the small numbers it spells
+    out, and each decimal also without trailing zeros ("13.80" is also 13.8, "9.00" also 9)."""
+    found = Counter(numbers(text))
+    for m in _NUMBER.finditer(text):
+        tail = re.search(r"[.,](\d+)$", m.group())
+        if tail and tail.group(1).endswith("0"):
+            whole = re.sub(r"\D", "", m.group()[:tail.start()]).lstrip("0") or "0"
+            short = (whole + tail.group(1).rstrip("0")).lstrip("0") or "0"
+            found[short] += 1
+    for m in _WORD.finditer(text):
+        found[_WORDS[m.group(1).lower()]] += 1
+    return found
 
 
 def final_answer(text: str) -> str | None:
@@ -83,20 +118,27 @@ class NumberIndex:
         if not self.rows:
             return None
         answered: set[str] = set()
+        final: set[str] = set()   # each assistant turn's last two numbers: its conclusion
         for role, text in messages:
             if role == "assistant":
-                answered.update(numbers(text))
+                prose = _CODE.sub(" ", text)   # code's numbers are not a problem's answer
+                answered.update(stated_numbers(prose))
+                final.update(numbers(prose)[-2:])
         if not answered:
             return None
         for role, text in messages:
             if role == "assistant":
                 continue
-            have = Counter(numbers(text))
+            have, size = stated_numbers(text), len(numbers(text))
             for n in have:
                 for k in self.by_number.get(n, ()):
                     q = self.questions[k]
-                    if (self.answers[k] in answered and not q - have
-                            and sum(have.values()) <= 2 * sum(q.values()) + 2):
+                    # two question numbers are common, and an answer that is one of them
+                    # is stated on the way anyway: then it must be the conclusion
+                    weak = len(q) < 3 or self.answers[k] in q
+                    said = final if weak else answered
+                    if (self.answers[k] in said and not q - have
+                            and size <= 2 * sum(q.values()) + 2):
                         return self.rows[k]
         return None
 
@@ -146,22 +188,87 @@ class ShingleIndex:
         self.hashes, self.owner = h[~common], o[~common]
         self._chunks = []
 
-    def match(self, text: str) -> tuple[int, float] | None:
-        """The evaluation row most contained in ``text`` (with its share), or None."""
+    def matches(self, text: str) -> list[tuple[int, float]]:
+        """The evaluation rows at least ``min_containment`` contained in ``text``, with
+        their shares, most contained first."""
         if not len(self.hashes):
-            return None
+            return []
         q = shingles(text)
         if not len(q):
-            return None
+            return []
         lo = np.searchsorted(self.hashes, q, "left")
         hi = np.searchsorted(self.hashes, q, "right")
         hit = np.nonzero(hi > lo)[0]
         if not len(hit):
-            return None
+            return []
         owners = np.concatenate([self.owner[lo[i]:hi[i]] for i in hit])
         texts, shared = np.unique(owners, return_counts=True)
         share = shared / np.array([self.sizes[int(t)] for t in texts])
-        best = int(np.argmax(share))
-        if share[best] < self.min_containment:
+        keep = np.nonzero(share >= self.min_containment)[0]
+        keep = keep[np.argsort(-share[keep], kind="stable")]
+        return [(self.text_row[int(texts[i])], float(share[i])) for i in keep]
+
+
+# string literals (their content) and one-level list/tuple literals (without spaces)
+_STRING = re.compile(r"'([^'\n]{2,80})'|\"([^\"\n]{2,80})\"")
+_SEQUENCE = re.compile(r"[\[(]([^\[\]()\n]{1,80},[^\[\]()\n]{0,80})[\])]")
+COMMON_LITERAL = 3        # a literal in more evaluation tasks than this says nothing
+
+
+_ELEMENT = re.compile(r"-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\"|True|False|None")
+
+
+_NUMERIC = re.compile(r"(?<![\w.,])-?(?:\d+\.\d+|\d{2,})(?![\w.]|,\d)")
+
+
+def literals(text: str) -> set[str]:
+    """The string, sequence and number literals of ``text``, normalised (``[1, 3]`` is
+    ``[1,3]``): a sequence only of literal values (not ``(l: list, t: int)``), a number
+    with two digits or a decimal point (``3.5``, ``46``; not ``3``, nor a price's
+    "1,20")."""
+    found = {a or b for a, b in _STRING.findall(text)} | set(_NUMERIC.findall(text))
+    for m in _SEQUENCE.findall(text):
+        parts = [p.strip() for p in m.split(",")]
+        if all(_ELEMENT.fullmatch(p) for p in parts if p):
+            found.add("[" + ",".join(parts) + "]")
+    return found
+
+
+@dataclass
+class ExampleIndex:
+    """Code tasks by the literals of their examples (the prompt's docstring)."""
+
+    rows: list[int] = field(default_factory=list)
+    items: list[frozenset[str]] = field(default_factory=list)
+    by_item: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, row: int, prompt: str) -> None:
+        """Index one task whose prompt is code with examples (two literals at least)."""
+        if "def " not in prompt and ">>>" not in prompt:
+            return
+        found = frozenset(literals(prompt))
+        if len(found) < 2:
+            return
+        k = len(self.rows)
+        self.rows.append(row)
+        self.items.append(found)
+        for item in found:
+            self.by_item.setdefault(item, []).append(k)
+
+    def freeze(self) -> None:
+        """Forget literals shared by many tasks (``"abc"``, ``[1,2,3]``)."""
+        common = {i for i, ks in self.by_item.items() if len(ks) > COMMON_LITERAL}
+        self.items = [frozenset(s - common) for s in self.items]
+        self.by_item = {i: ks for i, ks in self.by_item.items() if i not in common}
+
+    def match(self, messages: Sequence[tuple[str, str]]) -> int | None:
+        """The task most of whose example literals (two at least), or four of them, a record
+        holds, or None."""
+        if not self.rows:
             return None
-        return self.text_row[int(texts[best])], float(share[best])
+        have = literals("\n".join(text for _role, text in messages))
+        hits: Counter[int] = Counter(k for item in have for k in self.by_item.get(item, ()))
+        for k, n in hits.most_common():
+            if n >= 4 or (n >= 2 and 2 * n >= len(self.items[k])):
+                return self.rows[k]
+        return None

@@ -1,0 +1,56 @@
+"""Per-record checks of the English SFT sources, in the scan, before the judge or the translator
+spends a token: a conversation that is not English (ShareGPT holds many) or whose assistant
+refuses or speaks as "an AI language model" is dropped with its reason counted, in every
+language alike (each language's scan sees the same English record). Empty and tool-role
+turns are the reader's (``sources.sft_normalise``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# code, inline code and LaTeX say nothing about the prose language around them
+_NOT_PROSE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]",
+                        re.DOTALL)
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+MIN_LETTERS = 30          # fewer letters of prose than this: too little to tell the language
+MIN_CONFIDENCE = 0.6      # lid.176 probability of a non-English label needed to drop
+SAMPLE_CHARS = 2000       # the users' prose read for the language (the start is enough)
+
+
+@dataclass
+class SourceChecks:
+    """The checks of one scan: the English prompt file's refusal patterns and a language
+    identifier (loaded on first use, in the worker)."""
+
+    refusal_patterns: tuple[str, ...]
+    language: Any = None                 # text.langid.LanguageIdentifier
+    _refusals: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def load(cls, prompts_dir: str | None) -> SourceChecks:
+        from ultralink.agnostic.translation_prompt import TranslationPrompt
+        from ultralink.text.langid import LanguageIdentifier
+
+        return cls(TranslationPrompt.load("en", prompts_dir).refusal_patterns,
+                   LanguageIdentifier())
+
+    def reason(self, messages: Sequence[Any]) -> str:
+        """The drop reason (``refusal``, ``not_english``) for one conversation, or ""."""
+        if not self._refusals and self.refusal_patterns:
+            from ultralink.quality.checks import compile_patterns
+
+            self._refusals = compile_patterns(self.refusal_patterns)
+        for t in messages:
+            if t.role == "assistant" and any(rx.search(t.content) for rx in self._refusals):
+                return "refusal"
+        prose = _NOT_PROSE.sub(" ", "\n".join(t.content for t in messages
+                                              if t.role == "user"))[:SAMPLE_CHARS]
+        if self.language is None or len(_LETTER.findall(prose)) < MIN_LETTERS:
+            return ""
+        top = self.language.predict(prose)
+        if top and top[0][0] != "en" and top[0][1] >= MIN_CONFIDENCE:
+            return "not_english"
+        return ""
