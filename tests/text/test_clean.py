@@ -64,6 +64,28 @@ def test_clean_step_drops_with_reasons_and_builds_documents():
     assert counters.timings["clean"] > 0
 
 
+def test_zh_variant_markup_is_resolved_and_counted_in_both_markups():
+    wikitext = ("'''-{zh-hans:计算机; zh-hant:電腦;}-'''是一种{{lang|en|-{A|zh-cn:软件; zh-tw:軟體}-}}"
+                "[[硬件|-{zh-cn:硬件;zh-tw:硬體}-]]。-{H|zh-cn:程序; zh-tw:程式}-")
+    plain = "上海开埠后，-{zh-cn:航天; zh-tw:航太; zh-hk:航天;}-工业-{于}-此发展。"
+    pages = [_page(wikitext, page_id="1", title="计算机"),
+             _page(plain, page_id="2", title="上海", markup="plain"),
+             _page("没有标记的文字。", page_id="3", title="文字", markup="plain"),
+             _page("-{H|zh-cn:软件;zh-tw:軟體}-", page_id="4", title="空")]
+    counters = Counters()
+    docs = list(CleanWikitext("zh").run(pages, counters))
+    assert [d.text for d in docs] == ["计算机是一种软件硬件。", "上海开埠后，航天工业于此发展。",
+                                      "没有标记的文字。"]
+    assert counters.counts["variant_markup"] == 2   # kept documents only: page 4 is empty
+    assert counters.dropped() == {"empty": 1}
+
+
+def test_variant_markup_is_left_alone_where_the_wiki_has_none():
+    counters = Counters()
+    (doc,) = CleanWikitext("en").run([_page("Set -{x}- in the shell.", markup="plain")], counters)
+    assert doc.text == "Set -{x}- in the shell." and "variant_markup" not in counters.counts
+
+
 def test_step_is_picklable_and_rejects_unknown_language():
     import pickle
 

@@ -23,6 +23,8 @@ class Language:
     # this language even where fastText, thrown by code and Latin names, scores it low
     own_script: str | None = None
     merges_sentences: bool = False   # translations may join the source's sentences
+    # the wiki writes LanguageConverter markup (-{zh-cn:软件; zh-tw:軟體}-) that cleaning resolves
+    variant_markup: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -46,6 +48,7 @@ LANGUAGES: dict[str, Language] = {
     "zh": Language(
         code="zh", name="Chinese", opencc="t2s",
         own_script=r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", merges_sentences=True,
+        variant_markup=True,
         sentence_ends="。！？!?；….", clause_breaks="，、；：,;:",
         redirect_words=("#REDIRECT", "#重定向"),
         disambiguation_templates=("disambig", "disambiguation", "消歧义", "消歧義", "dab"),

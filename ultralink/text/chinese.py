@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -25,11 +25,20 @@ def to_simplified(text: str) -> str:
     return converter("t2s").convert(text) if text else text
 
 
+def convert_document(doc: Document, convert: Callable[[str], str]) -> bool:
+    """Convert ``doc``'s title and text in place; ``True`` when either changed."""
+    title, text = convert(doc.title), convert(doc.text)
+    changed = title != doc.title or text != doc.text
+    doc.title, doc.text = title, text
+    return changed
+
+
 class ToSimplified(Step[Document, Document]):
     """Applies each document's registry OpenCC config (``t2s`` for zh) to title and text.
 
     Reads and writes ``Document.title`` / ``text``; documents of languages without an OpenCC
-    config pass through untouched. Never drops.
+    config pass through untouched. Never drops; counts ``opencc_changed``, the documents the
+    conversion changed (how much of the corpus was not Simplified already).
     """
 
     name = "t2s"
@@ -53,10 +62,8 @@ class ToSimplified(Step[Document, Document]):
                     if doc.language not in configs:
                         configs[doc.language] = get_language(doc.language).opencc
                     config = configs[doc.language]
-                    if config:
-                        convert = converter(config).convert
-                        doc.title = convert(doc.title)
-                        doc.text = convert(doc.text)
+                    if config and convert_document(doc, converter(config).convert):
+                        counters.add("opencc_changed")
             except Exception as exc:  # one poison record must not stop the unit
                 record_error(counters, self.name, doc, exc)
                 continue

@@ -2,8 +2,11 @@
 
 A page is dropped before any parsing when it is not an article (namespace), a redirect or a
 disambiguation page (cheap regex scans, localized from the language registry); the rest are
-rendered by ``wikitext_render`` (wikitext) or whitespace-normalized (plain text). Each drop
-is counted under its reason and one bad page never stops the unit.
+rendered by ``wikitext_render`` (wikitext) or whitespace-normalized (plain text). On wikis
+with language-variant markup (zh) the ``-{…}-`` are resolved first, in both forms: neither
+mwparserfromhell nor wikiextractor knows them. Each drop is counted under its reason, the
+documents whose variant markup was resolved under ``variant_markup``, and one bad page never
+stops the unit.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ultralink.core.records import Document, Page
 from ultralink.core.stage import Step
 from ultralink.text.tidy import normalize_whitespace
 from ultralink.text.wikitext_render import wikitext_to_text
+from ultralink.text.zh_variants import resolve_variants
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +67,33 @@ class CleanWikitext(Step[Page, Document]):
 
     Reads ``Page`` (page_id, title, text, markup, namespace, redirect, url, source_file);
     writes ``Document`` (doc_id, title, url, language, text, source_file). Drop reasons:
-    ``namespace``, ``redirect``, ``disambiguation``, ``empty``, ``parse_error``.
+    ``namespace``, ``redirect``, ``disambiguation``, ``empty``, ``parse_error``; counts
+    ``variant_markup``: documents kept whose ``-{…}-`` markup was resolved.
     """
 
     name = "clean"
     drops = ("namespace", "redirect", "disambiguation", "empty", "parse_error")
 
     def __init__(self, language: str) -> None:
-        get_language(language)  # fail at construction on an unknown language
+        # fail at construction on an unknown language
+        self.variants = get_language(language).variant_markup
         self.language = language
 
-    def clean(self, page: Page) -> str | None:
-        """The page's text, or ``None`` with the reason recorded by :meth:`run`."""
-        if page.markup == "plain":
-            return normalize_whitespace(page.text)
-        if page.markup != "wikitext":
-            raise ValueError(f"unknown markup {page.markup!r}")
-        return wikitext_to_text(page.text, self.language)
+    def source_text(self, page: Page) -> tuple[str, bool]:
+        """The page's text with variant markup resolved, and whether that changed it."""
+        if not self.variants or "-{" not in page.text:
+            return page.text, False
+        text = resolve_variants(page.text)
+        return text, text != page.text
+
+    def clean(self, text: str, markup: str) -> str | None:
+        """A page's text (``markup`` says its form), or ``None`` with the reason recorded by
+        :meth:`run`."""
+        if markup == "plain":
+            return normalize_whitespace(text)
+        if markup != "wikitext":
+            raise ValueError(f"unknown markup {markup!r}")
+        return wikitext_to_text(text, self.language)
 
     def verdict(self, page: Page) -> str | None:
         """A drop reason decided before cleaning, or ``None`` to clean the page."""
@@ -95,10 +109,11 @@ class CleanWikitext(Step[Page, Document]):
         for page in items:
             with counters.timed(self.name):
                 reason = self.verdict(page)
-                text = ""
+                text, resolved = "", False
                 if reason is None:
                     try:
-                        text = self.clean(page) or ""
+                        source, resolved = self.source_text(page)
+                        text = self.clean(source, page.markup) or ""
                     except Exception as exc:  # one bad page must not stop the unit
                         log.warning("%s: cannot clean page %r: %s: %s", page.source_file, page.title,
                                     type(exc).__name__, exc)
@@ -109,6 +124,8 @@ class CleanWikitext(Step[Page, Document]):
             if reason is not None:
                 counters.drop(reason)
                 continue
+            if resolved:
+                counters.add("variant_markup")
             yield Document(doc_id=page.page_id, title=page.title,
                            url=page.url or page_url(page.title, self.language),
                            language=self.language, text=text, source_file=page.source_file)

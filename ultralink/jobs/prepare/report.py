@@ -56,7 +56,10 @@ def build_report(facts: RunFacts, typed: JobReport, total: Counters,
                   "failed": facts.files_found - facts.files_ok},
         "units": {"total": facts.units_total, "skipped_done": facts.units_total - facts.units_run,
                   "run": facts.units_run},
-        "documents": {"seen": c.get("pages_read", 0), "kept": c.get("out_doc_length", 0)},
+        # how much zh text needed converting: -{…}- resolved (clean), changed by OpenCC (t2s)
+        "documents": {"seen": c.get("pages_read", 0), "kept": c.get("out_doc_length", 0),
+                      "variant_markup": c.get("variant_markup", 0),
+                      "opencc_changed": c.get("opencc_changed", 0)},
         "dropped": typed.dropped,
         "segments_written": typed.records_out,
         "tokens": typed.tokens,
@@ -81,6 +84,10 @@ def summary_text(report: dict[str, Any]) -> str:
              f"{report['documents']['kept']:,}; segments {report['segments_written']:,}; "
              f"tokens {report['tokens']:,}; units {report['units']['run']} run, "
              f"{report['units']['skipped_done']} skipped; wall {report['wall_time_s']:.1f}s"]
+    docs = report["documents"]
+    if docs["variant_markup"] or docs["opencc_changed"]:
+        lines.append(f"documents with variant markup resolved {docs['variant_markup']:,}, "
+                     f"changed by OpenCC {docs['opencc_changed']:,}")
     if report["problems_total"]:
         lines.append(f"{report['problems_total']} input problems (see _report.json):")
         lines.extend("  " + p for p in report["problems"][:10])
