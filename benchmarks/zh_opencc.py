@@ -19,6 +19,21 @@ in 55 docs, 2,952 characters (0.81%). tw2sp's wins are Taiwan IT words (作业�
 Its phrase table is keyed on Traditional forms, so ``t2s`` then ``tw2sp`` differs from
 ``tw2sp`` alone in 47 docs and Simplified model output (软体) is never fixed. Decision: zh
 stays on t2s; the words authors marked per variant come from ``-{…}-`` (``zh_variants``).
+
+Then the term table prepare and every output path apply after t2s
+(``ultralink/text/data/zh_tw_terms.tsv``, ``chinese.standardize``): documents and places
+each term changes on the sample, and its harm check, which must stay empty: any change it makes
+to the docs already in mainland Simplified, to the mainland probes below, to the mainland text
+of ``prompts/zh.yaml`` and to the bundled ``data/sample/zhwiki-sample.xml`` (run from the
+repository root).
+
+Measured (43 terms, 40 guards): after t2s it changes 28 of the 64 docs, 409 places: 作业系统
+96 (5 docs), 软体 73 (11), 硬体 35 (6), 记忆体 29 (2), 网路 27 (13), 原始码 18 (7), 应用程式 14,
+伺服器 12, 驱动程式 10, 程式设计 9, 磁碟 9, 电脑科学 7, 定址范围 7, 网际网路 6, 讯号 5, and 19
+more. Harm: 0 changes on the 8 mainland docs, the 30-sentence probe, prompts/zh.yaml and the
+bundled sample. Dropped for harm: 资料库 (the bundled sample's 节气文化资料库, a mainland
+collection of documents), 档案系统 (全国档案系统), 数据机 (大数据机房), 位元 (即位元年). 52 bare
+程式 stay (方程式, 戏曲的程式 and Taiwan 写的程式 alike), as does 透过程式语言 (the 过程式 guard).
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from difflib import SequenceMatcher
 
 import opencc
 
+from ultralink.text.chinese import term_table
 from ultralink.text.zh_variants import resolve_variants
 
 _DOC = re.compile(r'<doc id="(\d+)" url="[^"]*" title="([^"]*)">\n(.*?)</doc>', re.DOTALL)
@@ -37,6 +53,21 @@ _DOC = re.compile(r'<doc id="(\d+)" url="[^"]*" title="([^"]*)">\n(.*?)</doc>', 
 MAINLAND = ("档案馆保存了历史档案。这部影片在电影院上映。类比是一种推理方法。他购买了一件物件。"
             "网络、软件、信息、打印机、程序、内存、质量、视频、默认、服务器。"
             "他把资料列表打印出来，位元和字节都是单位。我们支持这个决定。")
+# Mainland sentences where a Taiwan term (or a word across a boundary) could be misread:
+# each must come out of the term table unchanged.
+MAINLAND_HARM_PROBE = (
+    "麦克斯韦方程式描述了电磁场的变化。", "京剧表演讲究程式化的动作。", "戏曲的程式是长期积累的结果。",
+    "这款互联网路由器的价格下降了。", "这座城市的铁路网路线繁多。", "电网路段检修期间请绕行。",
+    "他上网路过一家书店时买了书。", "章鱼是一种软体动物。", "她身体柔软体现了多年的练习。",
+    "这种材料质地坚硬体现出优良的性能。", "集体记忆体现了民族的认同。", "这次旅行的记忆体验非常美好。",
+    "新皇帝即位元年就颁布了新法。", "结果保留两位小数位数即可。", "软体家具市场增长迅速。",
+    "科学家研制出新型软体机器人。", "我们用电脑上网查资料，使用者可以访问资讯。",
+    "程序设计是计算机科学的基础。", "公司总部定址于北京。", "石英晶片用于制造振荡器。",
+    "类比推理是一种常见的方法。", "老师要求学生把作业系统地复习一遍。", "推进作业系统化管理。",
+    "过程式设计与面向对象设计各有所长。", "请在通讯录里填写通讯号码。", "全国档案系统先进集体受到表彰。",
+    "大数据机房的能耗很高。", "他记忆体系完整，体会深刻。", "物联网路由协议正在制定。",
+    "更多介绍可参考节气文化资料库。",
+)
 HONG_KONG = ("我用軟件上網，踩單車運動，打士碌架，數碼媒體，的士司機，巴士站，電單車，"
              "手提電話，互聯網，資訊科技，質素，屋苑，雪櫃，冷氣機。")
 
@@ -90,6 +121,46 @@ def main() -> None:
     chained = sum(tw2sp(t2s(x)) != tw2sp(x) for _, _, x in docs)
     print(f"\nt2s then tw2sp differs from tw2sp alone in {chained} docs; on simplified input: "
           f"tw2sp('软体与网路') = {tw2sp('软体与网路')!r}")
+    report_terms([t2s(x) for _, _, x in docs], mainland_docs)
+
+
+def term_changes(table, text: str) -> list[tuple[str, str, str]]:
+    """(term, replacement, context) for each place the table changes ``text``."""
+    return [(m.group(), table.pairs[m.group()], text[max(0, m.start() - 3):m.end() + 3])
+            for m in table.pattern.finditer(text) if table.pairs[m.group()] != m.group()]
+
+
+def report_terms(simplified: list[str], mainland_docs: list[str]) -> None:
+    """What the zh term table does after t2s: its changes on the sample, then its harm."""
+    table = term_table("zh_tw_terms.tsv")
+    places: Counter[tuple[str, str]] = Counter()
+    docs_per_term: Counter[tuple[str, str]] = Counter()
+    for text in simplified:
+        found = [(a, b) for a, b, _ in term_changes(table, text)]
+        places.update(found)
+        docs_per_term.update(set(found))
+    changed = sum(table.apply(x) != x for x in simplified)
+    replacing = [t for t, r in table.pairs.items() if t != r]
+    print(f"\nterm table ({len(replacing)} terms, {len(table.pairs) - len(replacing)} guards) "
+          f"after t2s changes {changed} of {len(simplified)} docs, {sum(places.values())} places")
+    for (a, b), n in places.most_common():
+        print(f"  {n:4d} places {docs_per_term[a, b]:3d} docs  {a} -> {b}")
+    print("  never matched: " + " ".join(t for t in replacing
+                                          if not any(k[0] == t for k in places)))
+    left = Counter(m.group() for x in simplified for m in re.finditer("程式|网路|软体|记忆体",
+                                                                     table.apply(x)))
+    print(f"  left after the table (guards, bare 程式): {dict(left)}")
+    prompts = open("prompts/zh.yaml", encoding="utf-8").read()
+    bundled = opencc.OpenCC("t2s").convert(open("data/sample/zhwiki-sample.xml",
+                                                encoding="utf-8").read())
+    probes = (("already-mainland docs", mainland_docs),
+              ("mainland harm probe", MAINLAND_HARM_PROBE),
+              ("mainland probe", [MAINLAND]), ("prompts/zh.yaml", [prompts]),
+              ("data/sample/zhwiki-sample.xml after t2s", [bundled]))
+    for name, texts in probes:
+        harm = [c for x in texts for c in term_changes(table, x)]
+        print(f"harm on {name} ({len(texts)} texts): {len(harm)} changes"
+              + "".join(f"\n  {a} -> {b} in {ctx!r}" for a, b, ctx in harm))
 
 
 if __name__ == "__main__":

@@ -164,6 +164,10 @@ def test_chinese_output_is_simplified():
     client = ScriptClient(lambda body, n: "這是一個對列表求和的函數：")
     out, _ = run(t.translate("Here is a function that sums a list:", client, "c", "c.0"))
     assert out == "这是一个对列表求和的函数："
+    client = ScriptClient(lambda body, n: "安装软体前请关闭作業系統。")   # mainland terms too
+    out, _ = run(t.translate("Close the operating system before installing software.", client,
+                             "c", "c.0"))
+    assert out == "安装软件前请关闭操作系统。"
 
 
 # -- validators and retries ---------------------------------------------------------------

@@ -373,12 +373,15 @@ def test_report_says_how_much_zh_text_was_converted():
     from ultralink.core.counters import Counters
     from ultralink.jobs.prepare.report import RunFacts, build_report, stage_report, summary_text
 
-    totals = Counters({"pages_read": 64, "variant_markup": 18, "opencc_changed": 56})
+    totals = Counters({"pages_read": 64, "variant_markup": 18, "opencc_changed": 56,
+                       "terms_changed": 28})
     facts = RunFacts(language="zh", inputs=["wiki_00"], output="out", config=PrepareConfig(),
                      files_found=1, files_ok=1, units_total=1, units_run=1, started=time.time())
     report = build_report(facts, stage_report(totals, totals), totals, totals)
     assert report["documents"]["variant_markup"] == 18
     assert report["documents"]["opencc_changed"] == 56
-    assert "variant markup resolved 18, changed by OpenCC 56" in summary_text(report)
+    assert report["documents"]["terms_changed"] == 28
+    assert ("variant markup resolved 18, changed by OpenCC 56, by the term table 28"
+            in summary_text(report))
     plain = build_report(facts, stage_report(Counters(), Counters()), Counters(), Counters())
     assert "OpenCC" not in summary_text(plain)

@@ -250,3 +250,16 @@ def test_task_block_names_its_principles():
             others = Counter(k for k in ("initial_question", "in_depth_question",
                                          "expansive_question") if k != part)
             assert not any(f'<principles kind="{k}">' in task for k in others)
+
+
+def test_translation_output_is_checked_as_the_translator_cleans_it():
+    """t2s and the Taiwan → mainland terms, as Translator.clean(), before the prose checks."""
+    class Recorder:
+        language = "zh"
+
+        def check(self, source, text, **kwargs):
+            self.text = text
+
+    v = Recorder()
+    Gate().check_message_translation(v, "Install the software.", "安裝軟體。")  # type: ignore[arg-type]
+    assert v.text == "安装软件。"

@@ -99,6 +99,8 @@ def test_chinese_output_is_converted_to_simplified(validators):
     v = validators["zh"]
     verdict = v.check("為什麼古代的農民要根據節氣來安排播種和收穫的時間？", "question")
     assert verdict.ok and verdict.text == "为什么古代的农民要根据节气来安排播种和收获的时间？"
+    verdict = v.check("为什么电脑需要作业系统和软体才能运行程序？", "question")
+    assert verdict.text == "为什么电脑需要操作系统和软件才能运行程序？"
 
 
 def test_spanish_question_needs_only_the_closing_mark(validators):

@@ -130,7 +130,7 @@ class Translator:
         self.prompt = TranslationPrompt.load(language, prompts_dir)
         self.langid = langid or LanguageCheck(cfg.fasttext_model)
         self.validator = Validator.for_language(language, cfg, self.langid, prompts_dir)
-        self.opencc = get_language(language).opencc
+        self.standardizes = get_language(language).standardizes
         self._completion_prefix = self._build_completion_prefix()
         # Completion prompts are "English: …" / "<Language>: …" pairs: a line of the message
         # starting with either label is copied verbatim (a protected span), so text such as
@@ -143,10 +143,10 @@ class Translator:
     def setup(self) -> None:
         if hasattr(self.langid, "setup"):
             self.langid.setup()
-        if self.opencc:
-            from ultralink.text.chinese import converter
+        if self.standardizes:
+            from ultralink.text.chinese import standardize
 
-            converter(self.opencc)
+            standardize("", self.language)   # loads the converter and term table once
 
     # prompts ---------------------------------------------------------------------------
     def _build_completion_prefix(self) -> str:
@@ -182,10 +182,10 @@ class Translator:
         label = f"{self.prompt.label}:"
         if out.startswith(label):
             out = out[len(label):].strip()
-        if self.opencc:
-            from ultralink.text.chinese import converter
+        if self.standardizes:
+            from ultralink.text.chinese import standardize
 
-            out = converter(self.opencc).convert(out)
+            out = standardize(out, self.language)
         return out
 
     # translation -----------------------------------------------------------------------

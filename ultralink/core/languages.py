@@ -14,6 +14,8 @@ class Language:
     code: str                      # ISO 639-1, also the fastText label suffix and prompt file stem
     name: str
     opencc: str | None = None      # OpenCC config applied to text and generated output ("t2s")
+    # regional → standard terms applied after OpenCC (a file in ultralink/text/data/)
+    terms: str | None = None
     sentence_ends: str = ".!?"     # characters that can end a sentence (after the splitter)
     clause_breaks: str = ",;:"     # where an over-long sentence may be cut
     abbreviations: tuple[str, ...] = ()   # extra non-final abbreviations beyond the splitter's own
@@ -26,6 +28,11 @@ class Language:
     # the wiki writes LanguageConverter markup (-{zh-cn:软件; zh-tw:軟體}-) that cleaning resolves
     variant_markup: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def standardizes(self) -> bool:
+        """Whether text and output go through ``chinese.standardize`` (OpenCC, term table)."""
+        return bool(self.opencc or self.terms)
 
     @property
     def fasttext_label(self) -> str:
@@ -46,7 +53,7 @@ LANGUAGES: dict[str, Language] = {
                                   "set index article", "surname", "given name"),
     ),
     "zh": Language(
-        code="zh", name="Chinese", opencc="t2s",
+        code="zh", name="Chinese", opencc="t2s", terms="zh_tw_terms.tsv",
         own_script=r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", merges_sentences=True,
         variant_markup=True,
         sentence_ends="。！？!?；….", clause_breaks="，、；：,;:",

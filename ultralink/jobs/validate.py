@@ -166,11 +166,10 @@ class Gate:
                                   ) -> tuple[str, str] | None:
         """As the translator checks a joined message: protected spans must come back verbatim,
         then the prose checks run on the text with the spans as placeholders."""
-        opencc = get_language(v.language).opencc
-        if opencc:  # as the translator's clean(): Chinese output is Simplified
-            from ultralink.text.chinese import converter
+        if get_language(v.language).standardizes:  # as the translator's clean(): t2s, terms
+            from ultralink.text.chinese import standardize
 
-            output = converter(opencc).convert(output)
+            output = standardize(output, v.language)
         protected = protect(source)
         text = output
         order = sorted(range(len(protected.spans)), key=lambda i: -len(protected.spans[i]))

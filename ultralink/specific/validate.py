@@ -117,7 +117,7 @@ class MessageValidator:
         self.language = prompts.language
         self.rules = prompts.validation
         self.threshold = langid_threshold
-        self.opencc = get_language(prompts.language).opencc
+        self.standardizes = get_language(prompts.language).standardizes
         self.n_words = echo_ngram_words
         self.n_chars = echo_ngram_chars
         self.repeat_fraction = repeat_fraction
@@ -166,11 +166,12 @@ class MessageValidator:
 
     # -- cleaning ---------------------------------------------------------------------------
     def clean(self, text: str) -> str:
-        """Strip labels, emphasis and wrapping quotes (repeatedly); t2s for Chinese."""
-        if self.opencc:
-            from ultralink.text.chinese import converter
+        """Strip labels, emphasis and wrapping quotes (repeatedly); t2s and mainland terms for
+        Chinese."""
+        if self.standardizes:
+            from ultralink.text.chinese import standardize
 
-            text = converter(self.opencc).convert(text)
+            text = standardize(text, self.language)
         prev = None
         text = text.strip()
         while text != prev:

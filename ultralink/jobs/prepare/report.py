@@ -56,10 +56,12 @@ def build_report(facts: RunFacts, typed: JobReport, total: Counters,
                   "failed": facts.files_found - facts.files_ok},
         "units": {"total": facts.units_total, "skipped_done": facts.units_total - facts.units_run,
                   "run": facts.units_run},
-        # how much zh text needed converting: -{…}- resolved (clean), changed by OpenCC (t2s)
+        # how much zh text needed converting: -{…}- resolved (clean), changed by OpenCC (t2s),
+        # then by the Taiwan → mainland term table
         "documents": {"seen": c.get("pages_read", 0), "kept": c.get("out_doc_length", 0),
                       "variant_markup": c.get("variant_markup", 0),
-                      "opencc_changed": c.get("opencc_changed", 0)},
+                      "opencc_changed": c.get("opencc_changed", 0),
+                      "terms_changed": c.get("terms_changed", 0)},
         "dropped": typed.dropped,
         "segments_written": typed.records_out,
         "tokens": typed.tokens,
@@ -85,9 +87,10 @@ def summary_text(report: dict[str, Any]) -> str:
              f"tokens {report['tokens']:,}; units {report['units']['run']} run, "
              f"{report['units']['skipped_done']} skipped; wall {report['wall_time_s']:.1f}s"]
     docs = report["documents"]
-    if docs["variant_markup"] or docs["opencc_changed"]:
+    if docs["variant_markup"] or docs["opencc_changed"] or docs["terms_changed"]:
         lines.append(f"documents with variant markup resolved {docs['variant_markup']:,}, "
-                     f"changed by OpenCC {docs['opencc_changed']:,}")
+                     f"changed by OpenCC {docs['opencc_changed']:,}, "
+                     f"by the term table {docs['terms_changed']:,}")
     if report["problems_total"]:
         lines.append(f"{report['problems_total']} input problems (see _report.json):")
         lines.extend("  " + p for p in report["problems"][:10])
