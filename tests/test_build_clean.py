@@ -59,3 +59,60 @@ def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     assert ids(clean) == left and (clean / "en" / "math" / "_manifest.json").exists()
     assert "`humaneval_style`" in (clean / "README.md").read_text()
     assert json.loads((clean / "stats.json").read_text())["table1"]["UltraLink"]["total"] == 2
+
+
+def test_a_planted_test_item_is_gone_in_every_language_and_the_clean_records_kept(
+        ray_local, tmp_path):
+    """A GSM8K-style test item planted in the English math source verbatim, reworded and in
+    translation (zh, ru, fr, es) ends in no language; every clean record is kept in each.
+    The standard sets come from evals_dir; math_test and humaneval are named as not checked."""
+    from tests.build_helpers import ROOT, ids_by_subset
+
+    gsm = json.loads((EVALS / "gsm_style_test.jsonl").read_text().splitlines()[0])
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    (evals / "gsm8k_test.jsonl").write_text((EVALS / "gsm_style_test.jsonl").read_text())
+    (evals / "mgsm_zh.tsv").write_text((EVALS / "mgsm_style_zh.tsv").read_text())
+    done = "\nThe answer is: 48"
+    planted = [
+        (gsm["question"], gsm["answer"]),
+        ("Each Saturday Marisol bakes 24 cinnamon rolls, hands a third to the neighbours and "
+         "sells the others at $3 apiece at the fair. What does she earn each Saturday?",
+         "She sells 16 rolls: 16 * 3 = 48."),
+        ("玛丽索尔每周六烤24个肉桂卷，三分之一送给邻居，剩下的在集市上每个卖3美元。她每周六赚多少钱？",
+         "她卖出16个，16×3=48美元。"),
+        ("Каждую субботу Марисоль печёт 24 булочки, треть отдаёт соседям, остальные продаёт "
+         "по 3 доллара. Сколько она зарабатывает?", "Она продаёт 16 булочек: 16 × 3 = 48."),
+        ("Chaque samedi, Marisol cuit 24 brioches, en donne un tiers à ses voisins et vend le "
+         "reste 3 $ pièce. Combien gagne-t-elle ?", "Elle vend 16 brioches : 16 × 3 = 48."),
+        ("Cada sábado Marisol hornea 24 rollos, regala un tercio a sus vecinos y vende el "
+         "resto a 3 $ cada uno. ¿Cuánto gana?", "Vende 16 rollos: 16 × 3 = 48."),
+    ]
+    math = tmp_path / "math.jsonl"
+    math.write_text("".join(json.dumps({"query": q, "response": a + done}, ensure_ascii=False)
+                            + "\n" for q, a in planted)
+                    + (ROOT / "data" / "sample" / "sft" / "metamathqa_sample.jsonl").read_text())
+    cfg = BuildConfig(output=str(tmp_path / "out"), languages=["en", "zh", "fr"],
+                      sources={"math": [str(math)]}, sizes={"prune": {"math": 50}},
+                      decontaminate={"evals_dir": str(evals)},
+                      engines={"generator": {"engine": "tests.build_helpers:BuildFake",
+                                             "model": "gemma3-270m", "max_concurrency": 16}})
+    result = run_build(cfg, progress=False)
+    out = Path(cfg.output)
+    import pyarrow.parquet as pq
+
+    def sources(lang: str) -> set[str]:
+        return {r["id"] for part in (out / lang / "math").glob("part-*.parquet")
+                for r in pq.read_table(part, columns=["source"]).column("source").to_pylist()}
+
+    assert len(sources("en")) == 12   # the bundled MetaMathQA sample, every record kept
+    for lang in cfg.languages:
+        dropped = result["stages"][f"agnostic/{lang}/math"]["dropped"]
+        assert dropped.pop("contaminated:gsm8k_test") == 6, (lang, dropped)
+        assert all(k.startswith("translation_") for k in dropped)   # the fake's own failures
+        assert sources(lang) <= sources("en")
+    assert sorted(ids_by_subset(out)) == ["en/math", "fr/math", "zh/math"]
+    text = json.dumps([json.loads((out / "_decontamination.json").read_text())])
+    assert '"not_checked": [{"name": "math_test"' in text and '"removed_at_source": 18' in text
+    card = (out / "README.md").read_text()
+    assert "| `zh/math` | `gsm8k_test` | 6 | 0 |" in card and "`humaneval` (not under" in card

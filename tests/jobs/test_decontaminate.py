@@ -306,3 +306,19 @@ def test_build_decontaminates_by_default_and_says_what_was_not_checked(ray_local
         against=[str(tmp_path / "missing.jsonl")])})
     with pytest.raises(UsageError, match="decontaminate.against: .*missing.jsonl"):
         run_build(bad, progress=False)
+
+
+def test_cli_looks_up_the_standard_sets(ray_local, tmp_path, capsys):
+    src, evals = tmp_path / "ds", tmp_path / "evals"
+    planted_dataset(src)
+    evals.mkdir()
+    (evals / "gsm8k_test.jsonl").write_text((EVALS / "gsm_style_test.jsonl").read_text())
+    (evals / "mgsm_zh.tsv").write_text((EVALS / "mgsm_style_zh.tsv").read_text())
+    args = ["decontaminate", "--dataset", str(src), "--output", str(tmp_path / "out")]
+    assert main([*args, "--evals-dir", str(evals)]) == 0
+    report = json.loads((tmp_path / "out" / "_decontamination.json").read_text())
+    assert report["removed_by_set"] == {"gsm8k_test": 3, "mgsm": 1}
+    assert [m["name"] for m in report["not_checked"]] == ["math_test", "humaneval"]
+    capsys.readouterr()
+    assert main(args + ["--overwrite"]) == 2   # no set named at all: one line
+    assert "--against FILE or --evals-dir DIR" in capsys.readouterr().err

@@ -48,7 +48,7 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig,
     try:
         for i, conv in enumerate(read_sft(loc, subset, counters, note, tool_roles=cfg.tool_roles,
                                                max_bytes=cfg.max_record_bytes)):
-            reason = checks.reason(conv.messages) if checks is not None else ""
+            reason = _pre_drop(conv, index, checks, contaminated)
             if not reason and subset == "chat" and language != "en" and cfg.prefilter:
                 try:
                     reason = prefilter_reason(conv.messages, cfg.max_conversation_tokens)
@@ -56,11 +56,6 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig,
                     reason = f"error:{type(exc).__name__}"
                     log.error("%s: record %s dropped: %s: %s", loc.uri, conv.id,
                               type(exc).__name__, exc)
-            if index is not None and not reason:
-                found = index.match_messages([(t.role, t.content) for t in conv.messages])
-                if found:
-                    reason = f"contaminated:{found['set']}"
-                    contaminated[found["set"]] = contaminated.get(found["set"], 0) + 1
             records.append((i, f"{conv.source['dataset']}:{conv.id}", reason))
             if isinstance(conv.group, str):  # stable across workers
                 groups[records[-1][1]] = text_hash(conv.group)
@@ -73,6 +68,18 @@ def scan_file(loc: Location, language: str, subset: str, cfg: AgnosticConfig,
     return {"uri": loc.uri, "records": records, "counters": counters.to_dict(),
             "problems": problems, "error": error, "groups": groups,
             "checked": len(records), "contaminated": contaminated}
+
+
+def _pre_drop(conv: Any, index: EvalIndex | None, checks: SourceChecks | None,
+              contaminated: dict[str, int]) -> str:
+    """The source's own drop reason for one record: a copied test item first (named as one,
+    whatever else is wrong with it), then the per-record source checks; or ""."""
+    if index is not None:
+        found = index.match_messages([(t.role, t.content) for t in conv.messages])
+        if found:
+            contaminated[found["set"]] = contaminated.get(found["set"], 0) + 1
+            return f"contaminated:{found['set']}"
+    return checks.reason(conv.messages) if checks is not None else ""
 
 
 def read_rows(item: dict[str, Any], *, subset: str, config: AgnosticConfig,
