@@ -13,6 +13,12 @@ variant), and the records got wrong. Last line: JSON. Measured on the CPU.
 The alternative a user would write without these checks is a per-file language check (the
 reader's: a file is English when half of 50 sampled records are): it drops no record of an
 English file, so its recall of bad records inside one is 0 by construction, and is not run.
+
+Measured 2026-12-07 on the shipped set (245 records, written blind): tuned on the dev half
+(quoted text and code left out of the language check, a non-Latin script decides alone,
+"I can't help but" no refusal, "I don't have personal opinions" one), then the report half
+once: false drops of good records 0.018; not_english precision 0.967, recall 0.967; refusal
+precision 1.0, recall 0.69 (identity statements 1/4, partial refusals 1/4, no-feelings 1/3).
 """
 
 from __future__ import annotations

@@ -11,11 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# code, inline code and LaTeX say nothing about the prose language around them
-_NOT_PROSE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]",
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
+# code, LaTeX and quoted text ("translate 'Wenn ich Zeit hätte'") say nothing about the
+# language the user writes in
+_NOT_PROSE = re.compile(_CODE.pattern + r"|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]"
+                        r"|\"[^\"\n]*\"|“[^”\n]*”|«[^»\n]*»|„[^“\n]*“|(?<!\w)'[^'\n]*'(?!\w)",
                         re.DOTALL)
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-MIN_LETTERS = 30          # fewer letters of prose than this: too little to tell the language
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+MIN_LETTERS = 15          # fewer letters of prose than this: too little to tell the language
+MIN_SCRIPT = 4            # letters enough to tell a non-Latin script (감사합니다)
 MIN_CONFIDENCE = 0.6      # lid.176 probability of a non-English label needed to drop
 SAMPLE_CHARS = 2000       # the users' prose read for the language (the start is enough)
 
@@ -44,11 +49,16 @@ class SourceChecks:
 
             self._refusals = compile_patterns(self.refusal_patterns)
         for t in messages:
-            if t.role == "assistant" and any(rx.search(t.content) for rx in self._refusals):
+            if t.role == "assistant" and any(rx.search(_CODE.sub(" ", t.content))
+                                             for rx in self._refusals):
                 return "refusal"
         prose = _NOT_PROSE.sub(" ", "\n".join(t.content for t in messages
                                               if t.role == "user"))[:SAMPLE_CHARS]
-        if self.language is None or len(_LETTER.findall(prose)) < MIN_LETTERS:
+        letters = _LETTER.findall(prose)
+        latin = sum(1 for c in letters if _LATIN.match(c))
+        if len(letters) - latin >= max(MIN_SCRIPT, latin):   # mostly another script
+            return "not_english"
+        if self.language is None or len(letters) < MIN_LETTERS:
             return ""
         top = self.language.predict(prose)
         if top and top[0][0] != "en" and top[0][1] >= MIN_CONFIDENCE:
