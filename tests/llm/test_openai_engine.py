@@ -246,6 +246,23 @@ def test_request_body_and_usage(flaky: FlakyServer) -> None:
     assert hit.body == {"model": "served", "messages": [{"role": "user", "content": "q"}],
                         "max_tokens": 2, "temperature": 0.0, "top_p": 0.95, "stop": ["END"],
                         "seed": 5, "chat_template": "{{ x }}"}
+    # request_seeds off: the same request goes without its seed
+    flaky.script("r", ok("hi"))
+    unseeded = engine_for(flaky.url, request_seeds=False)
+    req = chat("r", 2)
+    req.sampling.seed = 5
+    run(unseeded.generate(req))
+    assert "seed" not in flaky.hits_for("r")[0].body
+
+
+def test_request_seeds_default_off_for_vllm_only() -> None:
+    from ultralink.build import load_config
+    from ultralink.llm.registry import EngineConfig
+
+    assert EngineConfig().sends_seeds() and not EngineConfig(engine="vllm").sends_seeds()
+    assert EngineConfig(engine="vllm", request_seeds=True).sends_seeds()
+    assert not load_config("full").engines.generator.sends_seeds()
+    assert load_config("sample").engines.generator.sends_seeds()
 
 
 def test_missing_usage_is_estimated(flaky: FlakyServer) -> None:

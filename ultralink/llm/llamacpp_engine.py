@@ -225,7 +225,7 @@ class LlamaCppEngine:
                 top_k=0,    # disabled, as in vLLM / OpenAI: only temperature and top_p apply
                 min_p=0.0,
                 stop=stop,
-                seed=sampling.seed,
+                seed=sampling.seed if self.config.sends_seeds() else None,
                 grammar=self._grammar(sampling.json_schema),
             )
         except (RuntimeError, ValueError) as exc:

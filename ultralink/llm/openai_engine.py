@@ -154,7 +154,7 @@ class OpenAIEngine:
                                 "temperature": s.temperature, "top_p": s.top_p}
         if rendered.stop:
             body["stop"] = rendered.stop
-        if s.seed is not None:
+        if s.seed is not None and self.config.sends_seeds():
             body["seed"] = s.seed
         if rendered.messages is not None:
             body["messages"] = rendered.messages

@@ -186,11 +186,21 @@ class EngineConfig(Strict):
         "(use 1 per engine on shared or oversubscribed CPUs)")
     seed: int | None = Field(
         default=None, description="engine-level seed; a request's own seed wins")
+    request_seeds: bool | None = Field(
+        default=None, description="send each request's own sampling seed (the same text "
+        "for the same request on a rerun without the request cache); None: on, except for "
+        "vLLM, where a seeded request leaves V1's FlashInfer sampler for PyTorch-native "
+        "top-p/top-k (a full-vocabulary sort per step). Reruns are reproducible from the "
+        "request cache either way")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="passed through "
                                           "to vLLM's engine args unchecked")
     num_gpus: float | None = Field(
         default=None, ge=0, description="GPUs per engine host actor; vLLM: must equal "
         "tensor_parallel_size (the default), others: default 0 (llama.cpp: > 0 offloads)")
+
+    def sends_seeds(self) -> bool:
+        """Whether requests carry their own sampling seed to this engine."""
+        return self.request_seeds if self.request_seeds is not None else self.engine != "vllm"
 
     @field_validator("engine")
     @classmethod

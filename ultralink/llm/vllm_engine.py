@@ -123,6 +123,7 @@ class VLLMEngine:
         self.stats = Counters()
         self._ids = itertools.count()
         self._closed = False
+        self._seeds = config.sends_seeds()
 
         args = self._engine_args(weights, resolve_max_model_len(config, self._spec))
         try:
@@ -255,7 +256,7 @@ class VLLMEngine:
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
             "stop": stop or None,
-            "seed": sampling.seed,
+            "seed": sampling.seed if self._seeds else None,
         }
         if sampling.json_schema is not None and self._v.structured is not None:
             kwargs.update(self._v.structured(sampling.json_schema))
