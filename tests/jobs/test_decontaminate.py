@@ -322,3 +322,33 @@ def test_cli_looks_up_the_standard_sets(ray_local, tmp_path, capsys):
     capsys.readouterr()
     assert main(args + ["--overwrite"]) == 2   # no set named at all: one line
     assert "--against FILE or --evals-dir DIR" in capsys.readouterr().err
+
+
+def test_missing_standard_sets_are_fetched_when_asked(tmp_path):
+    """fetch_missing: a standard set not in evals_dir comes from the Hub (here a scripted
+    loader standing in for ``datasets.load_dataset``: no network in tests) and is written
+    there as JSONL; a failed fetch is a reason in the card, not an error. MGSM's numeric
+    ``answer_number`` is its answer."""
+    from ultralink.jobs.decontaminate import sets
+
+    calls = []
+
+    def load(repo, config, split):
+        calls.append((repo, config, split))
+        if repo == "juletxara/mgsm":
+            return [{"question": f"{config}: 12 Äpfel und 30 Birnen, 7 gegessen?",
+                     "answer": None, "answer_number": 35, "equation_solution": None}]
+        raise ConnectionError("no route to the Hub")
+
+    evals = tmp_path / "evals"
+    evals.mkdir()
+    (evals / "gsm8k_test.jsonl").write_text((EVALS / "gsm_style_test.jsonl").read_text())
+    failed = sets.fetch_missing(["mgsm", "humaneval", "nonesuch"], str(evals), load=load)
+    assert set(failed) == {"humaneval", "nonesuch"} and "ConnectionError" in failed["humaneval"]
+    assert (evals / "mgsm_zh.jsonl").exists() and len(calls) == 12
+    found = DecontaminateConfig(evals_dir=str(evals)).resolve(warn=False)
+    assert [s.name for s in found.sets] == ["gsm8k_test", "mgsm"]
+    idx = build_index(found.sets)
+    hit = idx.match_messages([("user", "12 apples and 30 pears, 7 eaten: how many left?"),
+                              ("assistant", "12 + 30 - 7 = 35")])
+    assert hit and hit["set"] == "mgsm" and hit["how"] == "numbers"

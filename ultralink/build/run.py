@@ -150,7 +150,7 @@ class Build:
         # a set added or changed reruns the stages that checked against it
         from ultralink.core.fs import identities
 
-        self.evals = identities(dcfg.resolve().uris)
+        self.evals = identities(dcfg.resolve(fetch=True).uris)
         if self.overwrite:
             check_ours(self.root)
 

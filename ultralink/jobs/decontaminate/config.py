@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ultralink.core.config import Strict
+from ultralink.core.config import RUN_CONTROL, Strict
 from ultralink.jobs.decontaminate.sets import STANDARD_SETS, ResolvedSets, resolve_sets
 
 REPORT_FILE = "_decontamination.json"
@@ -27,6 +27,10 @@ class DecontaminateConfig(Strict):
                                 "found is a warning and the card names it as not checked")
     evals_dir: str | None = Field(None, description="folder or s3:// prefix holding the "
                                   "standard sets")
+    fetch_missing: bool = Field(False, description="fetch a standard set not under "
+                                "evals_dir from the Hugging Face Hub into it (needs internet "
+                                "and the datasets package; a failure is said, not fatal)",
+                                json_schema_extra=RUN_CONTROL)
     at_source: bool = Field(True, description="also check the English SFT sources before "
                             "any LLM call: a contaminated record is dropped in every language")
     word_n: int = Field(WORD_N, gt=0, description="n-gram size in words")
@@ -37,6 +41,8 @@ class DecontaminateConfig(Strict):
     min_containment: float = Field(MIN_CONTAINMENT, gt=0, le=1, description="share of an "
                                    "evaluation text's shingles one message must hold to match")
 
-    def resolve(self, *, warn: bool = True) -> ResolvedSets:
-        """The sets to check against now (a standard set added later is found then)."""
-        return resolve_sets(self.against, self.standard, self.evals_dir, warn=warn)
+    def resolve(self, *, warn: bool = True, fetch: bool = False) -> ResolvedSets:
+        """The sets to check against now (a standard set added later is found then); with
+        ``fetch`` and ``fetch_missing``, missing standard sets are fetched first."""
+        return resolve_sets(self.against, self.standard, self.evals_dir, warn=warn,
+                            fetch=fetch and self.fetch_missing)

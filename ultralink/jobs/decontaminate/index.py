@@ -36,7 +36,8 @@ log = logging.getLogger("ultralink.jobs.decontaminate")
 SNIPPET = 400
 _ID_KEYS = {"id", "task_id", "idx", "entry_point", "index", "qid", "uid"}
 _QUESTION_KEYS = ("question", "problem", "prompt", "input", "query", "instruction")
-_ANSWER_KEYS = ("answer", "solution", "target", "output", "canonical_solution")
+_ANSWER_KEYS = ("answer", "answer_number", "solution", "target", "output",
+                "canonical_solution")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,8 @@ def eval_rows(loc: Location) -> Iterator[EvalRow]:
 
 def _row(row: dict[str, Any]) -> EvalRow:
     texts = _fields(row)
-    lower = {k.lower(): v for k, v in row.items() if isinstance(v, str)}
+    lower = {k.lower(): v if isinstance(v, str) else str(v) for k, v in row.items()
+             if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
     question = next((lower[k] for k in _QUESTION_KEYS if k in lower), texts[0] if texts else "")
     answer = next((final_answer(lower[k]) for k in _ANSWER_KEYS if k in lower), None)
     return EvalRow(texts, question, answer)

@@ -5,11 +5,13 @@ files that are such test splits themselves, refused as training sources."""
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ultralink.core.fs import Location
 
@@ -24,6 +26,18 @@ STANDARD_SETS: dict[str, str] = {
     "mgsm": "MGSM in every language (Hugging Face juletxara/mgsm: mgsm_<lang>.tsv)",
     "humaneval": "HumanEval and its translations (openai_humaneval; UltraLink's "
                  "humaneval/humaneval_<lang>.jsonl)",
+}
+# Where ``fetch_missing`` gets each standard set on a machine with internet: Hugging Face
+# datasets as (repository, config, split, file written under evals_dir).
+_MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra",
+                  "number_theory", "prealgebra", "precalculus")
+HUB_SOURCES: dict[str, tuple[tuple[str, str | None, str, str], ...]] = {
+    "gsm8k_test": (("openai/gsm8k", "main", "test", "gsm8k_test.jsonl"),),
+    "math_test": tuple(("EleutherAI/hendrycks_math", s, "test", f"math_test/{s}.jsonl")
+                       for s in _MATH_SUBJECTS),
+    "mgsm": tuple(("juletxara/mgsm", lang, "test", f"mgsm_{lang}.jsonl")
+                  for lang in ("en", "zh", "ru", "fr", "es", "de", "ja", "th", "sw", "bn", "te")),
+    "humaneval": (("openai/openai_humaneval", None, "test", "humaneval.jsonl"),),
 }
 EVAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet", ".tsv")
 
@@ -71,10 +85,20 @@ def set_name(uri: str) -> str:
 
 
 def resolve_sets(against: Sequence[str], standard: Sequence[str], evals_dir: str | None,
-                 *, warn: bool = True) -> ResolvedSets:
+                 *, warn: bool = True, fetch: bool = False) -> ResolvedSets:
     """The explicit sets as given, then each standard set found under ``evals_dir`` (one
-    listing of it); those not found are an entry each in ``missing`` and one warning line."""
+    listing of it; with ``fetch``, those not there are first fetched from the Hub into it);
+    those not found are an entry each in ``missing`` and one warning line."""
     from ultralink.core.fs import expand
+
+    if fetch and evals_dir:
+        first = resolve_sets(against, standard, evals_dir, warn=False)
+        absent = [n for n, why in first.missing.items() if why.startswith(("not under",
+                                                                            evals_dir))]
+        failed = fetch_missing(absent, evals_dir)
+        found = resolve_sets(against, standard, evals_dir, warn=warn)
+        found.missing.update({n: why for n, why in failed.items() if n in found.missing})
+        return found
 
     out = ResolvedSets([EvalSet(set_name(u), [u]) for u in against])
     named = [n for n in standard if n not in {s.name for s in out.sets}]
@@ -98,6 +122,31 @@ def resolve_sets(against: Sequence[str], standard: Sequence[str], evals_dir: str
         log.warning("decontamination: not checked against %s (%s); the card says so",
                     ", ".join(out.missing), "; ".join(whys))
     return out
+
+
+def fetch_missing(names: Sequence[str], evals_dir: str, load: Any = None) -> dict[str, str]:
+    """Download each named standard set from the Hugging Face Hub into ``evals_dir`` (as
+    JSONL, so later runs find it there); returns ``{name: why}`` for those that could not be
+    fetched (no internet, no ``datasets`` package, unknown name). ``load``:
+    ``datasets.load_dataset`` by default."""
+    from ultralink.core.fs import resolve, write_atomic
+
+    failed: dict[str, str] = {}
+    for name in names:
+        if name not in HUB_SOURCES:
+            failed[name] = "no known source to fetch it from"
+            continue
+        try:
+            if load is None:
+                from datasets import load_dataset as load
+            for repo, config, split, file in HUB_SOURCES[name]:
+                rows = load(repo, config, split=split)
+                body = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in rows)
+                write_atomic(resolve(evals_dir.rstrip("/") + "/" + file), body.encode())
+            log.info("decontamination: fetched %s into %s", name, evals_dir)
+        except Exception as exc:   # offline, gated, renamed: said once, the build goes on
+            failed[name] = f"fetch failed: {type(exc).__name__}: {str(exc)[:120]}"
+    return failed
 
 
 def _standard_files(name: str, files: Iterable[Location], root: str) -> list[str]:
