@@ -114,5 +114,8 @@ def test_a_planted_test_item_is_gone_in_every_language_and_the_clean_records_kep
     assert sorted(ids_by_subset(out)) == ["en/math", "fr/math", "zh/math"]
     text = json.dumps([json.loads((out / "_decontamination.json").read_text())])
     assert '"not_checked": [{"name": "math_test"' in text and '"removed_at_source": 18' in text
+    entry = json.loads((out / "_manifest.json").read_text())["stages"]["decontaminate"]
+    assert entry["removed_by_place"]["fr/math"] == {"gsm8k_test": {"source": 6}}
+    assert entry["not_checked"] == ["math_test", "humaneval"]
     card = (out / "README.md").read_text()
     assert "| `zh/math` | `gsm8k_test` | 6 | 0 |" in card and "`humaneval` (not under" in card

@@ -292,6 +292,10 @@ class Build:
                                    warn=False)   # preflight said it once
             from ultralink.core.fs import write_atomic
 
+            # the root manifest's stage entry says per language/subset what went, by set and net
+            report["summary"] = {**report["summary"],
+                                 "removed_by_place": report["removed_by_place"],
+                                 "not_checked": [m["name"] for m in report["not_checked"]]}
             write_atomic(resolve(work).join(MANIFEST), json.dumps(
                 {"job": "decontaminate", "status": "done", "summary": report["summary"]}).encode())
             return report
