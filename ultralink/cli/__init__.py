@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ultralink", description="Multilingual SFT data the UltraLink way, on Ray.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only "
+                        "(no progress lines, no progress bars)")
+    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="logging level (default INFO; -v is DEBUG, -q WARNING)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)
@@ -52,8 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     # every log line (ours, botocore's headers under -v) and any traceback is redacted
+    level = args.log_level or ("DEBUG" if args.verbose else "WARNING" if args.quiet else "INFO")
     install_log_redaction("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                          logging.DEBUG if args.verbose else logging.INFO)
+                          getattr(logging, level))
+    if args.quiet:
+        os.environ["ULTRALINK_QUIET"] = "1"   # init_ray: no Ray Data progress bars
     sys.excepthook = lambda t, v, tb: sys.stderr.write(
         redact("".join(__import__("traceback").format_exception(t, v, tb))))
     return args.func(args)

@@ -141,7 +141,10 @@ def stream(items: Sequence[Mapping[str, Any]], stages: Sequence[RayStage], *,
     Both are restored when the rows are consumed or the iterator is closed."""
     import ray
 
+    from ultralink.pipeline.runtime import progress_bars
+
     ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress_bars()
     saved = ctx.execution_options.resource_limits, ctx.target_max_block_size
     if block_bytes is not None:
         ctx.target_max_block_size = block_bytes

@@ -12,8 +12,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``; ``auto`` = the local `ray start` cluster) when
     given, else start a local Ray of our own.
 
-    Ray Data's progress bars stay on; the dashboard is skipped locally (it costs seconds
-    on a laptop and nothing here needs it).
+    The dashboard is skipped locally (it costs seconds on a laptop and nothing here needs
+    it); Ray Data's progress bars: :func:`progress_bars`.
     """
     import ray
 
@@ -28,6 +28,15 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         # other `ray start` left on this machine (join one with --ray-address auto / ADDR)
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
         log.info("started local Ray (%s CPUs)", ray.cluster_resources().get("CPU"))
+
+
+def progress_bars() -> bool:
+    """Whether Ray Data draws its progress bars: on a terminal only (elsewhere, in a log file
+    or ``ray job logs``, they are lines of ``Total Progress: 0/?`` every few seconds, and our
+    own per-job line, ``pipeline.progress``, says more), and never with ``--quiet``."""
+    import sys
+
+    return sys.stderr.isatty() and not os.environ.get("ULTRALINK_QUIET")
 
 
 def cluster_cpus() -> int:

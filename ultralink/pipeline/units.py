@@ -25,6 +25,7 @@ from ultralink.core.counters import Counters
 from ultralink.dataset.sink import UnitStore, write_parquet_atomic
 from ultralink.pipeline.error_guard import ErrorGuard, ErrorLimits
 from ultralink.pipeline.outcome import DROP_COLUMN, UNIT_COLUMN, Outcome, outcome_of
+from ultralink.pipeline.progress import ProgressLine
 
 __all__ = ["DROP_COLUMN", "UNIT_COLUMN", "Rounds", "UnitCollector", "WorkUnit", "draw_more",
            "grow_to_target"]
@@ -93,14 +94,17 @@ class UnitCollector:
     subclass may add its own); ``on_unit_done(unit_id)`` runs once a unit's shard and marker
     are written (an LLM job spends the unit's request cache:
     ``llm_stage.spend_request_cache``); ``on_drop(row, outcome)`` sees every dropped row
-    (e.g. to keep a report's first reject samples)."""
+    (e.g. to keep a report's first reject samples); ``progress`` logs the run's progress
+    line as units finish."""
 
     def __init__(self, store: UnitStore, units: Iterable[WorkUnit], schema: pa.Schema,
                  to_record: Callable[[dict[str, Any]], dict[str, Any]],
                  sort_key: str = "id", limits: ErrorLimits | None = None,
                  on_unit_done: Callable[[str], None] | None = None,
-                 on_drop: Callable[[Mapping[str, Any], Outcome], None] | None = None) -> None:
+                 on_drop: Callable[[Mapping[str, Any], Outcome], None] | None = None,
+                 progress: ProgressLine | None = None) -> None:
         self.store = store
+        self.progress = progress
         self.units = {u.unit_id: u for u in units}
         self.schema = schema
         self.to_record = to_record
@@ -119,6 +123,8 @@ class UnitCollector:
         if unit_id not in self.units:
             raise KeyError(f"row for unknown unit {unit_id!r}")
         self.seen[unit_id] += 1
+        if self.progress is not None:
+            self.progress.row()
         outcome = outcome_of(row)
         reason = outcome.reason
         self.guard.add(reason, f"record {row.get('id', '?')} (unit {unit_id})")
@@ -146,6 +152,8 @@ class UnitCollector:
             self.on_unit_done(unit_id)
         self.counters.merge(dropped)
         self.finished.add(unit_id)
+        if self.progress is not None:
+            self.progress.unit_done(dropped)
 
     def finish_empty(self) -> None:
         """Units with no input rows are complete from the start."""

@@ -34,6 +34,7 @@ from ultralink.jobs.agnostic.settings import RunSettings
 from ultralink.jobs.agnostic.trim import made, trim_surplus
 from ultralink.jobs.decontaminate.sets import ResolvedSets
 from ultralink.pipeline.dataflow import RayStage, remote
+from ultralink.pipeline.progress import ProgressLine
 from ultralink.pipeline.runner import JobSummary, UnitJob
 from ultralink.pipeline.units import Rounds, UnitCollector, WorkUnit, grow_to_target
 
@@ -161,7 +162,11 @@ class AgnosticRun:
         collector = UnitCollector(store, pending, conversation_schema(), builder,
                                   limits=setup.cfg.error_limits,
                                   on_unit_done=spend_request_cache(store),
-                                  on_drop=RejectSamples(self.rejects))
+                                  on_drop=RejectSamples(self.rejects),
+                                  progress=ProgressLine(
+                                      f"agnostic {setup.language}/{setup.subset}"
+                                      + (f" refill {round_}" if round_ else ""),
+                                      len(pending), n_rows))
         collector.finish_empty()
         if n_rows:
             self.llm_wall += self.stream(round_, pending, collector)
@@ -261,7 +266,9 @@ class _NoBar:
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
+    from ultralink.pipeline.runtime import progress_bars
+
+    if not enabled or not progress_bars():   # elsewhere the progress line says it
         return _NoBar()
     try:
         from tqdm import tqdm

@@ -10,6 +10,7 @@ from ultralink.core.counters import Counters
 from ultralink.dataset.sink import UnitStore
 from ultralink.jobs.prepare.read import MAX_PROBLEMS_PER_UNIT, counters_of
 from ultralink.pipeline.error_guard import ErrorGuard
+from ultralink.pipeline.progress import ProgressLine
 from ultralink.sources.wikipedia import InputUnit
 
 
@@ -20,8 +21,10 @@ class UnitParts:
     run's totals and its error guard (a part that drops too many pages stops the job).
     """
 
-    def __init__(self, store: UnitStore, units: dict[str, InputUnit], guard: ErrorGuard) -> None:
+    def __init__(self, store: UnitStore, units: dict[str, InputUnit], guard: ErrorGuard,
+                 progress: ProgressLine | None = None) -> None:
         self.store = store
+        self.progress = progress
         self.units = units
         self.guard = guard
         self.this_run = Counters()
@@ -58,6 +61,9 @@ class UnitParts:
         self.store.finish_unit(uid, {"uri": unit.uri, "unit": asdict(unit), "rows": rows,
                                      "parts": parts, "counters": counters.to_dict(),
                                      "problems": problems[:MAX_PROBLEMS_PER_UNIT]})
+        if self.progress is not None:
+            self.progress.row(rows)
+            self.progress.unit_done(counters)
 
     def incomplete(self) -> list[str]:
         """Units some of whose parts never came back."""

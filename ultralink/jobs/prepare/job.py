@@ -38,6 +38,7 @@ from ultralink.jobs.prepare.report import (
 from ultralink.jobs.prepare.stage import PrepareParts
 from ultralink.pipeline.dataflow import Actors, RayStage, declare, remote
 from ultralink.pipeline.error_guard import ErrorGuard
+from ultralink.pipeline.progress import ProgressLine
 from ultralink.pipeline.report import JobReport
 from ultralink.pipeline.runner import UnitJob
 from ultralink.sources.wikipedia import InputError, InputUnit, plan_units
@@ -120,7 +121,9 @@ class PrepareJob:
         """The driver's end; a pending unit cut short by a crash starts from nothing."""
         by_id = {u.unit_id: u for u in pending}
         job.store.clear_units(by_id)
-        return UnitParts(job.store, by_id, ErrorGuard(self.config.error_limits, "pages"))
+        return UnitParts(job.store, by_id, ErrorGuard(self.config.error_limits, "pages"),
+                         ProgressLine(f"prepare {self.language}", len(pending), 0,
+                                      noun="segments"))
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:
         """Prepare writes its own shards (one per part); the driver sees part summaries."""

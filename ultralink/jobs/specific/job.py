@@ -43,6 +43,7 @@ from ultralink.jobs.specific.report import build_report, stage_report, summary_t
 from ultralink.llm.registry import ModelSpec, resolve_model
 from ultralink.llm.request_cache import CacheSpec
 from ultralink.pipeline.dataflow import RayStage
+from ultralink.pipeline.progress import ProgressLine
 from ultralink.pipeline.report import JobReport
 from ultralink.pipeline.runner import UnitJob
 from ultralink.pipeline.units import UnitCollector, WorkUnit, grow_to_target
@@ -149,7 +150,9 @@ def _run_pending(this: SpecificJob, job: UnitJob, pending: list[WorkUnit],
     init_ray(ray_address)
     cfg = this.config
     collector = UnitCollector(job.store, pending, conversation_schema(), this.record,
-                              limits=cfg.error_limits, on_unit_done=spend_request_cache(job.store))
+                              limits=cfg.error_limits, on_unit_done=spend_request_cache(job.store),
+                              progress=ProgressLine(f"specific {this.language}", len(pending),
+                                                    sum(u.n_rows for u in pending)))
     collector.finish_empty()
     own_pool = pool is None
     if own_pool:
