@@ -78,7 +78,9 @@ def test_sample_build_layout_stats_card_and_resume(ray_local, tmp_path, capsys):
     assert all(len(ids[f"{lang}/chat_specific"]) <= 2 for lang in cfg.languages)
     assert (out / "stats.json").exists() and (out / "README.md").exists()
     assert list((out / "figures").glob("*.png"))
-    assert (out / "_work" / "segments" / "zh" / "_manifest.json").exists()
+    # work files beside the dataset, not in it (tests/dataset/test_published_layout.py)
+    assert (tmp_path / "out_work" / "segments" / "zh" / "_manifest.json").exists()
+    assert not (out / "_work").exists()
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["status"] == "done" and manifest["config_hash"]
     assert manifest["versions"]

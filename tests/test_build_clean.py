@@ -41,7 +41,9 @@ def test_build_dedups_questions_and_decontaminates(ray_local, tmp_path):
     assert report["removed"] == 0 and report["removed_at_source"] == 1
     assert report["removed_by_place"] == {"en/math": {"gsm_style_test": {"source": 1}}}
     assert len(report["not_checked"]) == 4   # the standard sets: no evals_dir
-    dedup = json.loads((out / "_work" / "dedup" / "en" / "questions" / "_report.json").read_text())
+    work = tmp_path / "out_work"     # the default: beside the dataset
+    dedup = json.loads((work / "dedup" / "en" / "questions" / "_report.json").read_text())
+    assert (work / "decontaminate" / "_manifest.json").exists() and not (out / "_work").exists()
     assert dedup["clusters"][0]["kind"] == "exact"
     card = (out / "README.md").read_text()
     assert "## Decontamination" in card and "`gsm_style_test`" in card and "0 of 2 records" in card

@@ -1,10 +1,13 @@
 """``ultralink build``: the whole dataset from one config — prepare → specific → agnostic → stats.
 
-Per language: ``prepare`` writes segments to ``{output}/_work/segments/{lang}``, ``specific``
+Per language: ``prepare`` writes segments to ``{work}/segments/{lang}``, ``specific``
 turns them into ``{output}/{lang}/chat_specific``, and ``agnostic`` writes
 ``{output}/{lang}/{chat_agnostic,math,code}`` (English passes through untranslated). Then
 ``stats.json``, ``figures/`` and the ``README.md`` card at the root, and a root
-``_manifest.json`` (config hash, versions, per-stage status and counts).
+``_manifest.json`` (config hash, versions, per-stage status and counts). ``{work}`` (segments,
+dedup and decontamination state, the judge's verdicts) is ``work`` of the config, by default
+``<output>_work`` beside the output, so the dataset root holds only the dataset; an output
+built before ``work`` existed keeps using its ``{output}/_work``.
 
 Engines are started once per distinct engine config (``engines.generator`` /
 ``engines.translator``; equal configs share one ``HostPool``) and serve every stage. A rerun

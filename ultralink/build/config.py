@@ -86,6 +86,11 @@ class BuildConfig(Strict):
     """Everything ``ultralink build`` needs; unknown keys are errors naming them."""
 
     output: str = Field("./out", description="dataset root (local dir or s3://)")
+    work: str | None = Field(None, description="where the build's work files go (prepared "
+                             "segments, dedup and decontamination state, the judge's verdict "
+                             "store), local dir or s3://; default: beside the output, named "
+                             "<output>_work (./out → ./out_work, s3://b/ds → s3://b/ds_work), "
+                             "so the dataset root holds only the dataset")
     languages: list[str] = Field(default_factory=lambda: ["en", "zh", "ru", "fr", "es"],
                                  description="en is the source language, kept untranslated")
     seed: int = 0
@@ -142,7 +147,13 @@ class BuildConfig(Strict):
             "stage_actors": self.resources.stage_actors,
             "prompts_dir": self.specific.prompts_dir or self.prompts_dir})
 
-    def agnostic_config(self, subset: str) -> AgnosticConfig:
+    def work_uri(self) -> str:
+        """``work`` as configured, else :func:`default_work` of the output."""
+        return self.work or default_work(self.output)
+
+    def agnostic_config(self, subset: str, work: str | None = None) -> AgnosticConfig:
+        """The subset's job config; the judge's verdict store defaults to ``{work}/memo``
+        (``work``: the build's work location, :meth:`work_uri` unless given)."""
         return self.agnostic.model_copy(update={
             "seed": self.seed, "limit": getattr(self.sizes.agnostic_limit, subset),
             "prune_size": getattr(self.sizes.prune, subset) if subset != "chat" else
@@ -154,7 +165,32 @@ class BuildConfig(Strict):
             # one verdict store for every language: each English conversation is judged once
             "request_cache": self.agnostic.request_cache.model_copy(update={
                 "memo_dir": self.agnostic.request_cache.memo_dir
-                or f"{self.output.rstrip('/')}/_work/memo"})})
+                or f"{(work or self.work_uri()).rstrip('/')}/memo"})})
+
+
+def default_work(output: str) -> str:
+    """The default work location: a sibling of the output named ``<output>_work``.
+
+    ``./out`` → ``out_work``, ``s3://b/ds/`` → ``s3://b/ds_work``. An output with no parent
+    (a bucket's root, ``/``) has no sibling: set ``work`` explicitly.
+    """
+    from ultralink.core.errors import UsageError
+
+    if output.startswith("s3://"):
+        from ultralink.core.fs import normal_s3_uri
+
+        uri = normal_s3_uri(output)
+        if uri.count("/") < 3:   # s3://bucket
+            raise UsageError(f"{output}: a dataset at a bucket's root has no sibling folder for "
+                             "its work files; set work: to an s3:// prefix of its own")
+        return uri + "_work"
+    path = os.path.normpath(os.path.expanduser(output))
+    if os.path.basename(path) in ("", ".", ".."):
+        path = os.path.abspath(path)
+    if os.path.dirname(path) == path:
+        raise UsageError(f"{output}: a dataset at the filesystem root has no sibling folder for "
+                         "its work files; set work:")
+    return path + "_work"
 
 
 def load_config(path: str | None, **overrides: Any) -> BuildConfig:

@@ -17,6 +17,7 @@ from ultralink.jobs.dedup import DedupConfig
 from ultralink.llm.registry import EngineConfig
 
 log = logging.getLogger("ultralink.build")
+LEGACY_WORK = "_work"   # the work folder inside the dataset root, before ``work`` existed
 
 
 def stage_key(name: str, payload: dict[str, Any]) -> str:
@@ -61,10 +62,41 @@ class Build:
         self.pools = EnginePools(cfg.resources.num_hosts)
         self.stages: dict[str, dict[str, Any]] = {}
         self.evals: list[tuple[str, str]] = []    # the evaluation sets' identities
+        self.work_spec = ""                       # the work location as written, and
+        self.work = self.root.join(LEGACY_WORK)   # resolved: both set by preflight
         self.started = time.time()
 
     def uri(self, *parts: str) -> str:
         return self.root.join(*parts).uri
+
+    def work_uri(self, *parts: str) -> str:
+        return self.work.join(*parts).uri
+
+    def work_location(self) -> str:
+        """Where the work files go: ``work`` as configured, else an output of the old layout
+        keeps its ``{output}/_work`` (one line says so), else ``<output>_work`` beside it."""
+        from ultralink.core.errors import UsageError
+        from ultralink.core.fs import exists, resolve
+
+        cfg = self.cfg
+        if cfg.work is None and not self.overwrite and exists(self.root.join(LEGACY_WORK)):
+            log.warning("build: %s holds this dataset's work files (the layout before 'work'); "
+                        "still used, so the run resumes; --overwrite rebuilds with them outside "
+                        "the dataset (beside it, or where work: says)", self.uri(LEGACY_WORK))
+            return f"{cfg.output.rstrip('/')}/{LEGACY_WORK}"   # the string the memo had
+        uri = cfg.work_uri()
+        work, root = resolve(uri), self.root
+        inside = work.fs.type_name == root.fs.type_name and (
+            work.path.rstrip("/") + "/").startswith(root.path.rstrip("/") + "/")
+        holds = work.fs.type_name == root.fs.type_name and (
+            root.path.rstrip("/") + "/").startswith(work.path.rstrip("/") + "/")
+        if holds:
+            raise UsageError(f"work: {uri} is or holds the output {cfg.output}; the work files "
+                             "need a place of their own")
+        if inside:
+            log.warning("build: work %s lies inside the dataset %s: readers of its **/*.parquet "
+                        "will see the work files too", uri, cfg.output)
+        return uri
 
     # -- manifest ---------------------------------------------------------------------------
     def _load_manifest(self) -> dict[str, Any]:
@@ -88,6 +120,17 @@ class Build:
                 "stages": self.stages, **extra}
         write_atomic(self.root.join(MANIFEST),
                      json.dumps(body, indent=2, ensure_ascii=False, default=str).encode())
+
+    def _mark_work(self) -> None:
+        """A manifest at the work root naming its dataset, so ``--overwrite`` knows it is ours."""
+        from ultralink.core.fs import exists, write_atomic
+        from ultralink.dataset.sink import config_hash
+
+        loc = self.work.join(MANIFEST)
+        if not exists(loc):
+            write_atomic(loc, json.dumps({"job": "build-work", "dataset": self.root.uri,
+                                          "config_hash": config_hash(
+                                              self.cfg.model_dump(mode="json"))}).encode())
 
     # -- stages -----------------------------------------------------------------------------
     def stage(self, name: str, job: str, lang: str, out_uri: str, payload: dict[str, Any],
@@ -126,7 +169,7 @@ class Build:
         """Every user error before anything is written: output usable (and ours, for
         --overwrite), every named input present, the output not leased by another run."""
         from ultralink.core.errors import UsageError
-        from ultralink.core.fs import check_output, expand
+        from ultralink.core.fs import check_output, expand, resolve
         from ultralink.dataset.sink import check_ours
 
         check_output(self.root)
@@ -151,8 +194,12 @@ class Build:
         from ultralink.core.fs import identities
 
         self.evals = identities(dcfg.resolve(fetch=True).uris)
+        self.work_spec = self.work_location()
+        self.work = resolve(self.work_spec)
+        check_output(self.work)
         if self.overwrite:
             check_ours(self.root)
+            check_ours(self.work)
 
     @releasing
     def run(self) -> dict[str, Any]:
@@ -164,6 +211,8 @@ class Build:
         Lease.acquire(self.root)   # released when run() ends (``releasing``)
         if self.overwrite:
             clear_output(self.root)
+            clear_output(self.work)
+        self._mark_work()
         self.previous = self._load_manifest().get("stages", {})
         self.stages = {}
         self.write_manifest("running")
@@ -184,7 +233,7 @@ class Build:
 
         wiki = cfg.sources.wikipedia.get(lang, [])
         if wiki:
-            seg_uri = self.uri("_work", "segments", lang)
+            seg_uri = self.work_uri("segments", lang)
             prep = self.stage(f"prepare/{lang}", "prepare", lang, seg_uri,
                               {"lang": lang, "inputs": wiki,
                                "config": cfg.prepare.model_dump(mode="json")}, None,
@@ -212,7 +261,7 @@ class Build:
             inputs = getattr(cfg.sources, subset)
             if not inputs:
                 continue
-            a_cfg = cfg.agnostic_config(subset)
+            a_cfg = cfg.agnostic_config(subset, self.work_spec)
             out_uri = self.uri(lang, OUTPUT_SUBSET[subset])
             eng = cfg.engines.translator_config()
 
@@ -251,13 +300,13 @@ class Build:
         from ultralink.jobs.dedup import dedup_shards
         from ultralink.pipeline.runtime import init_ray
 
-        work = self.uri("_work", "dedup", lang, kind)
+        work = self.work_uri("dedup", lang, kind)
         after = self._fresh(work, after)
         dcfg = self.cfg.dedup or DedupConfig()  # only called when dedup is set
 
         def run() -> dict[str, Any]:
             shards = parts(resolve(data_uri))
-            if kind == "questions":  # {lang}/{subset}/part-*: not _work or other languages
+            if kind == "questions":  # {lang}/{subset}/part-*: not the subsets' bookkeeping
                 shards = [s for s in shards if s.path.count("/") == resolve(data_uri).path.count("/") + 2]
             init_ray(self.ray_address)
             return dedup_shards(shards, kind, dcfg, resolve(work), lang)  # type: ignore[arg-type]
@@ -280,7 +329,7 @@ class Build:
         from ultralink.pipeline.runtime import init_ray
 
         dcfg = self.cfg.decontaminate
-        work = self.uri("_work", "decontaminate")
+        work = self.work_uri("decontaminate")
         after = self._fresh(work, [n for n in self.stages if n != "decontaminate"])
 
         def run() -> dict[str, Any]:

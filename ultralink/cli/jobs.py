@@ -188,6 +188,8 @@ def build_subparser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="sample", help="YAML with BuildConfig keys, or the "
                    "name of a bundled config: sample (default), full")
     p.add_argument("--output", default=None, metavar="DIR_OR_S3", help="overrides 'output'")
+    p.add_argument("--work", default=None, metavar="DIR_OR_S3", help="overrides 'work' (the "
+                   "work files; default: OUTPUT_work beside the output)")
     ray_args(p)
     p.set_defaults(func=_run_build)
 
@@ -196,7 +198,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from ultralink.build import load_config, run_build
 
     def job() -> None:
-        run_build(load_config(args.config, output=args.output), args.ray_address,
+        run_build(load_config(args.config, output=args.output, work=args.work), args.ray_address,
                   args.overwrite)
 
     return run_job("build", job)

@@ -1,8 +1,9 @@
 """The dataset card: a Hugging Face style ``README.md`` at the dataset root.
 
-YAML front matter (one ``configs`` entry per language × subset, languages, licence, task, size
-category) and a body with the paper's tables computed from this build, the Figure 13 plot,
-loading recipes (pyarrow, pandas, 🤗 datasets; local and S3), the schema and the citation.
+YAML front matter (``configs``: ``all``, the default, then one per language, then one per
+language × subset; languages, licence, task, size category) and a body with the paper's tables
+computed from this build, the Figure 13 plot, loading recipes (pyarrow, pandas, 🤗 datasets,
+DuckDB, Ray; local and S3), the schema and the citation.
 """
 
 from __future__ import annotations
@@ -60,14 +61,33 @@ def size_category(n: int) -> str:
     return "n>100M"
 
 
+ALL_CONFIG = "all"
+
+
 def config_name(lang: str, subset: str) -> str:
     return f"{lang}_{subset}"
 
 
+def subset_configs(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """One config per language × subset present, in dataset order."""
+    return [{"config_name": config_name(lang, s), "data_files": f"{lang}/{s}/*.parquet"}
+            for lang, per in stats["table2"]["by_language_subset"].items() for s in per]
+
+
 def front_matter(stats: dict[str, Any], pretty_name: str = "UltraLink") -> dict[str, Any]:
-    """The card's YAML metadata as a dict (what the Hub reads)."""
-    configs = [{"config_name": config_name(lang, s), "data_files": f"{lang}/{s}/*.parquet"}
-               for lang, per in stats["table2"]["by_language_subset"].items() for s in per]
+    """The card's YAML metadata as a dict (what the Hub reads): ``all`` (every language and
+    subset, the default config), one per language (``en``: every subset of en), then one per
+    language × subset. Each names its subsets' folders, never a glob over the root."""
+    pairs = subset_configs(stats)
+    langs: dict[str, list[str]] = {}
+    for c in pairs:
+        langs.setdefault(c["config_name"].split("_", 1)[0], []).append(c["data_files"])
+    configs: list[dict[str, Any]] = []
+    if pairs:
+        configs.append({"config_name": ALL_CONFIG, "default": True,
+                        "data_files": [c["data_files"] for c in pairs]})
+    configs += [{"config_name": lang, "data_files": files} for lang, files in langs.items()]
+    configs += pairs
     return {
         "pretty_name": pretty_name,
         "language": list(stats["languages"]),
@@ -154,7 +174,7 @@ All numbers are in [`{STATS_FILE}`]({STATS_FILE}).
 """
 
 
-def _layout(configs: str) -> str:
+def _layout(configs: str, first_lang: str) -> str:
     """The folder layout and the configs."""
     return f"""## Layout
 
@@ -162,17 +182,22 @@ def _layout(configs: str) -> str:
 {{lang}}/{{subset}}/part-*.parquet    one file per finished work unit
 {{lang}}/{{subset}}/_manifest.json    job, config hash, versions, units (not data)
 {{lang}}/{{subset}}/_report.json      the job's counts (not data)
-{STATS_FILE}  {FIGURE_FILE}  README.md
+{STATS_FILE}  {FIGURE_FILE}  README.md  _manifest.json  _decontamination.json
 ```
 
-Configs (one per language × subset): {configs}. Files whose names start with `_` are
-bookkeeping; every reader below skips them.
+The build keeps its intermediate files outside this folder, so every `*.parquet` under it is
+a record shard in the schema below.
+
+Configs: `{ALL_CONFIG}` (every language and subset; the default), one per language
+(`{first_lang}`: every subset of {first_lang}), and one per language × subset: {configs}.
+Files whose names start with `_` are bookkeeping; every reader below skips them.
 
 """
 
 
-def _loading(local_root: str, first_dir: str, first: dict[str, str], bucket_path: str) -> str:
-    """How to read the dataset: pyarrow, pandas, datasets, S3."""
+def _loading(local_root: str, first_dir: str, first: dict[str, str], bucket_path: str,
+             first_lang: str) -> str:
+    """How to read the dataset: pyarrow, pandas, datasets, DuckDB, Ray, S3."""
     return f"""## Loading
 
 With pyarrow or pandas (local folder):
@@ -192,12 +217,26 @@ With 🤗 `datasets`:
 ```python
 from datasets import load_dataset
 
+everything = load_dataset("{local_root}", split="train")           # config `{ALL_CONFIG}`, the default
+one_language = load_dataset("{local_root}", "{first_lang}", split="train")  # every subset of {first_lang}
+one_subset = load_dataset("{local_root}", "{first['config_name']}", split="train")
 local = load_dataset("parquet", data_files="{local_root}/{first['data_files']}", split="train")
+all_files = load_dataset("parquet", data_files="{local_root}/**/*.parquet", split="train")
 # from the Hub, once this folder is uploaded as a dataset repo:
 hub = load_dataset("<org>/<name>", "{first['config_name']}", split="train")
 # from S3 (needs s3fs; endpoint_url only for S3-compatible stores):
 s3 = load_dataset("parquet", data_files="s3://{bucket_path}/{first['data_files']}", split="train",
                   storage_options={{"client_kwargs": {{"endpoint_url": "https://s3.example.com"}}}})
+```
+
+With DuckDB or Ray Data:
+
+```python
+import duckdb
+import ray
+
+duckdb.sql("select language, subset, count(*) from '{local_root}/**/*.parquet' group by all")
+records = ray.data.read_parquet("{local_root}")
 ```
 
 From S3 without `datasets` (credentials from the usual AWS chain):
@@ -242,8 +281,9 @@ def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] |
     """The card's text (front matter + Markdown body); ``decontamination``: the
     ``_decontamination.json`` report, stated in its own section when given."""
     meta = front_matter(stats)
-    first = meta["configs"][0] if meta["configs"] else {"config_name": "zh_chat_specific",
-                                                         "data_files": "zh/chat_specific/*.parquet"}
+    pairs = subset_configs(stats)
+    first = pairs[0] if pairs else {"config_name": "zh_chat_specific",
+                                    "data_files": "zh/chat_specific/*.parquet"}
     first_dir = first["data_files"].rsplit("/", 1)[0]
     root = output_uri.rstrip("/")
     s3 = root.startswith("s3://")
@@ -253,13 +293,14 @@ def render_card(output_uri: str, stats: dict[str, Any], config: dict[str, Any] |
     where = f", at `{root}`" if s3 else ""
     subsets = "\n".join(f"- `{s}`: {SUBSET_TEXT[s]}" for s in stats["subsets"])
     langs = ", ".join(f"`{lang}`" for lang in stats["languages"])
-    configs = ", ".join(f"`{c['config_name']}`" for c in meta["configs"])
+    configs = ", ".join(f"`{c['config_name']}`" for c in pairs)
+    first_lang = first["config_name"].split("_", 1)[0]
 
     body = (_intro(stats, langs, where, subsets)
             + _method()
             + _statistics(stats)
-            + _layout(configs)
-            + _loading(local_root, first_dir, first, bucket_path)
+            + _layout(configs, first_lang)
+            + _loading(local_root, first_dir, first, bucket_path, first_lang)
             + _schema())
     if decontamination:
         body += decontamination_section(decontamination)
