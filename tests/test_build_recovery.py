@@ -228,6 +228,11 @@ def test_sample_build_on_s3(ray_local, s3_env, moto_server, tmp_path):
     assert not [k for k in keys if ".tmp" in k], "temporary objects left behind"
     for name in ("_manifest.json", "stats.json", "README.md"):
         assert f"out/{name}" in keys
+    # the work files beside the dataset (s3://bucket/out_work), none inside it
+    assert not [k for k in keys if k.startswith("out/_work/")]
+    work = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="out_work/") for o in page.get("Contents", [])]
+    assert "out_work/segments/en/_manifest.json" in work and "out_work/_manifest.json" in work
     parts = {}
     for lang in LANGS:
         for subset in SUBSETS:
