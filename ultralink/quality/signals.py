@@ -40,6 +40,11 @@ def outside_code(text: str) -> str:
     return _CODE.sub(" ", text)
 
 
+def prose_of(text: str) -> str:
+    """``text`` without code and LaTeX: its prose (what sentences and languages are read on)."""
+    return _MATH.sub(" ", outside_code(text))
+
+
 def special_token(text: str) -> str | None:
     """The first control token of any common chat template outside code, or ``None``."""
     m = SPECIAL_TOKEN.search(outside_code(text))
@@ -66,7 +71,7 @@ def truncated(text: str) -> str | None:
         return None
     if body.count("```") % 2:
         return "unclosed code fence"
-    prose = _MATH.sub(" ", outside_code(body))
+    prose = prose_of(body)
     if prose.count("$") % 2:
         return "unclosed formula"
     for opener, closer in _OPEN_CLOSE:
@@ -175,5 +180,5 @@ _LETTER = re.compile(r"[^\W\d_]")
 def sentence_count(text: str) -> int:
     """Sentences and lines with two letters or more (code and formulas set aside; a bare
     list number or figure is no sentence)."""
-    body = _MATH.sub(" ", outside_code(text))
+    body = prose_of(text)
     return sum(1 for s in sentences(body) if len(_LETTER.findall(s)) >= 2)

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
-# code, LaTeX and quoted text ("translate 'Wenn ich Zeit hätte'") say nothing about the
-# language the user writes in
-_NOT_PROSE = re.compile(_CODE.pattern + r"|\$\$.*?\$\$|\$[^$\n]*\$|\\\[.*?\\\]"
-                        r"|\"[^\"\n]*\"|“[^”\n]*”|«[^»\n]*»|„[^“\n]*“|(?<!\w)'[^'\n]*'(?!\w)",
-                        re.DOTALL)
+from ultralink.quality.signals import outside_code, prose_of
+
+# code, LaTeX (quality.signals.prose_of) and quoted text ("translate 'Wenn ich Zeit hätte'")
+# say nothing about the language the user writes in
+_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|«[^»\n]*»|„[^“\n]*“|(?<!\w)'[^'\n]*'(?!\w)")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 MIN_LETTERS = 15          # fewer letters of prose than this: too little to tell the language
@@ -49,11 +48,11 @@ class SourceChecks:
 
             self._refusals = compile_patterns(self.refusal_patterns)
         for t in messages:
-            if t.role == "assistant" and any(rx.search(_CODE.sub(" ", t.content))
+            if t.role == "assistant" and any(rx.search(outside_code(t.content))
                                              for rx in self._refusals):
                 return "refusal"
-        prose = _NOT_PROSE.sub(" ", "\n".join(t.content for t in messages
-                                              if t.role == "user"))[:SAMPLE_CHARS]
+        prose = _QUOTED.sub(" ", prose_of("\n".join(t.content for t in messages
+                                                     if t.role == "user")))[:SAMPLE_CHARS]
         letters = _LETTER.findall(prose)
         latin = sum(1 for c in letters if _LATIN.match(c))
         if len(letters) - latin >= max(MIN_SCRIPT, latin):   # mostly another script

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ultralink.quality.signals import outside_code
 from ultralink.text.ngrams import is_cjk, tokens, window_hashes
 
 # digits with the grouping/decimal separators of any locale (a space only before 3 digits)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+|[ \u00a0\u202f]\d{3}(?!\d))*")
-_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 _ANSWER_MARK = re.compile(r"####\s*(.+)$|\\boxed\{([^{}]*)\}|answer is:?\s*\$?(-?[\d.,]+)",
                           re.IGNORECASE | re.MULTILINE)
 WORD_SHINGLE = 3
@@ -121,7 +121,7 @@ class NumberIndex:
         final: set[str] = set()   # each assistant turn's last two numbers: its conclusion
         for role, text in messages:
             if role == "assistant":
-                prose = _CODE.sub(" ", text)   # code's numbers are not a problem's answer
+                prose = outside_code(text)   # code's numbers are not a problem's answer
                 answered.update(stated_numbers(prose))
                 final.update(numbers(prose)[-2:])
         if not answered:
